@@ -1,0 +1,54 @@
+import { ENVIRONMENT_VARIABLES, configFromEnv, explainConfigError } from "../../lib/app/config";
+import { ConfigError } from "../../lib/errors";
+import { INTERFACE_ENDPOINT_SERVICES } from "../../lib/network/endpoints";
+
+describe("configFromEnv", () => {
+  it("gives a production-shaped default that needs no AWS lookup of zones", () => {
+    expect(configFromEnv({})).toEqual({
+      clusterName: "kubeadm",
+      region: "eu-west-1",
+      accountId: undefined,
+      network: { vpcCidr: undefined, availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], natGateways: undefined, interfaceEndpoints: undefined },
+      stateBackend: undefined,
+    });
+  });
+
+  it("reads every setting from CLUSTER_* variables", () => {
+    const config = configFromEnv({
+      CLUSTER_NAME: "prod",
+      CLUSTER_REGION: "us-east-2",
+      CLUSTER_ACCOUNT_ID: "111122223333",
+      CLUSTER_AZS: "us-east-2a, us-east-2b",
+      CLUSTER_VPC_CIDR: "10.20.0.0/16",
+      CLUSTER_NAT_GATEWAYS: "single",
+      CLUSTER_VPC_ENDPOINTS: "ssm,logs",
+      CLUSTER_STATE_BUCKET: "tf-state",
+    });
+    expect(config).toEqual({
+      clusterName: "prod",
+      region: "us-east-2",
+      accountId: "111122223333",
+      network: { vpcCidr: "10.20.0.0/16", availabilityZones: ["us-east-2a", "us-east-2b"], natGateways: "single", interfaceEndpoints: ["ssm", "logs"] },
+      stateBackend: { bucket: "tf-state", key: "prod/terraform.tfstate", region: "us-east-2" },
+    });
+  });
+
+  it("looks zones up for a region other than the default when none are given", () => {
+    expect(configFromEnv({ CLUSTER_REGION: "us-east-2" }).network.availabilityZones).toBeUndefined();
+  });
+
+  it('expands CLUSTER_VPC_ENDPOINTS="all" to every node service', () => {
+    expect(configFromEnv({ CLUSTER_VPC_ENDPOINTS: "all" }).network.interfaceEndpoints).toEqual([...INTERFACE_ENDPOINT_SERVICES]);
+  });
+
+  it("names the environment variable behind a bad property", () => {
+    expect(explainConfigError(new ConfigError("vpcCidr", "bad"))).toBe("vpcCidr: bad (set through CLUSTER_VPC_CIDR)");
+    expect(explainConfigError(new ConfigError("flowLogs.retentionDays", "bad"))).toBe("flowLogs.retentionDays: bad");
+  });
+
+  it("documents every variable it reads", () => {
+    const source = require("node:fs").readFileSync(require.resolve("../../lib/app/config.ts"), "utf8") as string;
+    const read = new Set([...source.matchAll(/(?:read|list)\("(CLUSTER_[A-Z_]+)"\)/g)].map((m) => m[1]));
+    expect([...read].sort()).toEqual(ENVIRONMENT_VARIABLES.map((v) => v.name).sort());
+  });
+});

@@ -1,0 +1,37 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tempDir } from "../helpers/plan";
+
+const ROOT = join(__dirname, "../..");
+
+/** Runs main.ts the way cdktf.json does, with the given environment. */
+function runMain(env: Record<string, string>) {
+  const outdir = tempDir("main");
+  const { app } = JSON.parse(readFileSync(join(ROOT, "cdktf.json"), "utf8"));
+  const result = spawnSync(app, { cwd: ROOT, shell: true, encoding: "utf8", env: { ...process.env, ...env, CDKTF_OUTDIR: outdir } });
+  return { ...result, outdir };
+}
+
+describe("main.ts", () => {
+  it("synthesizes a production-shaped network with no setup", () => {
+    const result = runMain({});
+    expect(result.status).toBe(0);
+    const stack = JSON.parse(readFileSync(join(result.outdir, "stacks/kubeadm/cdk.tf.json"), "utf8"));
+    const count = (type: string) => Object.keys(stack.resource[type] ?? {}).length;
+    expect([count("aws_vpc"), count("aws_subnet"), count("aws_nat_gateway"), count("aws_flow_log"), count("aws_vpc_endpoint")]).toEqual([1, 6, 3, 1, 1]);
+    const zones = new Set(Object.values(stack.resource.aws_subnet).map((s: any) => s.availability_zone));
+    expect(zones).toEqual(new Set(["eu-west-1a", "eu-west-1b", "eu-west-1c"]));
+  });
+
+  it.each([
+    [{ CLUSTER_VPC_CIDR: "10.0.0.0/33" }, 'Invalid configuration: vpcCidr: "10.0.0.0/33" is not an IPv4 CIDR; expected a.b.c.d/n, for example "10.0.0.0/16" (set through CLUSTER_VPC_CIDR)'],
+    [{ CLUSTER_NAME: "My_Cluster" }, 'Invalid configuration: clusterName: cluster name "My_Cluster" must be a DNS-1123 label'],
+  ])("fails on %j with a message naming the property, and writes no stack", (env, message) => {
+    const result = runMain(env);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    expect(existsSync(join(result.outdir, "manifest.json"))).toBe(false);
+  });
+});

@@ -1,0 +1,22 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ENVIRONMENT_VARIABLES } from "../lib/app/config";
+
+const read = (file: string) => readFileSync(join(__dirname, "..", file), "utf8");
+
+describe("documentation", () => {
+  it.each(["README.md", "help"])("%s documents every configuration variable with its default", (file) => {
+    const lines = read(file).split("\n");
+    for (const variable of ENVIRONMENT_VARIABLES) {
+      // A table row (README.md) or an indented entry (help) that starts with the variable; defaults may wrap once.
+      const index = lines.findIndex((line) => line.replace(/^[|\s`]+/, "").split(/[`\s]/)[0] === variable.name);
+      expect({ variable: variable.name, found: index >= 0 }).toEqual({ variable: variable.name, found: true });
+      expect(lines.slice(index, index + 2).join(" ")).toContain(variable.default);
+    }
+  });
+
+  it("README.md gives the test command that .ci/run runs", () => {
+    expect(read("README.md")).toContain("npm test ");
+    expect(read(".ci/run").trim().split("\n").pop()).toBe("npm test");
+  });
+});

@@ -1,0 +1,54 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { App } from "cdktf";
+import { StackPlan, planStackOffline } from "../../lib/plan/offline-plan";
+
+/** A resource in `planned_values`, with the expressions from `configuration` that reference other resources. */
+export interface PlannedResource {
+  readonly address: string;
+  readonly type: string;
+  readonly values: Record<string, any>;
+  /** Attribute name to the resource addresses its expression references. */
+  readonly references: Record<string, string[]>;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `${prefix}-`));
+}
+
+/** Synthesizes every stack of an in-process app and plans the named one offline. */
+export async function planInProcess(build: (app: App) => void, stack: string): Promise<StackPlan> {
+  const outdir = tempDir("synth");
+  const app = new App({ outdir, skipValidation: false });
+  build(app);
+  app.synth();
+  return planStackOffline(join(outdir, "stacks", stack), join(outdir, "offline-plan", stack));
+}
+
+export function plannedResources(plan: StackPlan["plan"], type?: string): PlannedResource[] {
+  const planned = (plan as any).planned_values.root_module.resources as Array<{ address: string; type: string; values: Record<string, any> }>;
+  const configured = new Map<string, Record<string, any>>(
+    ((plan as any).configuration.root_module.resources as Array<{ address: string; expressions: Record<string, any> }>).map((r) => [
+      r.address,
+      r.expressions,
+    ]),
+  );
+  return planned
+    .filter((r) => type === undefined || r.type === type)
+    .map((r) => ({
+      address: r.address,
+      type: r.type,
+      values: r.values,
+      references: Object.fromEntries(
+        Object.entries(configured.get(r.address) ?? {})
+          .filter(([, expression]) => Array.isArray(expression?.references))
+          .map(([attribute, expression]) => [attribute, expression.references as string[]]),
+      ),
+    }));
+}
+
+/** `aws_x.name.id` to `aws_x.name`: how references name the resource they point at. */
+export function referencedAddress(references: string[] | undefined): string[] {
+  return [...new Set((references ?? []).map((ref) => ref.split(".").slice(0, 2).join(".")))];
+}

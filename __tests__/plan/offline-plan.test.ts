@@ -1,0 +1,119 @@
+import { join } from "node:path";
+import { TerraformStack } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { AwsEnvironment } from "../../lib/aws-environment";
+import { ClusterNetwork } from "../../lib/network/cluster-network";
+import { INTERFACE_ENDPOINT_SERVICES } from "../../lib/network/endpoints";
+import { PLACEHOLDER_ACCOUNT_ID } from "../../lib/plan/fake-aws";
+import { StackPlan, planStackOffline, synthApp } from "../../lib/plan/offline-plan";
+import { PlannedResource, planInProcess, plannedResources, referencedAddress, tempDir } from "../helpers/plan";
+
+const ROOT = join(__dirname, "../..");
+const PLAN_TIMEOUT = 240_000;
+
+describe("offline plan of the default app (main.ts)", () => {
+  let result: StackPlan;
+  let all: PlannedResource[];
+  const ofType = (type: string) => all.filter((r) => r.type === type);
+
+  beforeAll(async () => {
+    const outdir = tempDir("app");
+    const stacks = await synthApp(ROOT, outdir);
+    expect(stacks).toEqual(["kubeadm"]);
+    result = await planStackOffline(join(outdir, "stacks/kubeadm"), join(outdir, "offline-plan/kubeadm"));
+    all = plannedResources(result.plan);
+  }, PLAN_TIMEOUT);
+
+  it("validates and plans with terraform, creating everything", () => {
+    expect(result.summary.actions).toEqual({ create: all.length });
+    expect((result.plan as any).errored).toBe(false);
+  });
+
+  it("tags every subnet with the cluster tag", () => {
+    expect(ofType("aws_subnet")).toHaveLength(6);
+    for (const subnet of ofType("aws_subnet")) expect(subnet.values.tags_all).toMatchObject({ "kubernetes.io/cluster/kubeadm": "owned", "k8s-cluster": "kubeadm" });
+  });
+
+  it("lets private route tables reach the internet only through NAT, one NAT per zone", () => {
+    const privateTables = ofType("aws_route_table").filter((t) => t.values.tags.Name.includes("-private-"));
+    expect(privateTables).toHaveLength(3);
+    const natsUsed = privateTables.map((table) => {
+      const routes = ofType("aws_route").filter((r) => referencedAddress(r.references.route_table_id).includes(table.address));
+      expect(routes.map((r) => r.values.destination_cidr_block)).toEqual(["0.0.0.0/0"]);
+      expect(routes[0].references.gateway_id).toBeUndefined();
+      return referencedAddress(routes[0].references.nat_gateway_id)[0];
+    });
+    const nats = ofType("aws_nat_gateway");
+    expect(nats).toHaveLength(3);
+    expect(new Set(natsUsed)).toEqual(new Set(nats.map((n) => n.address)));
+    const natSubnets = nats.map((n) => referencedAddress(n.references.subnet_id)[0]);
+    const publicSubnets = ofType("aws_subnet").filter((s) => s.values.tags["kubernetes.io/role/elb"] === "1");
+    expect(new Set(natSubnets)).toEqual(new Set(publicSubnets.map((s) => s.address)));
+  });
+
+  it("turns flow logs on for the VPC, into a log group encrypted with the cluster key", () => {
+    const flowLog = ofType("aws_flow_log")[0];
+    expect(flowLog.values).toMatchObject({ traffic_type: "ALL", log_destination_type: "cloud-watch-logs" });
+    expect(referencedAddress(flowLog.references.vpc_id)).toEqual([ofType("aws_vpc")[0].address]);
+    const group = ofType("aws_cloudwatch_log_group")[0];
+    expect(group.values.retention_in_days).toBe(90);
+    expect(referencedAddress(group.references.kms_key_id)).toEqual([ofType("aws_kms_key")[0].address]);
+  });
+
+  it("resolves the account through the offline stand-in for STS", () => {
+    const policy = JSON.parse(ofType("aws_kms_key")[0].values.policy);
+    expect(policy.Statement[0].Principal.AWS).toBe(`arn:aws:iam::${PLACEHOLDER_ACCOUNT_ID}:root`);
+  });
+});
+
+describe("offline plan of other network shapes", () => {
+  let all: PlannedResource[];
+
+  beforeAll(async () => {
+    const result = await planInProcess((app) => {
+      const stack = new TerraformStack(app, "shapes");
+      new AwsProvider(stack, "aws", { region: "us-east-2" });
+      new AwsEnvironment(stack, { accountId: "111122223333", region: "us-east-2" });
+      const zones = ["us-east-2a", "us-east-2b"];
+      new ClusterNetwork(stack, "single", { clusterName: "single", availabilityZones: zones, natGateways: "single", vpcCidr: "10.1.0.0/16" });
+      new ClusterNetwork(stack, "none", { clusterName: "none", availabilityZones: zones, natGateways: "none", interfaceEndpoints: [...INTERFACE_ENDPOINT_SERVICES], flowLogs: { enabled: false } });
+      new ClusterNetwork(stack, "adopted", {
+        clusterName: "adopted",
+        existingVpc: { vpcId: "vpc-0abc", vpcCidr: "10.9.0.0/16", availabilityZones: zones, publicSubnetIds: ["subnet-1", "subnet-2"], privateSubnetIds: ["subnet-3", "subnet-4"] },
+      });
+    }, "shapes");
+    all = plannedResources(result.plan);
+  }, PLAN_TIMEOUT);
+
+  const inCluster = (cluster: string, type: string) => all.filter((r) => r.type === type && r.address.includes(`.${cluster}_`));
+
+  it("plans one NAT gateway for single mode and none for none mode", () => {
+    expect(inCluster("single", "aws_nat_gateway")).toHaveLength(1);
+    expect(inCluster("none", "aws_nat_gateway")).toHaveLength(0);
+    expect(inCluster("none", "aws_route").map((r) => r.values.destination_cidr_block)).toEqual(["0.0.0.0/0"]); // the public table's IGW route
+    expect(inCluster("none", "aws_vpc_endpoint")).toHaveLength(INTERFACE_ENDPOINT_SERVICES.length + 1);
+  });
+
+  it("plans only shared cluster tags for an adopted VPC", () => {
+    expect(all.filter((r) => r.address.includes(".adopted_")).map((r) => [r.type, r.values.resource_id, r.values.value])).toEqual([
+      ["aws_ec2_tag", "subnet-1", "shared"],
+      ["aws_ec2_tag", "subnet-2", "shared"],
+      ["aws_ec2_tag", "subnet-3", "shared"],
+      ["aws_ec2_tag", "subnet-4", "shared"],
+    ]);
+  });
+});
+
+describe("offline plan of a stack that needs an AWS lookup", () => {
+  it("fails fast and says which value to pass", async () => {
+    const started = Date.now();
+    const planning = planInProcess((app) => {
+      const stack = new TerraformStack(app, "lookup");
+      new AwsProvider(stack, "aws", { region: "us-east-2" });
+      new AwsEnvironment(stack, { accountId: "111122223333", region: "us-east-2" });
+      new ClusterNetwork(stack, "network", { clusterName: "lookup", flowLogs: { enabled: false } });
+    }, "lookup");
+    await expect(planning).rejects.toThrow(/terraform plan failed[\s\S]*DescribeAvailabilityZones cannot be answered without AWS; pass the value it looks up explicitly/);
+    expect(Date.now() - started).toBeLessThan(60_000);
+  }, PLAN_TIMEOUT);
+});

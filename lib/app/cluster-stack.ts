@@ -1,0 +1,31 @@
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { AwsEnvironment } from "../aws-environment";
+import { KubernetesCluster } from "../cluster";
+import { stackDefaultTags } from "../tags";
+import { AppConfig } from "./config";
+
+/** The deployable stack of main.ts: provider, state backend, one cluster and its outputs. */
+export class ClusterStack extends TerraformStack {
+  readonly cluster: KubernetesCluster;
+
+  constructor(scope: Construct, id: string, config: AppConfig) {
+    super(scope, id);
+    new AwsProvider(this, "aws", { region: config.region, defaultTags: [{ tags: stackDefaultTags(config.clusterName) }] });
+    new AwsEnvironment(this, { region: config.region, accountId: config.accountId });
+    if (config.stateBackend) {
+      const backend = new S3Backend(this, { ...config.stateBackend, encrypt: true });
+      // S3-native locking (Terraform >= 1.10); S3Backend has no prop for it yet.
+      backend.addOverride("use_lockfile", true);
+    } else {
+      new LocalBackend(this, { path: `terraform.${id}.tfstate` });
+    }
+    this.cluster = new KubernetesCluster(this, "cluster", { clusterName: config.clusterName, network: config.network });
+
+    const network = this.cluster.network;
+    new TerraformOutput(this, "vpc_id", { value: network.vpcId });
+    new TerraformOutput(this, "private_subnet_ids", { value: network.privateSubnetIds });
+    new TerraformOutput(this, "public_subnet_ids", { value: network.publicSubnetIds });
+  }
+}

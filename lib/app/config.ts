@@ -1,0 +1,67 @@
+import { ConfigError } from "../errors";
+import { INTERFACE_ENDPOINT_SERVICES } from "../network/endpoints";
+import { ClusterNetworkOptions } from "../network/network-settings";
+
+/** What `main.ts` deploys; every field has a production-shaped default. */
+export interface AppConfig {
+  readonly clusterName: string;
+  readonly region: string;
+  /** @default - looked up with STS at plan time */
+  readonly accountId?: string;
+  readonly network: ClusterNetworkOptions;
+  /** @default - local state file terraform.<cluster>.tfstate */
+  readonly stateBackend?: { readonly bucket: string; readonly key: string; readonly region: string };
+}
+
+export const DEFAULT_CLUSTER_NAME = "kubeadm";
+export const DEFAULT_REGION = "eu-west-1";
+/** Zones of the default region, so the default configuration plans without an AWS lookup. */
+export const DEFAULT_REGION_ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
+
+/** The environment variables main.ts reads: the single source for `help`, README.md and error hints. */
+export const ENVIRONMENT_VARIABLES = [
+  { name: "CLUSTER_NAME", property: "clusterName", default: DEFAULT_CLUSTER_NAME, description: "cluster name: DNS-1123 label, at most 20 characters; also the stack name" },
+  { name: "CLUSTER_REGION", property: "region", default: DEFAULT_REGION, description: "AWS region" },
+  { name: "CLUSTER_ACCOUNT_ID", property: "accountId", default: "looked up with STS", description: "AWS account id; set it to skip the lookup" },
+  { name: "CLUSTER_AZS", property: "availabilityZones", default: DEFAULT_REGION_ZONES.join(","), description: "comma-separated zones; for another region, unset means look up 3 zones" },
+  { name: "CLUSTER_VPC_CIDR", property: "vpcCidr", default: "10.0.0.0/16", description: "VPC CIDR, /16 to /21 for 3 zones" },
+  { name: "CLUSTER_NAT_GATEWAYS", property: "natGateways", default: "perAz", description: "perAz | single | none" },
+  { name: "CLUSTER_VPC_ENDPOINTS", property: "interfaceEndpoints", default: "none", description: 'comma-separated interface endpoints, or "all"' },
+  { name: "CLUSTER_STATE_BUCKET", property: "stateBackend.bucket", default: "local state", description: "S3 bucket for remote state, with S3-native locking" },
+  { name: "CLUSTER_STATE_KEY", property: "stateBackend.key", default: "<cluster>/terraform.tfstate", description: "state object key in the bucket" },
+  { name: "CLUSTER_STATE_REGION", property: "stateBackend.region", default: "CLUSTER_REGION", description: "region of the state bucket" },
+] as const;
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the app configuration from environment variables, with defaults for everything. */
+export function configFromEnv(env: Env): AppConfig {
+  const read = (name: string) => (env[name]?.trim() ? env[name]!.trim() : undefined);
+  const list = (name: string) => read(name)?.split(",").map((item) => item.trim()).filter(Boolean);
+
+  const clusterName = read("CLUSTER_NAME") ?? DEFAULT_CLUSTER_NAME;
+  const region = read("CLUSTER_REGION") ?? DEFAULT_REGION;
+  const zones = list("CLUSTER_AZS") ?? (region === DEFAULT_REGION ? DEFAULT_REGION_ZONES : undefined);
+  const endpoints = read("CLUSTER_VPC_ENDPOINTS");
+  const bucket = read("CLUSTER_STATE_BUCKET");
+  return {
+    clusterName,
+    region,
+    accountId: read("CLUSTER_ACCOUNT_ID"),
+    network: {
+      vpcCidr: read("CLUSTER_VPC_CIDR"),
+      availabilityZones: zones,
+      natGateways: read("CLUSTER_NAT_GATEWAYS") as ClusterNetworkOptions["natGateways"],
+      interfaceEndpoints: (endpoints === "all" ? [...INTERFACE_ENDPOINT_SERVICES] : list("CLUSTER_VPC_ENDPOINTS")) as ClusterNetworkOptions["interfaceEndpoints"],
+    },
+    stateBackend: bucket
+      ? { bucket, key: read("CLUSTER_STATE_KEY") ?? `${clusterName}/terraform.tfstate`, region: read("CLUSTER_STATE_REGION") ?? region }
+      : undefined,
+  };
+}
+
+/** Adds the environment variable behind a property to a configuration error, for main.ts users. */
+export function explainConfigError(error: ConfigError): string {
+  const variable = ENVIRONMENT_VARIABLES.find((v) => v.property === error.property);
+  return variable ? `${error.message} (set through ${variable.name})` : error.message;
+}

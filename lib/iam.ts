@@ -1,0 +1,26 @@
+/** Typed IAM policy documents, rendered to the JSON that AWS expects. */
+export interface PolicyStatement {
+  readonly Sid?: string;
+  readonly Effect: "Allow" | "Deny";
+  readonly Principal?: "*" | { readonly [kind: string]: string | string[] };
+  readonly Action: string | string[];
+  readonly Resource?: string | string[];
+  readonly Condition?: { readonly [operator: string]: { readonly [key: string]: string | string[] | boolean } };
+}
+
+export function policyDocument(statements: PolicyStatement[]): string {
+  return JSON.stringify({ Version: "2012-10-17", Statement: statements });
+}
+
+/** Trust policy that lets one AWS service assume a role, optionally only on behalf of one account. */
+export function serviceTrustPolicy(servicePrincipal: string, sourceAccount?: string): string {
+  return policyDocument([
+    {
+      Effect: "Allow",
+      Principal: { Service: servicePrincipal },
+      Action: "sts:AssumeRole",
+      // Guards against the confused-deputy problem when a service acts for several accounts.
+      ...(sourceAccount ? { Condition: { StringEquals: { "aws:SourceAccount": sourceAccount } } } : {}),
+    },
+  ]);
+}

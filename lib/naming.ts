@@ -1,0 +1,52 @@
+import { ConfigError } from "./errors";
+
+/**
+ * Every AWS name the library derives from the cluster name lives here, so the
+ * AWS length limits are checked in one place.
+ *
+ * The cluster name is capped at 20 characters because the tightest names we
+ * derive are load balancer and target group names (32 characters at most),
+ * which carry a suffix of up to 12 characters.
+ */
+export const MAX_CLUSTER_NAME_LENGTH = 20;
+
+const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Rejects a cluster name that is not a DNS-1123 label or is too long for AWS names. */
+export function validateClusterName(name: string, property = "clusterName"): void {
+  if (!DNS_1123_LABEL.test(name)) {
+    throw new ConfigError(
+      property,
+      `cluster name ${JSON.stringify(name)} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)`,
+    );
+  }
+  if (name.length > MAX_CLUSTER_NAME_LENGTH) {
+    throw new ConfigError(
+      property,
+      `cluster name ${JSON.stringify(name)} has ${name.length} characters; at most ${MAX_CLUSTER_NAME_LENGTH} are allowed, so derived AWS names (32-character load balancer names) fit`,
+    );
+  }
+}
+
+/** Prefix shared by every CloudWatch log group of a cluster; KMS and IAM scope to it. */
+export function logGroupPrefix(clusterName: string): string {
+  return `/k8s/${clusterName}/`;
+}
+
+export function logGroupName(clusterName: string, purpose: string): string {
+  return `${logGroupPrefix(clusterName)}${purpose}`;
+}
+
+export function kmsAliasName(clusterName: string): string {
+  return `alias/k8s/${clusterName}`;
+}
+
+/** IAM role names: 64 characters at most. */
+export function iamRoleName(clusterName: string, purpose: string): string {
+  return `${clusterName}-${purpose}`;
+}
+
+/** The Name tag of a resource that belongs to the cluster. */
+export function resourceName(clusterName: string, ...parts: string[]): string {
+  return [clusterName, ...parts].join("-");
+}
