@@ -10,6 +10,8 @@ import { kmsAliasName, logGroupPrefix, validateClusterName } from "./naming";
 export interface IClusterKey {
   readonly keyArn: string;
   readonly keyId: string;
+  /** Alias name, known at synth time, so nodes can name the key without waiting for it. */
+  readonly aliasName: string;
 }
 
 export interface ClusterKeyProps {
@@ -53,6 +55,7 @@ export class ClusterKey extends Construct implements IClusterKey {
 }
 
 function keyPolicy(env: AwsEnvironment, clusterName: string): PolicyStatement[] {
+  const autoScalingRole = `arn:${env.partition}:iam::${env.accountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
   return [
     {
       // Delegates to IAM: roles get key access only through their IAM policies.
@@ -72,6 +75,25 @@ function keyPolicy(env: AwsEnvironment, clusterName: string): PolicyStatement[] 
       Condition: {
         ArnLike: { "kms:EncryptionContext:aws:logs:arn": env.arn("logs", `log-group:${logGroupPrefix(clusterName)}*`) },
       },
+    },
+    // Auto Scaling launches instances with volumes encrypted by this key, through its service-linked role. The
+    // principal is "*" narrowed to that role by condition: naming the role directly fails while the role does not
+    // exist yet, which is the case in an account that never used Auto Scaling.
+    {
+      Sid: "AutoScalingUsesKeyForVolumes",
+      Effect: "Allow",
+      Principal: { AWS: "*" },
+      Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+      Resource: "*",
+      Condition: { StringEquals: { "aws:PrincipalArn": autoScalingRole, "kms:CallerAccount": env.accountId } },
+    },
+    {
+      Sid: "AutoScalingGrantsKeyToEc2",
+      Effect: "Allow",
+      Principal: { AWS: "*" },
+      Action: "kms:CreateGrant",
+      Resource: "*",
+      Condition: { StringEquals: { "aws:PrincipalArn": autoScalingRole, "kms:CallerAccount": env.accountId }, Bool: { "kms:GrantIsForAWSResource": true } },
     },
   ];
 }

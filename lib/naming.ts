@@ -50,3 +50,28 @@ export function iamRoleName(clusterName: string, purpose: string): string {
 export function resourceName(clusterName: string, ...parts: string[]): string {
   return [clusterName, ...parts].join("-");
 }
+
+/** Private hosted zone of the cluster; it holds the stable API name. */
+export function privateZoneName(clusterName: string): string {
+  return `${clusterName}.k8s.internal`;
+}
+
+/** The API endpoint name: known at synth time, so no instance waits for the load balancer's DNS name. */
+export function apiEndpointHost(clusterName: string): string {
+  return `api.${privateZoneName(clusterName)}`;
+}
+
+/** Load balancer and target group names: 32 characters at most (cluster name 20 + suffix 12). */
+export function loadBalancerName(clusterName: string, purpose: "api" | "api-public"): string {
+  return `${clusterName}-${purpose}`;
+}
+
+/** SSM parameter path of the cluster's node-written values (join token, CA hash, init lock). */
+export function ssmParameterName(clusterName: string, ...parts: string[]): string {
+  return ["", "k8s", clusterName, ...parts].join("/");
+}
+
+/** Secrets Manager name of one of the cluster's secrets. */
+export function secretName(clusterName: string, purpose: "pki" | "admin-kubeconfig"): string {
+  return `k8s/${clusterName}/${purpose}`;
+}

@@ -9,6 +9,7 @@ describe("configFromEnv", () => {
       region: "eu-west-1",
       accountId: undefined,
       network: { vpcCidr: undefined, availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], natGateways: undefined, interfaceEndpoints: undefined },
+      controlPlane: { kubernetesVersion: undefined, count: undefined, instanceType: undefined, apiServer: undefined },
       stateBackend: undefined,
     });
   });
@@ -23,12 +24,22 @@ describe("configFromEnv", () => {
       CLUSTER_NAT_GATEWAYS: "single",
       CLUSTER_VPC_ENDPOINTS: "ssm,logs",
       CLUSTER_STATE_BUCKET: "tf-state",
+      CLUSTER_KUBERNETES_VERSION: "1.36",
+      CLUSTER_CONTROL_PLANE_COUNT: "5",
+      CLUSTER_CONTROL_PLANE_INSTANCE_TYPE: "m7g.xlarge",
+      CLUSTER_API_ALLOWED_CIDRS: "203.0.113.0/24,198.51.100.7/32",
     });
     expect(config).toEqual({
       clusterName: "prod",
       region: "us-east-2",
       accountId: "111122223333",
       network: { vpcCidr: "10.20.0.0/16", availabilityZones: ["us-east-2a", "us-east-2b"], natGateways: "single", interfaceEndpoints: ["ssm", "logs"] },
+      controlPlane: {
+        kubernetesVersion: "1.36",
+        count: 5,
+        instanceType: "m7g.xlarge",
+        apiServer: { publicAccess: { allowedCidrs: ["203.0.113.0/24", "198.51.100.7/32"] } },
+      },
       stateBackend: { bucket: "tf-state", key: "prod/terraform.tfstate", region: "us-east-2" },
     });
   });

@@ -40,12 +40,23 @@ export function plannedResources(plan: StackPlan["plan"], type?: string): Planne
       address: r.address,
       type: r.type,
       values: r.values,
-      references: Object.fromEntries(
-        Object.entries(configured.get(r.address) ?? {})
-          .filter(([, expression]) => Array.isArray(expression?.references))
-          .map(([attribute, expression]) => [attribute, expression.references as string[]]),
-      ),
+      references: flattenReferences(configured.get(r.address) ?? {}),
     }));
+}
+
+/** Expression references by attribute path, nested blocks included ("block_device_mappings.0.ebs.0.kms_key_id"). */
+function flattenReferences(expressions: unknown, prefix = ""): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  if (Array.isArray(expressions)) {
+    expressions.forEach((item, i) => Object.assign(out, flattenReferences(item, `${prefix}${i}.`)));
+  } else if (expressions && typeof expressions === "object") {
+    for (const [key, value] of Object.entries(expressions as Record<string, unknown>)) {
+      const refs = (value as { references?: unknown })?.references;
+      if (Array.isArray(refs)) out[`${prefix}${key}`] = refs as string[];
+      else Object.assign(out, flattenReferences(value, `${prefix}${key}.`));
+    }
+  }
+  return out;
 }
 
 /** `aws_x.name.id` to `aws_x.name`: how references name the resource they point at. */

@@ -1,4 +1,9 @@
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse } from "yaml";
+import { decodeUserData, readScript, USER_DATA_LIMIT_BYTES } from "../../lib/bootstrap/user-data";
+import { CONTROL_PLANE_SCRIPTS } from "../../lib/control-plane/control-plane-user-data";
 import { TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { AwsEnvironment } from "../../lib/aws-environment";
@@ -58,6 +63,67 @@ describe("offline plan of the default app (main.ts)", () => {
     const group = ofType("aws_cloudwatch_log_group")[0];
     expect(group.values.retention_in_days).toBe(90);
     expect(referencedAddress(group.references.kms_key_id)).toEqual([ofType("aws_kms_key")[0].address]);
+  });
+
+  it("requires IMDSv2 on every launch template", () => {
+    const templates = ofType("aws_launch_template");
+    expect(templates.length).toBeGreaterThan(0);
+    for (const t of templates) expect(t.values.metadata_options).toEqual([expect.objectContaining({ http_tokens: "required", http_put_response_hop_limit: 1 })]);
+  });
+
+  it("encrypts every volume and secret with the cluster key", () => {
+    const key = ofType("aws_kms_key")[0].address;
+    const keyed = [
+      ...ofType("aws_launch_template").flatMap((t) => t.values.block_device_mappings.map((b: any, i: number) => ({ encrypted: b.ebs[0].encrypted, refs: referencedAddress(t.references[`block_device_mappings.${i}.ebs.0.kms_key_id`]) }))),
+      ...ofType("aws_secretsmanager_secret").map((s) => ({ encrypted: "true", refs: referencedAddress(s.references.kms_key_id) })),
+    ];
+    expect(keyed.length).toBeGreaterThanOrEqual(3);
+    for (const k of keyed) expect(k).toEqual({ encrypted: "true", refs: [key] });
+  });
+
+  it("opens neither the API nor SSH to the internet", () => {
+    for (const rule of ofType("aws_vpc_security_group_ingress_rule")) {
+      const open = ["0.0.0.0/0", "::/0"].includes(rule.values.cidr_ipv4 ?? rule.values.cidr_ipv6);
+      const ports = (p: number) => rule.values.ip_protocol === "-1" || (rule.values.from_port <= p && p <= rule.values.to_port);
+      expect({ rule: rule.address, openApiOrSsh: open && (ports(6443) || ports(22)) }).toEqual({ rule: rule.address, openApiOrSsh: false });
+    }
+  });
+
+  it("lets etcd ports in only from the control-plane security group", () => {
+    const controlPlane = ofType("aws_security_group").find((g) => g.values.name === "kubeadm-control-plane")!.address;
+    const etcd = ofType("aws_vpc_security_group_ingress_rule").filter((r) => r.values.from_port <= 2380 && r.values.to_port >= 2379);
+    expect(etcd.map((r) => [referencedAddress(r.references.security_group_id), referencedAddress(r.references.referenced_security_group_id), r.values.cidr_ipv4])).toEqual([
+      [[controlPlane], [controlPlane], null],
+    ]);
+  });
+
+  it("runs one control-plane Auto Scaling group per zone", () => {
+    const privateSubnets = ofType("aws_subnet").filter((s) => s.values.tags["kubernetes.io/role/internal-elb"] === "1");
+    const groups = ofType("aws_autoscaling_group");
+    expect(groups).toHaveLength(3);
+    const zones = groups.map((g) => privateSubnets.find((s) => referencedAddress(g.references.vpc_zone_identifier).includes(s.address))!.values.availability_zone);
+    expect(zones.sort()).toEqual(["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+  });
+
+  it("plans user data that cloud-init accepts, under 16 KB, carrying the scripts byte for byte", () => {
+    const userData = ofType("aws_launch_template")[0].values.user_data as string;
+    expect(Buffer.from(userData, "base64").length).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+    const cloudConfig = decodeUserData(userData);
+    const file = join(tempDir("plan-user-data"), "user-data.yaml");
+    writeFileSync(file, cloudConfig);
+    const check = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+    expect(check.stdout + check.stderr).toMatch(/Valid (cloud-config|schema)/);
+    const files = (parse(cloudConfig.replace(/^#cloud-config\n/, "")) as any).write_files as Array<{ path: string; content: string }>;
+    for (const script of CONTROL_PLANE_SCRIPTS) {
+      expect(files.find((f) => f.path === `/opt/kubeadm-aws/bin/${script}`)?.content).toBe(readScript(script));
+    }
+  });
+
+  it("holds no secret material in the plan", () => {
+    const text = JSON.stringify(result.plan);
+    expect(text).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|\b[0-9a-z]{6}\.[0-9a-z]{16}\b/);
+    expect(ofType("aws_secretsmanager_secret_version")).toEqual([]);
+    expect(ofType("aws_ssm_parameter")).toEqual([]);
   });
 
   it("resolves the account through the offline stand-in for STS", () => {

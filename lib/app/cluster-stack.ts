@@ -21,11 +21,18 @@ export class ClusterStack extends TerraformStack {
     } else {
       new LocalBackend(this, { path: `terraform.${id}.tfstate` });
     }
-    this.cluster = new KubernetesCluster(this, "cluster", { clusterName: config.clusterName, network: config.network });
+    this.cluster = new KubernetesCluster(this, "cluster", { clusterName: config.clusterName, network: config.network, controlPlane: config.controlPlane });
 
     const network = this.cluster.network;
     new TerraformOutput(this, "vpc_id", { value: network.vpcId });
     new TerraformOutput(this, "private_subnet_ids", { value: network.privateSubnetIds });
     new TerraformOutput(this, "public_subnet_ids", { value: network.publicSubnetIds });
+    const controlPlane = this.cluster.controlPlane;
+    new TerraformOutput(this, "api_endpoint", { value: `https://${controlPlane.endpoint}`, description: "Kubernetes API, resolvable inside the VPC" });
+    if (controlPlane.apiEndpoint.publicDnsName) {
+      new TerraformOutput(this, "public_api_endpoint", { value: `https://${controlPlane.apiEndpoint.publicDnsName}:6443` });
+    }
+    new TerraformOutput(this, "admin_kubeconfig_command", { value: controlPlane.adminKubeconfigCommand, description: "Prints the admin kubeconfig" });
+    new TerraformOutput(this, "control_plane_session_command", { value: controlPlane.sessionCommand, description: "Opens a shell on a control-plane node" });
   }
 }

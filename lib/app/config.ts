@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors";
 import { INTERFACE_ENDPOINT_SERVICES } from "../network/endpoints";
 import { ClusterNetworkOptions } from "../network/network-settings";
+import { ControlPlaneOptions } from "../control-plane/settings";
 
 /** What `main.ts` deploys; every field has a production-shaped default. */
 export interface AppConfig {
@@ -9,6 +10,7 @@ export interface AppConfig {
   /** @default - looked up with STS at plan time */
   readonly accountId?: string;
   readonly network: ClusterNetworkOptions;
+  readonly controlPlane: ControlPlaneOptions;
   /** @default - local state file terraform.<cluster>.tfstate */
   readonly stateBackend?: { readonly bucket: string; readonly key: string; readonly region: string };
 }
@@ -27,6 +29,10 @@ export const ENVIRONMENT_VARIABLES = [
   { name: "CLUSTER_VPC_CIDR", property: "vpcCidr", default: "10.0.0.0/16", description: "VPC CIDR, /16 to /21 for 3 zones" },
   { name: "CLUSTER_NAT_GATEWAYS", property: "natGateways", default: "perAz", description: "perAz | single | none" },
   { name: "CLUSTER_VPC_ENDPOINTS", property: "interfaceEndpoints", default: "none", description: 'comma-separated interface endpoints, or "all"' },
+  { name: "CLUSTER_KUBERNETES_VERSION", property: "kubernetesVersion", default: "1.35", description: "Kubernetes minor (1.35, 1.36) or exact patch (1.35.2)" },
+  { name: "CLUSTER_CONTROL_PLANE_COUNT", property: "count", default: "3", description: "control-plane nodes: 1, 3 or 5" },
+  { name: "CLUSTER_CONTROL_PLANE_INSTANCE_TYPE", property: "instanceType", default: "m7i.large", description: "control-plane instance type, at least 2 vCPU and 2 GiB" },
+  { name: "CLUSTER_API_ALLOWED_CIDRS", property: "apiServer.publicAccess.allowedCidrs", default: "none (no public endpoint)", description: "comma-separated CIDRs for an internet-facing API endpoint" },
   { name: "CLUSTER_STATE_BUCKET", property: "stateBackend.bucket", default: "local state", description: "S3 bucket for remote state, with S3-native locking" },
   { name: "CLUSTER_STATE_KEY", property: "stateBackend.key", default: "<cluster>/terraform.tfstate", description: "state object key in the bucket" },
   { name: "CLUSTER_STATE_REGION", property: "stateBackend.region", default: "CLUSTER_REGION", description: "region of the state bucket" },
@@ -44,6 +50,8 @@ export function configFromEnv(env: Env): AppConfig {
   const zones = list("CLUSTER_AZS") ?? (region === DEFAULT_REGION ? DEFAULT_REGION_ZONES : undefined);
   const endpoints = read("CLUSTER_VPC_ENDPOINTS");
   const bucket = read("CLUSTER_STATE_BUCKET");
+  const count = read("CLUSTER_CONTROL_PLANE_COUNT");
+  const allowedCidrs = list("CLUSTER_API_ALLOWED_CIDRS");
   return {
     clusterName,
     region,
@@ -53,6 +61,12 @@ export function configFromEnv(env: Env): AppConfig {
       availabilityZones: zones,
       natGateways: read("CLUSTER_NAT_GATEWAYS") as ClusterNetworkOptions["natGateways"],
       interfaceEndpoints: (endpoints === "all" ? [...INTERFACE_ENDPOINT_SERVICES] : list("CLUSTER_VPC_ENDPOINTS")) as ClusterNetworkOptions["interfaceEndpoints"],
+    },
+    controlPlane: {
+      kubernetesVersion: read("CLUSTER_KUBERNETES_VERSION"),
+      count: count === undefined ? undefined : Number(count),
+      instanceType: read("CLUSTER_CONTROL_PLANE_INSTANCE_TYPE"),
+      apiServer: allowedCidrs ? { publicAccess: { allowedCidrs } } : undefined,
     },
     stateBackend: bucket
       ? { bucket, key: read("CLUSTER_STATE_KEY") ?? `${clusterName}/terraform.tfstate`, region: read("CLUSTER_STATE_REGION") ?? region }

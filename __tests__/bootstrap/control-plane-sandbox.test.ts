@@ -1,0 +1,235 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CALICO } from "../../lib/versions";
+import { controlPlaneCloudConfig } from "../helpers/control-plane-fixture";
+import { Sandbox } from "../helpers/sandbox";
+
+const CLOUD_CONFIG = controlPlaneCloudConfig();
+const CALICO_MANIFEST = "# calico manifest stand-in\n";
+
+/** A sandbox whose download server has the Kubernetes apt key and a Calico manifest. */
+function sandbox(calicoManifest = CALICO_MANIFEST): Sandbox {
+  const box = new Sandbox();
+  writeFileSync(join(box.downloads, "Release.key"), "fake key");
+  writeFileSync(join(box.downloads, "calico.yaml"), calicoManifest);
+  return box;
+}
+
+/** Points the Calico download at the stand-in manifest's checksum, as if upstream served it. */
+function withStandInChecksum(cloudConfig: string): string {
+  const sha = require("node:crypto").createHash("sha256").update(CALICO_MANIFEST).digest("hex");
+  return cloudConfig.replace(CALICO.manifestSha256, sha);
+}
+
+const mutating = /kubeadm (init|join)|aws ssm put-parameter|secretsmanager put-secret-value|kubectl apply|apt-get install|set-instance-health/;
+
+describe("control-plane bootstrap in a sandbox", () => {
+  it("gives exactly one kubeadm init and two control-plane joins when 3 nodes boot at once", async () => {
+    const box = sandbox();
+    const nodes = [0, 1, 2].map((i) => box.addNode(i, withStandInChecksum(CLOUD_CONFIG)));
+    const results = await Promise.all(nodes.map((n) => box.run(n, "control-plane.sh")));
+    for (const r of results) expect({ node: r.node.instanceId, code: r.code, output: r.code ? r.output : "" }).toEqual({ node: r.node.instanceId, code: 0, output: "" });
+
+    expect(box.calls(/ kubeadm init /)).toHaveLength(1);
+    const joins = box.calls(/ kubeadm join /);
+    expect(joins).toHaveLength(2);
+    const initNode = box.calls(/ kubeadm init /)[0].split(" ")[0];
+    expect(joins.map((j) => j.split(" ")[0]).sort()).toEqual(nodes.map((n) => n.instanceId).filter((id) => id !== initNode).sort());
+    // Joiners ran with the control-plane join config, with the token and CA hash filled in.
+    for (const join of joins) {
+      const config = box.file(`last-${join.split(" ")[0]}-join.yaml`);
+      expect(config).toContain("controlPlane:");
+      expect(config).toMatch(/token: [0-9a-f]{6}\.[0-9a-f]{16}\n/);
+      expect(config).toMatch(/- sha256:[0-9a-f]{64}\n/);
+    }
+    expect(box.exists("unhealthy")).toBe(false);
+  }, 60_000);
+
+  it("publishes the join credentials and stores the PKI, encrypted, once initialized", async () => {
+    const box = sandbox();
+    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
+    expect((await box.run(node, "control-plane.sh")).code).toBe(0);
+
+    expect(box.ssmValue("/k8s/prod/join/token")).toMatch(/^[0-9a-f]{6}\.[0-9a-f]{16}$/);
+    expect(box.ssmValue("/k8s/prod/join/ca-cert-hash")).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(box.ssmValue("/k8s/prod/join/kubernetes-version")).toBe("v1.35.2");
+    expect(box.calls(/put-parameter --name \/k8s\/prod\/join\/token --type SecureString --key-id alias\/k8s\/prod/)).toHaveLength(1);
+    const pki = JSON.parse(box.secret("k8s/prod/pki")!);
+    expect(Object.keys(pki).sort()).toEqual(
+      ["ca.crt", "ca.key", "encryption-config.yaml", "etcd/ca.crt", "etcd/ca.key", "front-proxy-ca.crt", "front-proxy-ca.key", "initializedBy", "kubernetesVersion", "sa.key", "sa.pub"].sort(),
+    );
+    expect(pki["encryption-config.yaml"]).toMatch(/secretbox:\n\s+keys:\n\s+- name: key1\n\s+secret: [A-Za-z0-9+/]{43}=/);
+    expect(box.secret("k8s/prod/admin-kubeconfig")).toContain("admin kubeconfig");
+    // Add-ons were applied before the PKI marked the cluster initialized.
+    const order = box.calls(/kubectl apply|put-secret-value --secret-id k8s\/prod\/pki/).map((l) => (l.includes("kubectl") ? "apply" : "pki"));
+    expect(order).toEqual(["apply", "apply", "pki"]);
+    // The endpoint pointed at this node only during kubeadm init.
+    expect(require("node:fs").readFileSync(join(node.root, "etc/hosts"), "utf8")).not.toContain("kubeadm-aws-init");
+  }, 60_000);
+
+  it("takes over a stale init lock whose holder is gone", async () => {
+    const box = sandbox();
+    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
+    // A lock left by an instance that no longer exists, before the cluster was initialized.
+    const lock = join(box.state, "ssm", "%2Fk8s%2Fprod%2Fcontrol-plane%2Finit-lock");
+    require("node:fs").mkdirSync(lock, { recursive: true });
+    writeFileSync(join(lock, "v1"), `i-gone ${Math.floor(Date.now() / 1000)}`);
+    writeFileSync(join(lock, "type"), "String");
+
+    const result = await box.run(node, "control-plane.sh");
+    expect(result.code).toBe(0);
+    expect(result.output).toContain("init lock of i-gone (version 1) is stale; claiming it");
+    expect(box.calls(/ kubeadm init /)).toHaveLength(1);
+    expect(box.ssmValue("/k8s/prod/control-plane/init-lock")).toMatch(/^i-node0 \d+ 1$/);
+  }, 60_000);
+
+  it("lets exactly one of two nodes take over the same stale lock", async () => {
+    const box = sandbox();
+    const nodes = [0, 1].map((i) => box.addNode(i, withStandInChecksum(CLOUD_CONFIG)));
+    const lock = join(box.state, "ssm", "%2Fk8s%2Fprod%2Fcontrol-plane%2Finit-lock");
+    require("node:fs").mkdirSync(lock, { recursive: true });
+    writeFileSync(join(lock, "v1"), "i-gone 0");
+    writeFileSync(join(lock, "type"), "String");
+
+    const results = await Promise.all(nodes.map((n) => box.run(n, "control-plane.sh")));
+    expect(results.map((r) => r.code)).toEqual([0, 0]);
+    expect(box.calls(/ kubeadm init /)).toHaveLength(1);
+    expect(box.calls(/ kubeadm join /)).toHaveLength(1);
+  }, 60_000);
+
+  it.each([
+    ["a terminated instance", "i-dead ip-10-0-0-99.eu-west-1.compute.internal https://10.0.0.99:2380"],
+    ["a member added but never started", "i-orphan - https://10.0.0.98:2380"],
+  ])("removes the etcd member of %s before a replacement joins", async (_, member) => {
+    const box = sandbox();
+    const [first, second, replacement] = [0, 1, 2].map((i) => box.addNode(i, withStandInChecksum(CLOUD_CONFIG)));
+    for (const node of [first, second]) expect(await box.run(node, "control-plane.sh")).toMatchObject({ code: 0 });
+    writeFileSync(join(box.state, "cluster/etcd-members"), `${box.file("cluster/etcd-members")}${member}\n`);
+    box.setInstance({ instanceId: "i-dead", hostname: "ip-10-0-0-99.eu-west-1.compute.internal", ip: "10.0.0.99" }, "terminated");
+
+    const result = await box.run(replacement, "control-plane.sh");
+    expect(result).toMatchObject({ code: 0 });
+    expect(box.calls(/etcdctl .*member remove/).map((l) => l.split(" ").pop())).toEqual(["0000000000000003"]);
+    expect(box.file("cluster/etcd-members")).toMatch(/^i-node0 .*\ni-node1 .*\nREMOVED\ni-node2 /);
+  }, 60_000);
+
+  it("refuses to remove etcd members when the live ones lack quorum", async () => {
+    const box = sandbox();
+    const [first, replacement] = [0, 1].map((i) => box.addNode(i, withStandInChecksum(CLOUD_CONFIG)));
+    expect((await box.run(first, "control-plane.sh")).code).toBe(0);
+    const members = join(box.state, "cluster/etcd-members");
+    writeFileSync(members, box.file("cluster/etcd-members") + "i-dead1 ip-a https://10.0.0.97:2380\ni-dead2 ip-b https://10.0.0.96:2380\n");
+
+    const result = await box.run(replacement, "control-plane.sh");
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain("only 1 of 3 etcd members are alive, below quorum (2); not removing any: restore from a backup instead");
+    expect(box.calls(/member remove/)).toEqual([]);
+    expect(box.calls(/ kubeadm join /)).toEqual([]);
+  }, 60_000);
+
+  it("waits while a live node holds the lock, then joins once that node has initialized", async () => {
+    const box = sandbox();
+    const [first, second] = [0, 1].map((i) => box.addNode(i, withStandInChecksum(CLOUD_CONFIG)));
+    const firstRun = await box.run(first, "control-plane.sh");
+    expect(firstRun.code).toBe(0);
+    const secondRun = await box.run(second, "control-plane.sh");
+    expect(secondRun.code).toBe(0);
+    expect(secondRun.output).toContain("role: join");
+  }, 60_000);
+
+  it("changes nothing when it runs a second time on the same node", async () => {
+    const box = sandbox();
+    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
+    expect((await box.run(node, "control-plane.sh")).code).toBe(0);
+    const before = box.calls().length;
+    const rerun = await box.run(node, "control-plane.sh");
+    expect(rerun.code).toBe(0);
+    const after = box.calls().slice(before);
+    expect(after.filter((l) => mutating.test(l))).toEqual([]);
+    expect(rerun.output).toContain("step=kubeadm-init status=skipped reason=done");
+  }, 60_000);
+
+  it("marks the instance unhealthy when kubeadm init fails", async () => {
+    const box = sandbox();
+    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
+    const result = await box.run(node, "control-plane.sh", { FAKE_KUBEADM_INIT_FAIL: "1" });
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain("bootstrap failed in step kubeadm-init");
+    expect(box.calls(/autoscaling set-instance-health --instance-id i-node0 --health-status Unhealthy/)).toHaveLength(1);
+    expect(box.secret("k8s/prod/pki")).toBeUndefined();
+  }, 60_000);
+
+  it("refuses a Calico manifest whose checksum differs, and fails the bootstrap", async () => {
+    const box = sandbox("# tampered manifest\n");
+    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
+    const result = await box.run(node, "control-plane.sh");
+    expect(result.code).not.toBe(0);
+    expect(result.output).toMatch(/checksum mismatch for https:\/\/raw\.githubusercontent\.com\/projectcalico\/calico\/v3\.32\.1\/manifests\/calico\.yaml/);
+    expect(box.calls(/kubectl apply .*20-calico/)).toEqual([]);
+    expect(box.calls(/set-instance-health/)).toHaveLength(1);
+  }, 60_000);
+
+  it("keeps every secret it creates out of the user data and the environment file", async () => {
+    const box = sandbox();
+    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
+    expect((await box.run(node, "control-plane.sh")).code).toBe(0);
+    const pki = JSON.parse(box.secret("k8s/prod/pki")!);
+    const firstKeyLine = (pem: string) => pem.split("\n")[1];
+    const secrets = [
+      box.ssmValue("/k8s/prod/join/token")!,
+      firstKeyLine(pki["ca.key"]),
+      firstKeyLine(pki["sa.key"]),
+      firstKeyLine(pki["etcd/ca.key"]),
+      /secret: (\S+)/.exec(pki["encryption-config.yaml"])![1],
+    ];
+    const envFile = require("node:fs").readFileSync(join(node.root, "etc/kubeadm-aws/node.env"), "utf8");
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThan(16);
+      expect(CLOUD_CONFIG).not.toContain(secret);
+      expect(envFile).not.toContain(secret);
+    }
+    expect(CLOUD_CONFIG).not.toMatch(/PRIVATE KEY|[0-9a-f]{6}\.[0-9a-f]{16}/);
+  }, 60_000);
+});
+
+describe("join token rotation in a sandbox", () => {
+  async function initializedNode() {
+    const box = sandbox();
+    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
+    expect((await box.run(node, "control-plane.sh")).code).toBe(0);
+    return { box, node };
+  }
+
+  it("does nothing while the token in SSM has more than half its life left", async () => {
+    const { box, node } = await initializedNode();
+    const token = box.ssmValue("/k8s/prod/join/token");
+    const result = await box.run(node, "rotate-join-token.sh");
+    expect(result.code).toBe(0);
+    expect(result.output).toMatch(/join token valid for \d+s more; nothing to do/);
+    expect(box.ssmValue("/k8s/prod/join/token")).toBe(token);
+  }, 60_000);
+
+  it("puts a new token into SSM before the current one expires", async () => {
+    const { box, node } = await initializedNode();
+    const token = box.ssmValue("/k8s/prod/join/token")!;
+    // The cluster says the token expires in one hour.
+    const tokens = join(box.state, "cluster/tokens");
+    const soon = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
+    writeFileSync(tokens, box.file("cluster/tokens").replace(new RegExp(`^${token} .*$`, "m"), `${token} ${soon}`));
+    const result = await box.run(node, "rotate-join-token.sh");
+    expect(result.code).toBe(0);
+    const rotated = box.ssmValue("/k8s/prod/join/token")!;
+    expect(rotated).not.toBe(token);
+    expect(box.file("cluster/tokens")).toContain(`${rotated} `);
+    expect(box.file("cluster/tokens")).toContain(`${token} `); // the old token stays valid until it expires
+  }, 60_000);
+
+  it("leaves a valid token in SSM when rotators on several nodes race", async () => {
+    const { box, node } = await initializedNode();
+    writeFileSync(join(box.state, "cluster/tokens"), ""); // the cluster no longer knows the token in SSM
+    const results = await Promise.all([box.run(node, "rotate-join-token.sh"), box.run(node, "rotate-join-token.sh")]);
+    expect(results.map((r) => r.code)).toEqual([0, 0]);
+    const current = box.ssmValue("/k8s/prod/join/token")!;
+    expect(box.file("cluster/tokens").split("\n").map((l) => l.split(" ")[0])).toContain(current);
+  }, 60_000);
+});

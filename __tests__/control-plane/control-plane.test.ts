@@ -1,0 +1,157 @@
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { TerraformStack } from "cdktf";
+import { decodeUserData, USER_DATA_LIMIT_BYTES } from "../../lib/bootstrap/user-data";
+import { ClusterKey } from "../../lib/cluster-key";
+import { ControlPlane } from "../../lib/control-plane/control-plane";
+import { ControlPlaneOptions } from "../../lib/control-plane/settings";
+import { ClusterNetwork } from "../../lib/network/cluster-network";
+import { tempDir } from "../helpers/plan";
+import { Synthesized, synthStack } from "../helpers/synth";
+
+const ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
+
+function synthControlPlane(options: ControlPlaneOptions = {}): Synthesized {
+  return synthStack((stack: TerraformStack) => {
+    const key = new ClusterKey(stack, "key", { clusterName: "prod" });
+    const network = new ClusterNetwork(stack, "network", { clusterName: "prod", availabilityZones: ZONES, encryptionKey: key });
+    new ControlPlane(stack, "control-plane", { ...options, clusterName: "prod", network, encryptionKey: key });
+  });
+}
+
+const policyOf = (synth: Synthesized, name: string) => JSON.parse(synth.resources("aws_iam_role_policy").find((p) => p.values.name === name)!.values.policy);
+
+describe("ControlPlane", () => {
+  const synth = synthControlPlane();
+  const launchTemplate = synth.only("aws_launch_template").values;
+  const cloudConfig = decodeUserData(launchTemplate.user_data);
+
+  it("runs one Auto Scaling group of exactly one node per zone", () => {
+    const groups = synth.resources("aws_autoscaling_group").map((g) => g.values);
+    expect(groups).toHaveLength(3);
+    const subnets = synth.resources("aws_subnet");
+    const zoneOf = (ref: string) => subnets.find((s) => ref.includes(`.${s.name}.`))!.values.availability_zone;
+    expect(groups.map((g) => zoneOf(g.vpc_zone_identifier[0]))).toEqual(ZONES);
+    for (const g of groups) {
+      expect(g).toMatchObject({ min_size: 1, max_size: 1, desired_capacity: 1, health_check_type: "EC2", wait_for_elb_capacity: 1 });
+      expect(g.vpc_zone_identifier).toHaveLength(1);
+      expect(g.target_group_arns).toHaveLength(1);
+    }
+  });
+
+  it("requires IMDSv2 with hop limit 1, encrypts the gp3 root volume with the cluster key and sets no key pair", () => {
+    expect(launchTemplate.metadata_options).toEqual({ http_endpoint: "enabled", http_tokens: "required", http_put_response_hop_limit: 1 });
+    expect(launchTemplate.block_device_mappings[0].ebs).toMatchObject({ encrypted: "true", volume_type: "gp3", volume_size: 50 });
+    expect(launchTemplate.block_device_mappings[0].ebs.kms_key_id).toMatch(/^\$\{aws_kms_key\.key_.*\.arn\}$/);
+    expect(launchTemplate.key_name).toBeUndefined();
+  });
+
+  it("uses the newest Ubuntu 24.04 through an SSM parameter EC2 resolves, or the pinned AMI", () => {
+    expect(launchTemplate.image_id).toBe("resolve:ssm:/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id");
+    const arm = synthControlPlane({ instanceType: "m7g.large" }).only("aws_launch_template").values;
+    expect(arm.image_id).toContain("/current/arm64/");
+    expect(synthControlPlane({ ami: "ami-0123456789abcdef0" }).only("aws_launch_template").values.image_id).toBe("ami-0123456789abcdef0");
+  });
+
+  it("keeps gzipped user data under EC2's 16 KB limit", () => {
+    expect(Buffer.from(launchTemplate.user_data, "base64").length).toBeLessThan(USER_DATA_LIMIT_BYTES);
+  });
+
+  it("renders user data that cloud-init's schema accepts", () => {
+    const file = join(tempDir("cloud-config"), "user-data.yaml");
+    writeFileSync(file, cloudConfig);
+    const result = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+    expect(result.error).toBeUndefined();
+    expect(result.stdout + result.stderr).toMatch(/Valid (cloud-config|schema)/);
+    expect(result.status).toBe(0);
+  });
+
+  it("lets etcd ports in only from the control-plane group", () => {
+    const rules = synth.resources("aws_vpc_security_group_ingress_rule").map((r) => r.values);
+    const etcd = rules.filter((r) => r.from_port <= 2380 && r.to_port >= 2379);
+    expect(etcd).toHaveLength(1);
+    const controlPlaneGroup = synth.resources("aws_security_group").find((g) => g.values.name === "prod-control-plane")!;
+    expect(etcd[0].security_group_id).toBe(Synthesized.ref("aws_security_group", controlPlaneGroup));
+    expect(etcd[0].referenced_security_group_id).toBe(Synthesized.ref("aws_security_group", controlPlaneGroup));
+  });
+
+  it("opens no port to the internet by default, and describes every rule", () => {
+    for (const rule of synth.resources("aws_vpc_security_group_ingress_rule").map((r) => r.values)) {
+      expect(rule.cidr_ipv4).toBeUndefined();
+      expect(rule.description).toMatch(/\w/);
+    }
+  });
+
+  it("tags exactly one security group per node role with the cluster tag", () => {
+    const tagged = synth.resources("aws_security_group").filter((g) => g.values.tags["kubernetes.io/cluster/prod"]).map((g) => g.values.name);
+    expect(tagged.sort()).toEqual(["prod-control-plane", "prod-nodes"]);
+  });
+
+  it("puts the API behind an internal NLB with /readyz health checks and client IP preservation off", () => {
+    expect(synth.only("aws_lb").values).toMatchObject({ internal: true, load_balancer_type: "network", enable_cross_zone_load_balancing: true, enable_deletion_protection: false });
+    expect(synth.only("aws_lb_target_group").values).toMatchObject({
+      port: 6443,
+      protocol: "TCP",
+      preserve_client_ip: "false",
+      health_check: { protocol: "HTTPS", path: "/readyz" },
+    });
+    expect(synth.only("aws_route53_record").values).toMatchObject({ name: "api.prod.k8s.internal", type: "A" });
+  });
+
+  it("gives nodes the endpoint's name, not the load balancer's, so no instance waits for the NLB", () => {
+    expect(cloudConfig).toContain("controlPlaneEndpoint: api.prod.k8s.internal:6443");
+    expect(JSON.stringify(launchTemplate)).not.toMatch(/aws_lb\.|aws_route53/);
+  });
+
+  it("creates empty secret containers encrypted with the cluster key, and never a secret value", () => {
+    const secrets = synth.resources("aws_secretsmanager_secret").map((s) => s.values);
+    expect(secrets.map((s) => s.name)).toEqual(["k8s/prod/pki", "k8s/prod/admin-kubeconfig"]);
+    for (const s of secrets) expect(s.kms_key_id).toMatch(/^\$\{aws_kms_key\.key_.*\.arn\}$/);
+    expect(synth.resources("aws_secretsmanager_secret_version")).toEqual([]);
+    expect(synth.resources("aws_ssm_parameter")).toEqual([]);
+  });
+
+  it("limits the node role's secrets access to this cluster's secrets and parameter path", () => {
+    const statements = policyOf(synth, "cluster-secrets").Statement;
+    expect(statements[0].Resource).toEqual([expect.stringMatching(/aws_secretsmanager_secret\.control-plane_secrets_pki_.*\.arn/), expect.stringMatching(/admin-kubeconfig_.*\.arn/)]);
+    expect(statements[1].Resource).toBe("arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/*");
+    expect(statements[2]).toMatchObject({ Condition: { StringEquals: { "kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com"] } } });
+  });
+
+  it("conditions the cloud controller's changes on the cluster tag", () => {
+    const statements = policyOf(synth, "cloud-controller-manager").Statement as any[];
+    for (const s of statements.filter((s) => s.Resource === "*" && s.Sid !== "CloudControllerReads")) {
+      expect(JSON.stringify(s.Condition)).toContain("kubernetes.io/cluster/prod");
+    }
+    for (const s of statements) expect([s.Action].flat().every((a: string) => a !== "*" && !a.endsWith(":*"))).toBe(true);
+  });
+
+  it("lets a node mark only the control-plane groups unhealthy", () => {
+    expect(policyOf(synth, "self-healing").Statement[0].Resource).toBe(
+      "arn:aws:autoscaling:eu-west-1:111122223333:autoScalingGroup:*:autoScalingGroupName/prod-control-plane*",
+    );
+  });
+
+  it("adds an internet-facing NLB open only to the allow-listed CIDRs when asked", () => {
+    const open = synthControlPlane({ apiServer: { publicAccess: { allowedCidrs: ["203.0.113.0/24"] } } });
+    const lbs = open.resources("aws_lb").map((l) => l.values);
+    expect(lbs.map((l) => [l.name, l.internal])).toEqual([["prod-api", true], ["prod-api-public", false]]);
+    const internetRules = open.resources("aws_vpc_security_group_ingress_rule").map((r) => r.values).filter((r) => r.cidr_ipv4);
+    expect(internetRules).toEqual([expect.objectContaining({ cidr_ipv4: "203.0.113.0/24", from_port: 6443, to_port: 6443 })]);
+    for (const group of open.resources("aws_autoscaling_group")) expect(group.values.target_group_arns).toHaveLength(2);
+    expect(decodeUserData(open.only("aws_launch_template").values.user_data)).toContain("PUBLIC_LB_NAME='prod-api-public'");
+  });
+
+  it("spreads 5 nodes over 3 zones round robin", () => {
+    expect(synthControlPlane({ count: 5 }).resources("aws_autoscaling_group")).toHaveLength(5);
+  });
+
+  it("rejects an even count at synth", () => {
+    expect(() => synthControlPlane({ count: 2 })).toThrow("count: 2 is not allowed; use 1, 3 or 5");
+  });
+
+  it("rejects pod and VPC CIDRs that overlap at synth", () => {
+    expect(() => synthControlPlane({ podCidr: "10.0.0.0/16" })).toThrow("podCidr: 10.0.0.0/16 overlaps the VPC CIDR 10.0.0.0/16");
+  });
+});

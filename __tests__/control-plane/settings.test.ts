@@ -1,0 +1,66 @@
+import { resolveControlPlaneSettings } from "../../lib/control-plane/settings";
+import { parseInstanceType } from "../../lib/instance-types";
+import { resolveKubernetesVersion } from "../../lib/versions";
+
+describe("resolveControlPlaneSettings", () => {
+  it("defaults to 3 m7i.large nodes on Kubernetes 1.35 with every controller and Secrets encrypted", () => {
+    const s = resolveControlPlaneSettings({}, "10.0.0.0/16");
+    expect(s).toMatchObject({
+      count: 3,
+      instanceType: "m7i.large",
+      architecture: "amd64",
+      version: { minor: "1.35", patch: undefined },
+      podCidr: "192.168.0.0/16",
+      serviceCidr: "10.96.0.0/12",
+      clusterDomain: "cluster.local",
+      rootVolumeSizeGiB: 50,
+      apiServer: { encryptionAtRest: true, publicAllowedCidrs: undefined },
+      controllerManager: { controllers: ["*", "bootstrapsigner", "tokencleaner"] },
+    });
+  });
+
+  it.each([
+    [{ count: 2 }, "count: 2 is not allowed; use 1, 3 or 5 (an odd count keeps etcd's quorum)"],
+    [{ count: 4 }, "count: 4 is not allowed"],
+    [{ instanceType: "t3.micro" }, 'instanceType: "t3.micro" has less than 2 vCPU or 2 GiB'],
+    [{ instanceType: "m6g.medium" }, 'instanceType: "m6g.medium" has less than 2 vCPU or 2 GiB'],
+    [{ instanceType: "big" }, 'instanceType: "big" is not an EC2 instance type'],
+    [{ kubernetesVersion: "1.29" }, 'kubernetesVersion: "1.29" is not a supported Kubernetes version; use one of 1.35, 1.36'],
+    [{ podCidr: "10.0.128.0/17" }, "podCidr: 10.0.128.0/17 overlaps the VPC CIDR 10.0.0.0/16"],
+    [{ serviceCidr: "10.0.0.0/20" }, "serviceCidr: 10.0.0.0/20 overlaps the VPC CIDR 10.0.0.0/16"],
+    [{ podCidr: "10.96.0.0/16" }, "podCidr: 10.96.0.0/16 overlaps serviceCidr 10.96.0.0/12"],
+    [{ podCidr: "192.168.0.0/25" }, "podCidr: 192.168.0.0/25 is too small"],
+    [{ clusterDomain: "Cluster_Local" }, 'clusterDomain: "Cluster_Local" is not a DNS name'],
+    [{ ami: "ubuntu" }, 'ami: "ubuntu" is not an AMI id'],
+    [{ apiServer: { extraArgs: { "--profiling": "true" } } }, 'apiServer.extraArgs: flag name "--profiling" is invalid; give names without "--"'],
+    [{ apiServer: { publicAccess: { allowedCidrs: [] } } }, 'apiServer.publicAccess.allowedCidrs: must list at least one CIDR; write "0.0.0.0/0" explicitly'],
+    [{ apiServer: { publicAccess: { allowedCidrs: ["1.2.3.4"] } } }, 'apiServer.publicAccess.allowedCidrs: "1.2.3.4" is not an IPv4 CIDR'],
+    [{ apiServer: { certSANs: ["not a name"] } }, 'apiServer.certSANs: "not a name" is neither a DNS name nor an IPv4 address'],
+    [{ controllerManager: { extraArgs: { controllers: "*" } } }, 'controllerManager.extraArgs: sets "controllers"; use controllerManager.controllers instead'],
+    [{ controllerManager: { controllers: ["*", "Node Lifecycle"] } }, 'controllerManager.controllers: "Node Lifecycle" is invalid'],
+    [{ secretsRecoveryWindowDays: 3 }, "secretsRecoveryWindowDays: 3 is not allowed; use a whole number from 7 to 30"],
+    [{ apiServer: { audit: { maxAgeDays: 0 } } }, "apiServer.audit.maxAgeDays: 0 is not allowed"],
+  ])("rejects %j", (options, message) => {
+    expect(() => resolveControlPlaneSettings(options as any, "10.0.0.0/16")).toThrow(message);
+  });
+
+  it("accepts an explicit internet-wide allow-list, because it is written out", () => {
+    expect(resolveControlPlaneSettings({ apiServer: { publicAccess: { allowedCidrs: ["0.0.0.0/0"] } } }, "10.0.0.0/16").apiServer.publicAllowedCidrs).toEqual(["0.0.0.0/0"]);
+  });
+
+  it("accepts an exact patch version and keeps it", () => {
+    expect(resolveKubernetesVersion("1.35.4")).toMatchObject({ minor: "1.35", patch: "1.35.4" });
+  });
+
+  it.each([
+    ["m7g.large", "arm64"],
+    ["c7gn.xlarge", "arm64"],
+    ["t4g.medium", "arm64"],
+    ["a1.large", "arm64"],
+    ["m7i.large", "amd64"],
+    ["g5.xlarge", "amd64"],
+    ["m7i-flex.large", "amd64"],
+  ])("knows %s is %s", (type, architecture) => {
+    expect(parseInstanceType(type, "instanceType").architecture).toBe(architecture);
+  });
+});

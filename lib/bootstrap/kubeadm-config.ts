@@ -1,0 +1,190 @@
+import { NODE_FILES, placeholder } from "./node-files";
+import { toYamlDocuments } from "./yaml";
+import {
+  Arg,
+  ClusterConfiguration,
+  HostPathMount,
+  InitConfiguration,
+  JoinConfiguration,
+  KubeletConfiguration,
+  KubeProxyConfiguration,
+  NodeRegistrationOptions,
+  Taint,
+  Timeouts,
+} from "./kubeadm-types";
+
+/** Everything the control-plane kubeadm configs depend on, resolved from props. */
+export interface KubeadmClusterSettings {
+  readonly clusterName: string;
+  /** host:port every node uses for the API (the internal load balancer's stable name). */
+  readonly controlPlaneEndpoint: string;
+  readonly podCidr: string;
+  readonly serviceCidr: string;
+  readonly clusterDomain: string;
+  readonly apiServer: {
+    readonly extraArgs: Record<string, string>;
+    readonly certSANs: string[];
+    /** Adds the public load balancer's name, known only on the node, to the certificate. */
+    readonly publicEndpoint: boolean;
+    readonly audit: { readonly maxAgeDays: number; readonly maxBackups: number; readonly maxSizeMiB: number };
+    readonly encryptionAtRest: boolean;
+  };
+  readonly controllerManager: { readonly extraArgs: Record<string, string>; readonly controllers: string[] };
+  readonly scheduler: { readonly extraArgs: Record<string, string> };
+  readonly etcd: { readonly extraArgs: Record<string, string> };
+}
+
+/** TLS 1.2 suites with forward secrecy and AEAD only (CIS 1.2.x and 4.2.x "strong cryptographic ciphers"). */
+export const STRONG_TLS_CIPHER_SUITES = [
+  "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+  "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+  "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+  "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+  "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+  "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+];
+
+export const CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock";
+
+/** Our flags merged with the user's, the user winning by name; sorted so output is stable. */
+export function mergeArgs(defaults: Record<string, string>, overrides: Record<string, string>): Arg[] {
+  const merged = { ...defaults, ...overrides };
+  return Object.keys(merged)
+    .sort()
+    .map((name) => ({ name, value: merged[name] }));
+}
+
+/** Flags kubelets get on every node: the AWS cloud controller manager initializes nodes. */
+export function kubeletExtraArgs(): Arg[] {
+  return [{ name: "cloud-provider", value: "external" }];
+}
+
+export function clusterConfiguration(s: KubeadmClusterSettings): ClusterConfiguration {
+  const audit = s.apiServer.audit;
+  const apiServerDefaults: Record<string, string> = {
+    "audit-log-path": `${NODE_FILES.auditLogDir}/audit.log`,
+    "audit-policy-file": NODE_FILES.auditPolicy,
+    "audit-log-maxage": String(audit.maxAgeDays),
+    "audit-log-maxbackup": String(audit.maxBackups),
+    "audit-log-maxsize": String(audit.maxSizeMiB),
+    profiling: "false",
+    "tls-cipher-suites": STRONG_TLS_CIPHER_SUITES.join(","),
+    "tls-min-version": "VersionTLS12",
+    ...(s.apiServer.encryptionAtRest ? { "encryption-provider-config": NODE_FILES.encryptionConfig } : {}),
+  };
+  const volumes: HostPathMount[] = [
+    { name: "audit-policy", hostPath: dirname(NODE_FILES.auditPolicy), mountPath: dirname(NODE_FILES.auditPolicy), readOnly: true, pathType: "DirectoryOrCreate" },
+    { name: "audit-log", hostPath: NODE_FILES.auditLogDir, mountPath: NODE_FILES.auditLogDir, readOnly: false, pathType: "DirectoryOrCreate" },
+  ];
+  if (s.apiServer.encryptionAtRest) {
+    const dir = dirname(NODE_FILES.encryptionConfig);
+    volumes.push({ name: "encryption-config", hostPath: dir, mountPath: dir, readOnly: true, pathType: "DirectoryOrCreate" });
+  }
+  const certSANs = [hostOf(s.controlPlaneEndpoint), ...s.apiServer.certSANs, ...(s.apiServer.publicEndpoint ? [placeholder("PUBLIC_API_HOST")] : [])];
+  return {
+    apiVersion: "kubeadm.k8s.io/v1beta4",
+    kind: "ClusterConfiguration",
+    clusterName: s.clusterName,
+    kubernetesVersion: placeholder("KUBERNETES_VERSION"),
+    controlPlaneEndpoint: s.controlPlaneEndpoint,
+    networking: { podSubnet: s.podCidr, serviceSubnet: s.serviceCidr, dnsDomain: s.clusterDomain },
+    apiServer: { certSANs: [...new Set(certSANs)], extraArgs: mergeArgs(apiServerDefaults, s.apiServer.extraArgs), extraVolumes: volumes },
+    controllerManager: {
+      extraArgs: mergeArgs(
+        {
+          "cloud-provider": "external",
+          controllers: s.controllerManager.controllers.join(","),
+          profiling: "false",
+          "terminated-pod-gc-threshold": "12500",
+          "tls-cipher-suites": STRONG_TLS_CIPHER_SUITES.join(","),
+        },
+        s.controllerManager.extraArgs,
+      ),
+    },
+    scheduler: { extraArgs: mergeArgs({ profiling: "false", "tls-cipher-suites": STRONG_TLS_CIPHER_SUITES.join(",") }, s.scheduler.extraArgs) },
+    etcd: { local: { extraArgs: mergeArgs({ "cipher-suites": STRONG_TLS_CIPHER_SUITES.join(",") }, s.etcd.extraArgs) } },
+  };
+}
+
+/** Kubelet settings shared by every node through kubeadm's kubelet-config ConfigMap. */
+export function kubeletConfiguration(s: Pick<KubeadmClusterSettings, "clusterDomain">): KubeletConfiguration {
+  return {
+    apiVersion: "kubelet.config.k8s.io/v1beta1",
+    kind: "KubeletConfiguration",
+    cgroupDriver: "systemd",
+    clusterDomain: s.clusterDomain,
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: "/etc/kubernetes/pki/ca.crt" } },
+    authorization: { mode: "Webhook" },
+    readOnlyPort: 0,
+    rotateCertificates: true,
+    protectKernelDefaults: true,
+    seccompDefault: true,
+    podPidsLimit: 4096,
+    tlsMinVersion: "VersionTLS12",
+    tlsCipherSuites: STRONG_TLS_CIPHER_SUITES,
+    // Graceful node shutdown: pods get time to stop when a node is terminated or reclaimed.
+    shutdownGracePeriod: "60s",
+    shutdownGracePeriodCriticalPods: "20s",
+  };
+}
+
+export function kubeProxyConfiguration(): KubeProxyConfiguration {
+  return { apiVersion: "kubeproxy.config.k8s.io/v1alpha1", kind: "KubeProxyConfiguration", mode: "iptables" };
+}
+
+/**
+ * Generous timeouts: the first node may wait for its load balancer, and a
+ * joining node for the cluster, longer than kubeadm's defaults assume.
+ */
+const TIMEOUTS: Timeouts = { controlPlaneComponentHealthCheck: "5m0s", kubernetesAPICall: "2m0s", discovery: "10m0s", tlsBootstrap: "10m0s" };
+
+function nodeRegistration(taints?: Taint[]): NodeRegistrationOptions {
+  return { criSocket: CONTAINERD_SOCKET, imagePullPolicy: "IfNotPresent", kubeletExtraArgs: kubeletExtraArgs(), ...(taints ? { taints } : {}) };
+}
+
+/** The config `kubeadm init` reads: init, cluster, kubelet and kube-proxy documents. */
+export function renderInitConfig(s: KubeadmClusterSettings): string {
+  const init: InitConfiguration = {
+    apiVersion: "kubeadm.k8s.io/v1beta4",
+    kind: "InitConfiguration",
+    // The first join token: generated on the node, then kept fresh in SSM by the rotation timer.
+    bootstrapTokens: [
+      {
+        token: placeholder("JOIN_TOKEN"),
+        description: "kubeadm-aws join token, rotated into SSM",
+        ttl: "24h0m0s",
+        usages: ["signing", "authentication"],
+        groups: ["system:bootstrappers:kubeadm:default-node-token"],
+      },
+    ],
+    nodeRegistration: nodeRegistration(),
+    timeouts: TIMEOUTS,
+  };
+  return toYamlDocuments([init, clusterConfiguration(s), kubeletConfiguration(s), kubeProxyConfiguration()]);
+}
+
+/** A JoinConfiguration that discovers the cluster through a bootstrap token, always pinning the CA hash. */
+export function joinConfiguration(controlPlaneEndpoint: string, options: { controlPlane: boolean; taints?: Taint[] }): JoinConfiguration {
+  return {
+    apiVersion: "kubeadm.k8s.io/v1beta4",
+    kind: "JoinConfiguration",
+    discovery: {
+      bootstrapToken: { apiServerEndpoint: controlPlaneEndpoint, token: placeholder("JOIN_TOKEN"), caCertHashes: [placeholder("CA_CERT_HASH")] },
+    },
+    nodeRegistration: nodeRegistration(options.taints),
+    ...(options.controlPlane ? { controlPlane: { localAPIEndpoint: {} } } : {}),
+    timeouts: TIMEOUTS,
+  };
+}
+
+export function renderControlPlaneJoinConfig(s: Pick<KubeadmClusterSettings, "controlPlaneEndpoint">): string {
+  return toYamlDocuments([joinConfiguration(s.controlPlaneEndpoint, { controlPlane: true })]);
+}
+
+function dirname(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
+function hostOf(endpoint: string): string {
+  return endpoint.replace(/:\d+$/, "");
+}

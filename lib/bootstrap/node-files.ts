@@ -1,0 +1,27 @@
+/**
+ * Paths on the node that renderers, scripts and kubeadm configs agree on.
+ * Scripts get them through the environment file, never by string interpolation.
+ */
+export const NODE_FILES = {
+  /** Environment file that configures every script. */
+  envFile: "/etc/kubeadm-aws/node.env",
+  scriptsDir: "/opt/kubeadm-aws/bin",
+  kubeadmDir: "/etc/kubeadm-aws/kubeadm",
+  addonsDir: "/etc/kubeadm-aws/addons",
+  /** Markers of completed steps, so a rerun skips them. */
+  stateDir: "/var/lib/kubeadm-aws",
+  auditPolicy: "/etc/kubernetes/audit/policy.yaml",
+  auditLogDir: "/var/log/kubernetes/audit",
+  encryptionConfig: "/etc/kubernetes/encryption/config.yaml",
+} as const;
+
+/**
+ * Values only the node knows, which scripts substitute into rendered kubeadm
+ * configs with `envsubst` restricted to exactly these names.
+ */
+export const RUNTIME_PLACEHOLDERS = ["KUBERNETES_VERSION", "JOIN_TOKEN", "CA_CERT_HASH", "PUBLIC_API_HOST"] as const;
+export type RuntimePlaceholder = (typeof RUNTIME_PLACEHOLDERS)[number];
+
+export function placeholder(name: RuntimePlaceholder): string {
+  return `\${${name}}`;
+}

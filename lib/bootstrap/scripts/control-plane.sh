@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Bootstraps a control-plane node: prepares it, elects the node that runs
+# `kubeadm init`, and joins every other node with `kubeadm join --control-plane`
+# using CA material from Secrets Manager. Idempotent: a rerun skips finished
+# steps. On failure the instance marks itself unhealthy, so its Auto Scaling
+# group replaces it.
+set -Eeuo pipefail
+SCRIPT_NAME=control-plane
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+# shellcheck source=prepare-node.sh
+. "$HERE/prepare-node.sh"
+# shellcheck source=init-lock.sh
+. "$HERE/init-lock.sh"
+# shellcheck source=etcd-members.sh
+. "$HERE/etcd-members.sh"
+
+PKI_FILES=(ca.crt ca.key sa.key sa.pub front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key)
+
+on_exit() {
+  local status=$?
+  ((status == 0)) && return 0
+  log "bootstrap failed in step ${CURRENT_STEP:-(none)} with exit $status"
+  report_unhealthy
+}
+
+# The cluster is initialized once its PKI is in Secrets Manager: the init
+# node stores it last. Exit 3 means not yet.
+cluster_initialized() {
+  secret_get "$SECRET_PKI" >/dev/null
+}
+
+# Prints "init" if this node must create the cluster, "join" otherwise.
+elect() {
+  local deadline=$((SECONDS + CLUSTER_WAIT_SECONDS)) status holder
+  while :; do
+    status=0
+    cluster_initialized || status=$?
+    if ((status == 0)); then echo join && return 0; fi
+    if ((status == 3)); then
+      if try_create_lock || holds_lock; then echo init && return 0; fi
+      # shellcheck disable=SC2086 # holder is "<id> <epoch> <version>"
+      if holder=$(lock_holder) && try_take_over_lock $holder; then echo init && return 0; fi
+    fi
+    ((SECONDS < deadline)) || die "the cluster was not initialized within ${CLUSTER_WAIT_SECONDS}s"
+    sleep "$POLL_SECONDS"
+  done
+}
+
+# A crash during kubeadm leaves partial state that makes a rerun fail; reset it.
+reset_partial_kubeadm() {
+  if compgen -G "$ROOT/etc/kubernetes/manifests/*.yaml" >/dev/null || [[ -e "$ROOT/etc/kubernetes/kubelet.conf" ]]; then
+    log "resetting a partial kubeadm run"
+    kubeadm reset --force
+  fi
+}
+
+public_api_host() {
+  [[ -n $PUBLIC_LB_NAME ]] || return 0
+  retry 8 aws_cli elbv2 describe-load-balancers --names "$PUBLIC_LB_NAME" | jq -r '.LoadBalancers[0].DNSName'
+}
+
+# Until this node's apiserver is up, the endpoint name resolves to this node,
+# so `kubeadm init` does not wait for the load balancer.
+pin_endpoint_to_self() {
+  local ip
+  ip=$(retry 10 imds meta-data/local-ipv4)
+  echo "$ip $API_ENDPOINT_HOST # kubeadm-aws-init" >>"$ROOT/etc/hosts"
+}
+
+unpin_endpoint() {
+  sed -i '/# kubeadm-aws-init$/d' "$ROOT/etc/hosts"
+}
+
+write_encryption_config() {
+  [[ $ENCRYPTION_AT_REST == true ]] || return 0
+  local key
+  key=$(head -c 32 /dev/urandom | base64)
+  write_private "$ROOT$ENCRYPTION_CONFIG" <<YAML
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources: [secrets]
+    providers:
+      - secretbox:
+          keys:
+            - name: key1
+              secret: $key
+      - identity: {}
+YAML
+}
+
+kubeadm_init() {
+  reset_partial_kubeadm
+  export JOIN_TOKEN KUBERNETES_VERSION PUBLIC_API_HOST CA_CERT_HASH=""
+  JOIN_TOKEN=$(kubeadm token generate)
+  KUBERNETES_VERSION=$(kubeadm version -o short)
+  PUBLIC_API_HOST=$(public_api_host)
+  write_encryption_config
+  render_template "$ROOT$KUBEADM_DIR/init.yaml" "$STATE_DIR/run/init.yaml"
+  printf '%s' "$JOIN_TOKEN" | write_private "$STATE_DIR/run/join-token"
+  pin_endpoint_to_self
+  kubeadm init --config "$STATE_DIR/run/init.yaml"
+  unpin_endpoint
+}
+
+ca_cert_hash() {
+  openssl x509 -pubkey -noout -in "$ROOT/etc/kubernetes/pki/ca.crt" |
+    openssl pkey -pubin -outform der | sha256sum | awk '{print "sha256:" $1}'
+}
+
+publish_join_credentials() {
+  ssm_put "$SSM_JOIN_TOKEN" SecureString <"$STATE_DIR/run/join-token"
+  ca_cert_hash | ssm_put "$SSM_CA_CERT_HASH" String
+  kubeadm version -o short | ssm_put "$SSM_KUBERNETES_VERSION" String
+}
+
+# Stores the CA material, the encryption key and the admin kubeconfig. The PKI
+# goes last: its presence tells the other nodes the cluster is initialized.
+store_cluster_secrets() {
+  local pki="$ROOT/etc/kubernetes/pki" args=() file
+  for file in "${PKI_FILES[@]}"; do args+=(--rawfile "$file" "$pki/$file"); done
+  [[ $ENCRYPTION_AT_REST == true ]] && args+=(--rawfile encryption-config.yaml "$ROOT$ENCRYPTION_CONFIG")
+  jq -n "${args[@]}" --arg kubernetesVersion "$(kubeadm version -o short)" --arg initializedBy "$INSTANCE_ID" \
+    '$ARGS.named' | write_private "$STATE_DIR/run/pki.json"
+  secret_put "$SECRET_ADMIN_KUBECONFIG" "$ROOT/etc/kubernetes/admin.conf"
+  secret_put "$SECRET_PKI" "$STATE_DIR/run/pki.json"
+  rm -f "$STATE_DIR/run/pki.json"
+}
+
+fetch_cluster_secrets() {
+  local pki="$ROOT/etc/kubernetes/pki" file
+  secret_get "$SECRET_PKI" | write_private "$STATE_DIR/run/pki.json"
+  for file in "${PKI_FILES[@]}"; do
+    jq -r --arg f "$file" '.[$f]' "$STATE_DIR/run/pki.json" | write_private "$pki/$file"
+  done
+  if [[ $ENCRYPTION_AT_REST == true ]]; then
+    jq -r '.["encryption-config.yaml"]' "$STATE_DIR/run/pki.json" | write_private "$ROOT$ENCRYPTION_CONFIG"
+  fi
+  rm -f "$STATE_DIR/run/pki.json"
+  secret_get "$SECRET_ADMIN_KUBECONFIG" | write_private "$STATE_DIR/run/admin.conf"
+}
+
+kubeadm_join() {
+  reset_partial_kubeadm
+  export JOIN_TOKEN CA_CERT_HASH KUBERNETES_VERSION="" PUBLIC_API_HOST=""
+  JOIN_TOKEN=$(retry 5 ssm_get "$SSM_JOIN_TOKEN")
+  CA_CERT_HASH=$(retry 5 ssm_get "$SSM_CA_CERT_HASH")
+  render_template "$ROOT$KUBEADM_DIR/join.yaml" "$STATE_DIR/run/join.yaml"
+  kubeadm join --config "$STATE_DIR/run/join.yaml"
+  rm -f "$STATE_DIR/run/admin.conf"
+}
+
+apply_addons() {
+  KUBECONFIG="$ROOT/etc/kubernetes/admin.conf" "$HERE/apply-addons.sh"
+}
+
+init_cluster() {
+  run_step kubeadm-init kubeadm_init
+  run_step publish-join-credentials publish_join_credentials
+  run_step apply-addons apply_addons
+  run_step store-cluster-secrets store_cluster_secrets
+}
+
+join_cluster() {
+  run_step fetch-cluster-secrets fetch_cluster_secrets
+  run_step remove-dead-etcd-members etcd_remove_dead_members "$STATE_DIR/run/admin.conf"
+  run_step kubeadm-join kubeadm_join
+  run_step apply-addons apply_addons
+}
+
+main() {
+  load_config
+  trap on_exit EXIT
+  trap 'exit 143' TERM
+  mkdir -p "$STATE_DIR/run" && chmod 0700 "$STATE_DIR/run"
+  INSTANCE_ID=$(retry 10 imds meta-data/instance-id)
+  prepare_node
+  local role=""
+  [[ -f "$STATE_DIR/role" ]] && role=$(<"$STATE_DIR/role")
+  if [[ -z $role ]]; then
+    role=$(elect)
+    echo "$role" >"$STATE_DIR/role"
+  fi
+  log "role: $role"
+  if [[ $role == init ]]; then init_cluster; else join_cluster; fi
+  run_step join-token-rotation systemctl enable --now kubeadm-aws-join-token.timer
+  log "control-plane node is ready"
+}
+
+main "$@"

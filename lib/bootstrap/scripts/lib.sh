@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Shared by the node scripts: configuration, logging, retries, AWS calls and
+# step markers. Sourced, never run. Under systemd, stdout reaches both the
+# journal and the console (StandardOutput=journal+console).
+
+# Failures inside $(...) end the script too.
+shopt -s inherit_errexit
+
+# Tests move every path under a sandbox root.
+ROOT="${KUBEADM_AWS_ROOT:-}"
+ENV_FILE="${ROOT}/etc/kubeadm-aws/node.env"
+
+load_config() {
+  # shellcheck source=/dev/null
+  set -a && . "$ENV_FILE" && set +a
+  STATE_DIR="${ROOT}${STATE_DIR}"
+  RETRY_DELAY_SECONDS="${RETRY_DELAY_SECONDS:-2}"
+  mkdir -p "$STATE_DIR/done"
+}
+
+log() {
+  # stderr, so functions can print results on stdout; systemd sends both to journal and console.
+  printf '%s kubeadm-aws[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${SCRIPT_NAME:-node}" "$*" >&2
+}
+
+die() {
+  log "error: $*"
+  return 1
+}
+
+# retry ATTEMPTS COMMAND...: reruns a failing command with exponential backoff
+# (RETRY_DELAY_SECONDS doubling, capped at 60 s, plus jitter).
+retry() {
+  local attempts=$1 n=1 delay=$RETRY_DELAY_SECONDS
+  shift
+  until "$@"; do
+    if ((n >= attempts)); then
+      log "giving up after $n attempts: $1"
+      return 1
+    fi
+    log "attempt $n of $attempts failed: $1; retrying in ${delay}s"
+    sleep "$((delay + (delay > 0 ? RANDOM % (delay + 1) : 0)))"
+    n=$((n + 1))
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+  done
+}
+
+# run_step NAME COMMAND...: runs a step once per node. A marker records
+# success, so a rerun or a reboot skips what is done. Failures end the script
+# (set -e); the EXIT trap of the caller reports them.
+# CURRENT_STEP names the running step for the scripts' EXIT traps.
+# shellcheck disable=SC2034
+CURRENT_STEP=""
+# shellcheck disable=SC2034
+run_step() {
+  local name=$1 started=$SECONDS
+  shift
+  if [[ -e "$STATE_DIR/done/$name" ]]; then
+    log "step=$name status=skipped reason=done"
+    return 0
+  fi
+  CURRENT_STEP=$name
+  log "step=$name status=started"
+  "$@"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/done/$name"
+  log "step=$name status=ok duration=$((SECONDS - started))s"
+  CURRENT_STEP=""
+}
+
+step_done() {
+  [[ -e "$STATE_DIR/done/$1" ]]
+}
+
+# Instance metadata through IMDSv2 (a session token first).
+imds() {
+  local token
+  token=$(curl -sSf -X PUT "http://169.254.169.254/latest/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300") || return 1
+  curl -sSf -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/$1"
+}
+
+aws_cli() {
+  aws --region "$AWS_REGION" --output json "$@"
+}
+
+# aws_read NOT_FOUND JQ_FILTER ARGS...: runs a read-only AWS call and prints the
+# filtered answer; exit 3 when AWS answers with the NOT_FOUND error code.
+aws_read() {
+  local not_found=$1 filter=$2 out status=0
+  shift 2
+  out=$(aws_cli "$@" 2>&1) || status=$?
+  if ((status == 0)); then
+    jq -r "$filter" <<<"$out"
+  elif grep -q "$not_found" <<<"$out"; then
+    return 3
+  else
+    log "aws $1 $2 failed: $out"
+    return 1
+  fi
+}
+
+# ssm_get NAME: prints a parameter's value (decrypted); exit 3 when it does not exist.
+ssm_get() {
+  aws_read ParameterNotFound .Parameter.Value ssm get-parameter --name "$1" --with-decryption
+}
+
+# ssm_put NAME TYPE < VALUE: writes a parameter (overwriting), encrypted with
+# the cluster key when it is a SecureString. The value goes through a private
+# file, never the command line, and loses trailing newlines.
+ssm_put() {
+  local key=() file="$STATE_DIR/run/ssm-value"
+  [[ $2 == SecureString ]] && key=(--key-id "$KMS_KEY_ID")
+  printf '%s' "$(cat)" | write_private "$file"
+  retry 5 aws_cli ssm put-parameter --name "$1" --type "$2" "${key[@]}" --overwrite --value "file://$file" >/dev/null
+  rm -f "$file"
+}
+
+# secret_get ID: prints a secret's current value; exit 3 when it has none yet.
+secret_get() {
+  aws_read ResourceNotFoundException .SecretString secretsmanager get-secret-value --secret-id "$1"
+}
+
+secret_put() {
+  retry 5 aws_cli secretsmanager put-secret-value --secret-id "$1" --secret-string "file://$2" >/dev/null
+}
+
+# Tells the Auto Scaling group this instance is broken, so it replaces it.
+report_unhealthy() {
+  local instance_id
+  instance_id=$(imds meta-data/instance-id) || return 0
+  log "marking instance $instance_id unhealthy so its Auto Scaling group replaces it"
+  retry 3 aws_cli autoscaling set-instance-health --instance-id "$instance_id" --health-status Unhealthy --no-should-respect-grace-period || true
+}
+
+# Fills the runtime placeholders of a rendered config, and nothing else.
+render_template() {
+  local template=$1 output=$2
+  install -m 0600 /dev/null "$output"
+  envsubst "$RUNTIME_PLACEHOLDERS" <"$template" >"$output"
+}
+
+# Writes a file with mode 0600 from stdin, creating its directory.
+write_private() {
+  mkdir -p "$(dirname "$1")"
+  install -m 0600 /dev/null "$1"
+  cat >"$1"
+}

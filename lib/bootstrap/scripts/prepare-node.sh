@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Node preparation shared by control-plane and worker nodes: the host settings
+# kubeadm needs, containerd, pinned Kubernetes packages and the AWS CLI.
+# Sourced by the bootstrap scripts after lib.sh; each function is one step.
+
+# The name the AWS cloud controller manager expects: the EC2 private DNS name.
+set_hostname() {
+  local name
+  name=$(retry 10 imds meta-data/local-hostname)
+  [[ -n $name ]] || die "instance metadata gave no local-hostname"
+  hostnamectl set-hostname "$name"
+}
+
+disable_swap() {
+  swapoff -a
+  [[ -f "$ROOT/etc/fstab" ]] && sed -i '/\sswap\s/ s/^[^#]/#&/' "$ROOT/etc/fstab"
+  return 0
+}
+
+# Modules and sysctls are written as files by cloud-init; this loads them now.
+load_kernel_settings() {
+  modprobe overlay
+  modprobe br_netfilter
+  sysctl --system >/dev/null
+}
+
+install_packages() {
+  export DEBIAN_FRONTEND=noninteractive
+  retry 5 apt-get update -q
+  retry 5 apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold \
+    apt-transport-https ca-certificates curl gpg jq gettext-base containerd
+}
+
+configure_containerd() {
+  install -D -m 0644 "$ROOT/etc/kubeadm-aws/containerd-config.toml" "$ROOT/etc/containerd/config.toml"
+  systemctl restart containerd
+  systemctl enable containerd
+}
+
+# kubeadm, kubelet and kubectl from pkgs.k8s.io, for one minor, pinned and held.
+# A node of an existing cluster installs the cluster's exact version.
+install_kubernetes() {
+  local keyring="$ROOT/etc/apt/keyrings/kubernetes-apt-keyring.gpg" version=""
+  mkdir -p "$(dirname "$keyring")"
+  retry 5 curl -fsSL "$KUBERNETES_APT_REPO/Release.key" -o "$STATE_DIR/kubernetes-release.key"
+  gpg --batch --yes --dearmor -o "$keyring" "$STATE_DIR/kubernetes-release.key"
+  echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] $KUBERNETES_APT_REPO/ /" >"$ROOT/etc/apt/sources.list.d/kubernetes.list"
+  retry 5 apt-get update -q
+  if [[ -n ${KUBERNETES_PATCH_VERSION:-} ]]; then
+    version=$KUBERNETES_PATCH_VERSION
+  else
+    version=$(ssm_get "$SSM_KUBERNETES_VERSION") || version=""
+  fi
+  local pin=""
+  [[ -n $version ]] && pin="=${version#v}-*"
+  log "installing kubelet, kubeadm and kubectl ${version:-(newest of $KUBERNETES_MINOR)}"
+  retry 5 apt-get install -y -q --allow-change-held-packages "kubelet$pin" "kubeadm$pin" "kubectl$pin"
+  apt-mark hold kubelet kubeadm kubectl >/dev/null
+  systemctl enable kubelet
+}
+
+# The AWS CLI v2 from its snap (Ubuntu 24.04 has no awscli package); the store
+# verifies the snap's signature.
+install_aws_cli() {
+  command -v aws >/dev/null && return 0
+  retry 5 snap install aws-cli --classic --channel="$AWS_CLI_SNAP_CHANNEL"
+}
+
+prepare_node() {
+  run_step install-packages install_packages
+  run_step install-aws-cli install_aws_cli
+  run_step set-hostname set_hostname
+  run_step disable-swap disable_swap
+  run_step kernel-settings load_kernel_settings
+  run_step containerd configure_containerd
+  run_step install-kubernetes install_kubernetes
+}

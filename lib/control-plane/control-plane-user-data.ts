@@ -1,0 +1,110 @@
+import { addonFiles } from "../addons/addon";
+import { awsCloudControllerManager } from "../addons/aws-cloud-controller-manager";
+import { calico } from "../addons/calico";
+import { renderAuditPolicy } from "../bootstrap/audit-policy";
+import { renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
+import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
+import { BOOTSTRAP_TIMEOUT_MINUTES, CLUSTER_WAIT_SECONDS, LOCK_TIMEOUT_SECONDS, POLL_SECONDS, ROLE_TAG_KEY } from "../bootstrap/node-roles";
+import { NodeEnvironment } from "../bootstrap/node-env";
+import { bootstrapService, periodicJob } from "../bootstrap/systemd";
+import { renderCloudConfig } from "../bootstrap/user-data";
+import { ssmParameterName } from "../naming";
+import { clusterTagKey } from "../tags";
+import { AWS_CLI_SNAP_CHANNEL } from "../versions";
+import { ControlPlaneSettings } from "./settings";
+
+/** Everything a control-plane node's user data depends on: all known at synth time. */
+export interface ControlPlaneBootstrap {
+  readonly clusterName: string;
+  readonly region: string;
+  readonly settings: ControlPlaneSettings;
+  readonly endpointHost: string;
+  readonly endpoint: string;
+  readonly kmsKeyAlias: string;
+  readonly pkiSecretName: string;
+  readonly adminKubeconfigSecretName: string;
+  readonly publicLoadBalancerName?: string;
+}
+
+export const CONTROL_PLANE_SCRIPTS = [
+  "lib.sh",
+  "prepare-node.sh",
+  "init-lock.sh",
+  "etcd-members.sh",
+  "control-plane.sh",
+  "apply-addons.sh",
+  "rotate-join-token.sh",
+];
+
+/** SSM parameters nodes write and read; workers may read only the join ones. */
+export function joinParameterNames(clusterName: string) {
+  return {
+    token: ssmParameterName(clusterName, "join", "token"),
+    caCertHash: ssmParameterName(clusterName, "join", "ca-cert-hash"),
+    kubernetesVersion: ssmParameterName(clusterName, "join", "kubernetes-version"),
+  };
+}
+
+export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironment {
+  const join = joinParameterNames(b.clusterName);
+  return {
+    CLUSTER_NAME: b.clusterName,
+    AWS_REGION: b.region,
+    API_ENDPOINT_HOST: b.endpointHost,
+    KUBERNETES_MINOR: b.settings.version.minor,
+    KUBERNETES_PATCH_VERSION: b.settings.version.patch ?? "",
+    KUBERNETES_APT_REPO: b.settings.version.release.aptRepository,
+    AWS_CLI_SNAP_CHANNEL,
+    KMS_KEY_ID: b.kmsKeyAlias,
+    SECRET_PKI: b.pkiSecretName,
+    SECRET_ADMIN_KUBECONFIG: b.adminKubeconfigSecretName,
+    SSM_JOIN_TOKEN: join.token,
+    SSM_CA_CERT_HASH: join.caCertHash,
+    SSM_KUBERNETES_VERSION: join.kubernetesVersion,
+    SSM_INIT_LOCK: ssmParameterName(b.clusterName, "control-plane", "init-lock"),
+    PUBLIC_LB_NAME: b.publicLoadBalancerName ?? "",
+    ENCRYPTION_AT_REST: b.settings.apiServer.encryptionAtRest,
+    ENCRYPTION_CONFIG: NODE_FILES.encryptionConfig,
+    KUBEADM_DIR: NODE_FILES.kubeadmDir,
+    ADDONS_DIR: NODE_FILES.addonsDir,
+    STATE_DIR: NODE_FILES.stateDir,
+    RUNTIME_PLACEHOLDERS: RUNTIME_PLACEHOLDERS.map(placeholder).join(" "),
+    CLUSTER_TAG_KEY: clusterTagKey(b.clusterName),
+    ROLE_TAG_KEY,
+    CLUSTER_WAIT_SECONDS,
+    LOCK_TIMEOUT_SECONDS,
+    POLL_SECONDS,
+    JOIN_TOKEN_TTL: "24h",
+    // Renew once half the lifetime is gone; the timer runs hourly, so a token never has under 11 h left.
+    JOIN_TOKEN_RENEW_BEFORE_SECONDS: 12 * 3600,
+  };
+}
+
+export function renderControlPlaneCloudConfig(b: ControlPlaneBootstrap): string {
+  const s = b.settings;
+  const kubeadm = {
+    clusterName: b.clusterName,
+    controlPlaneEndpoint: b.endpoint,
+    podCidr: s.podCidr,
+    serviceCidr: s.serviceCidr,
+    clusterDomain: s.clusterDomain,
+    apiServer: { ...s.apiServer, publicEndpoint: b.publicLoadBalancerName !== undefined },
+    controllerManager: s.controllerManager,
+    scheduler: s.scheduler,
+    etcd: s.etcd,
+  };
+  const addons = [awsCloudControllerManager({ clusterName: b.clusterName, image: s.version.release.cloudControllerManagerImage }), calico({ podCidr: s.podCidr })];
+  return renderCloudConfig({
+    env: controlPlaneEnvironment(b),
+    scripts: CONTROL_PLANE_SCRIPTS,
+    bootstrapUnit: bootstrapService("control-plane.sh", BOOTSTRAP_TIMEOUT_MINUTES),
+    otherUnits: periodicJob("kubeadm-aws-join-token", "rotate-join-token.sh", "kubeadm-aws: keep a valid join token in SSM", 60),
+    pauseImage: s.version.release.pauseImage,
+    files: [
+      { path: `${NODE_FILES.kubeadmDir}/init.yaml`, content: renderInitConfig(kubeadm), permissions: "0600" },
+      { path: `${NODE_FILES.kubeadmDir}/join.yaml`, content: renderControlPlaneJoinConfig(kubeadm), permissions: "0600" },
+      { path: NODE_FILES.auditPolicy, content: renderAuditPolicy(), permissions: "0600" },
+      ...addonFiles(addons),
+    ],
+  });
+}

@@ -1,0 +1,176 @@
+import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import { Construct } from "constructs";
+import { AwsEnvironment } from "../aws-environment";
+import { ROLE_TAG_KEY } from "../bootstrap/node-roles";
+import { encodeUserData } from "../bootstrap/user-data";
+import { ClusterKey, IClusterKey } from "../cluster-key";
+import { Architecture } from "../instance-types";
+import { resourceName, validateClusterName } from "../naming";
+import { IClusterNetwork } from "../network/cluster-network";
+import { clusterTags, stackDefaultTags } from "../tags";
+import { ApiEndpoint } from "./api-endpoint";
+import { ClusterSecrets } from "./cluster-secrets";
+import { ControlPlaneRole } from "./control-plane-role";
+import { joinParameterNames, renderControlPlaneCloudConfig } from "./control-plane-user-data";
+import { ClusterSecurityGroups } from "./security-groups";
+import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
+
+/** What node groups, in this stack or another, need from a control plane. */
+export interface IControlPlane {
+  readonly clusterName: string;
+  /** host:port of the API, a name known at synth time. */
+  readonly endpoint: string;
+  readonly workerSecurityGroupId: string;
+  /** SSM parameter names of the join token, the CA cert hash and the exact Kubernetes version. */
+  readonly joinParameters: { readonly token: string; readonly caCertHash: string; readonly kubernetesVersion: string };
+  readonly kubernetesVersion: string;
+  readonly clusterDomain: string;
+  readonly serviceCidr: string;
+}
+
+export interface ControlPlaneProps extends ControlPlaneOptions {
+  readonly clusterName: string;
+  readonly network: IClusterNetwork;
+  /** @default - a new ClusterKey */
+  readonly encryptionKey?: IClusterKey;
+}
+
+/** Canonical's public SSM parameter for the newest Ubuntu 24.04 LTS AMI. */
+export function ubuntuAmiParameter(architecture: Architecture): string {
+  return `/aws/service/canonical/ubuntu/server/24.04/stable/current/${architecture}/hvm/ebs-gp3/ami-id`;
+}
+
+/**
+ * A highly available kubeadm control plane: one Auto Scaling group of one
+ * instance per node, spread over the zones, behind the API load balancers.
+ * Nodes elect the one that runs `kubeadm init`; the others join with CA
+ * material from Secrets Manager. No secret passes through Terraform.
+ */
+export class ControlPlane extends Construct implements IControlPlane {
+  readonly clusterName: string;
+  readonly settings: ControlPlaneSettings;
+  readonly endpoint: string;
+  readonly endpointHost: string;
+  readonly workerSecurityGroupId: string;
+  readonly securityGroups: ClusterSecurityGroups;
+  readonly apiEndpoint: ApiEndpoint;
+  readonly secrets: ClusterSecrets;
+  readonly role: ControlPlaneRole;
+  readonly joinParameters: { readonly token: string; readonly caCertHash: string; readonly kubernetesVersion: string };
+  readonly kubernetesVersion: string;
+  readonly clusterDomain: string;
+  readonly serviceCidr: string;
+  readonly autoScalingGroupNames: string[];
+  /** Shell command that prints the admin kubeconfig. */
+  readonly adminKubeconfigCommand: string;
+  /** Shell command that opens a shell on a control-plane node through Session Manager. */
+  readonly sessionCommand: string;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneProps) {
+    super(scope, id);
+    validateClusterName(props.clusterName);
+    const cluster = props.clusterName;
+    const settings = resolveControlPlaneSettings(props, props.network.vpcCidr);
+    const env = AwsEnvironment.of(this);
+    const key = props.encryptionKey ?? new ClusterKey(this, "key", { clusterName: cluster });
+    this.clusterName = cluster;
+    this.settings = settings;
+
+    this.securityGroups = new ClusterSecurityGroups(this, "security-groups", {
+      clusterName: cluster,
+      vpcId: props.network.vpcId,
+      publicAllowedCidrs: settings.apiServer.publicAllowedCidrs,
+    });
+    this.apiEndpoint = new ApiEndpoint(this, "api", {
+      clusterName: cluster,
+      vpcId: props.network.vpcId,
+      privateSubnetIds: props.network.privateSubnetIds,
+      publicSubnetIds: props.network.publicSubnetIds,
+      securityGroupId: this.securityGroups.apiLoadBalancerId,
+      publicSecurityGroupId: this.securityGroups.publicApiLoadBalancerId,
+      deletionProtection: settings.deletionProtection,
+    });
+    this.secrets = new ClusterSecrets(this, "secrets", { clusterName: cluster, encryptionKey: key, recoveryWindowDays: settings.secretsRecoveryWindowDays });
+    const groupPrefix = resourceName(cluster, "control-plane");
+    this.role = new ControlPlaneRole(this, "role", {
+      clusterName: cluster,
+      encryptionKeyArn: key.keyArn,
+      secretArns: [this.secrets.pkiSecretArn, this.secrets.adminKubeconfigSecretArn],
+      autoScalingGroupPrefix: groupPrefix,
+    });
+
+    const cloudConfig = renderControlPlaneCloudConfig({
+      clusterName: cluster,
+      region: env.region,
+      settings,
+      endpointHost: this.apiEndpoint.host,
+      endpoint: this.apiEndpoint.endpoint,
+      kmsKeyAlias: key.aliasName,
+      pkiSecretName: this.secrets.pkiSecretName,
+      adminKubeconfigSecretName: this.secrets.adminKubeconfigSecretName,
+      publicLoadBalancerName: this.apiEndpoint.publicLoadBalancerName,
+    });
+    const tags = { ...stackDefaultTags(cluster), ...clusterTags(cluster), [ROLE_TAG_KEY]: "control-plane", Name: groupPrefix };
+    const launchTemplate = new LaunchTemplate(this, "launch-template", {
+      name: groupPrefix,
+      description: `Kubernetes ${settings.version.minor} control-plane nodes of ${cluster}`,
+      // EC2 resolves the parameter at each launch, so Terraform needs no AMI lookup.
+      imageId: settings.ami ?? `resolve:ssm:${ubuntuAmiParameter(settings.architecture)}`,
+      instanceType: settings.instanceType,
+      iamInstanceProfile: { arn: this.role.instanceProfileArn },
+      vpcSecurityGroupIds: [this.securityGroups.controlPlaneId],
+      // IMDSv2 only; hop limit 1 keeps instance credentials away from pods (host-network pods still reach it).
+      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+      blockDeviceMappings: [
+        {
+          deviceName: "/dev/sda1",
+          ebs: { volumeSize: settings.rootVolumeSizeGiB, volumeType: "gp3", encrypted: "true", kmsKeyId: key.keyArn, deleteOnTermination: "true" },
+        },
+      ],
+      userData: encodeUserData(cloudConfig),
+      updateDefaultVersion: true,
+      tagSpecifications: [
+        { resourceType: "instance", tags },
+        { resourceType: "volume", tags },
+      ],
+    });
+
+    const zones = props.network.availabilityZones;
+    this.autoScalingGroupNames = [...Array(settings.count).keys()].map((i) => {
+      const name = `${groupPrefix}-${i}`;
+      new AutoscalingGroup(this, `node-${i}`, {
+        name,
+        minSize: 1,
+        maxSize: 1,
+        desiredCapacity: 1,
+        // Node i lives in zone i (round robin when there are more nodes than zones).
+        vpcZoneIdentifier: [props.network.privateSubnetIds[i % zones.length]],
+        launchTemplate: { id: launchTemplate.id, version: launchTemplate.latestVersion.toString() },
+        targetGroupArns: this.apiEndpoint.targetGroupArns,
+        // EC2 health checks only: ELB checks would let an etcd outage (every /readyz failing) terminate every
+        // control-plane node at once. A node whose bootstrap fails marks itself unhealthy instead.
+        healthCheckType: "EC2",
+        healthCheckGracePeriod: 600,
+        // The deploy returns only once this node serves the API.
+        waitForElbCapacity: 1,
+        waitForCapacityTimeout: "40m",
+        tag: Object.entries({ ...tags, Name: name }).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
+      });
+      return name;
+    });
+
+    this.endpoint = this.apiEndpoint.endpoint;
+    this.endpointHost = this.apiEndpoint.host;
+    this.workerSecurityGroupId = this.securityGroups.workersId;
+    this.joinParameters = joinParameterNames(cluster);
+    this.kubernetesVersion = settings.version.patch ?? settings.version.minor;
+    this.clusterDomain = settings.clusterDomain;
+    this.serviceCidr = settings.serviceCidr;
+    this.adminKubeconfigCommand = `aws secretsmanager get-secret-value --region ${env.region} --secret-id ${this.secrets.adminKubeconfigSecretName} --query SecretString --output text`;
+    this.sessionCommand =
+      `aws ssm start-session --region ${env.region} --target $(aws ec2 describe-instances --region ${env.region} ` +
+      `--filters Name=tag:${ROLE_TAG_KEY},Values=control-plane Name=tag:kubernetes.io/cluster/${cluster},Values=owned Name=instance-state-name,Values=running ` +
+      `--query 'Reservations[0].Instances[0].InstanceId' --output text)`;
+  }
+}

@@ -1,0 +1,210 @@
+import { Token } from "cdktf";
+import { ConfigError } from "../errors";
+import { Architecture, validateControlPlaneInstanceType } from "../instance-types";
+import { cidrsOverlap, parseCidr } from "../network/cidr";
+import { DEFAULT_KUBERNETES_VERSION, ResolvedKubernetesVersion, resolveKubernetesVersion } from "../versions";
+
+/** kube-apiserver settings. */
+export interface ApiServerOptions {
+  /** Flags as name to value, without "--"; they override ours by name. @default - none */
+  readonly extraArgs?: Record<string, string>;
+  /** Extra names and IPs for the serving certificate. @default - the endpoint names only */
+  readonly certSANs?: string[];
+  /**
+   * An internet-facing endpoint, open only to these CIDRs.
+   * @default - none: the API is reachable from inside the VPC only
+   */
+  readonly publicAccess?: { readonly allowedCidrs: string[] };
+  /** Audit log rotation on the node. @default - 30 days, 10 files of 100 MiB */
+  readonly audit?: { readonly maxAgeDays?: number; readonly maxBackups?: number; readonly maxSizeMiB?: number };
+  /** Encrypt Secrets at rest, with a key born on the first node. @default true */
+  readonly encryptionAtRest?: boolean;
+}
+
+export interface ComponentOptions {
+  /** Flags as name to value, without "--". @default - none */
+  readonly extraArgs?: Record<string, string>;
+}
+
+export interface ControllerManagerOptions extends ComponentOptions {
+  /**
+   * The --controllers list.
+   * @default ["*", "bootstrapsigner", "tokencleaner"]: every default controller (node, replication,
+   * endpoint, service-account and the rest) plus the two that bootstrap tokens need
+   */
+  readonly controllers?: string[];
+}
+
+export interface ControlPlaneOptions {
+  /** Control-plane nodes: 1, 3 or 5, one Auto Scaling group each, spread over the zones. @default 3 */
+  readonly count?: number;
+  /** At least 2 vCPU and 2 GiB. @default "m7i.large" */
+  readonly instanceType?: string;
+  /** A supported minor ("1.35") or an exact patch ("1.35.2"). @default "1.35" */
+  readonly kubernetesVersion?: string;
+  /** @default "192.168.0.0/16" */
+  readonly podCidr?: string;
+  /** @default "10.96.0.0/12" */
+  readonly serviceCidr?: string;
+  /** @default "cluster.local" */
+  readonly clusterDomain?: string;
+  /**
+   * An explicit AMI id (Ubuntu 24.04 based). Pin one to control when nodes change.
+   * @default - the newest Ubuntu 24.04 LTS, resolved by EC2 at each launch from Canonical's public SSM parameter
+   */
+  readonly ami?: string;
+  /** @default 50 */
+  readonly rootVolumeSizeGiB?: number;
+  /** Deletion protection on the API load balancers. @default false */
+  readonly deletionProtection?: boolean;
+  /** Days Secrets Manager keeps the cluster's secrets after a destroy (0 deletes at once, or 7 to 30). @default 7 */
+  readonly secretsRecoveryWindowDays?: number;
+  readonly apiServer?: ApiServerOptions;
+  readonly etcd?: ComponentOptions;
+  readonly scheduler?: ComponentOptions;
+  readonly controllerManager?: ControllerManagerOptions;
+}
+
+/** Props resolved and checked: what the constructs and renderers use. */
+export interface ControlPlaneSettings {
+  readonly count: number;
+  readonly instanceType: string;
+  readonly architecture: Architecture;
+  readonly version: ResolvedKubernetesVersion;
+  readonly podCidr: string;
+  readonly serviceCidr: string;
+  readonly clusterDomain: string;
+  readonly ami?: string;
+  readonly rootVolumeSizeGiB: number;
+  readonly deletionProtection: boolean;
+  readonly secretsRecoveryWindowDays: number;
+  readonly apiServer: {
+    readonly extraArgs: Record<string, string>;
+    readonly certSANs: string[];
+    readonly publicAllowedCidrs?: string[];
+    readonly audit: { readonly maxAgeDays: number; readonly maxBackups: number; readonly maxSizeMiB: number };
+    readonly encryptionAtRest: boolean;
+  };
+  readonly etcd: { readonly extraArgs: Record<string, string> };
+  readonly scheduler: { readonly extraArgs: Record<string, string> };
+  readonly controllerManager: { readonly extraArgs: Record<string, string>; readonly controllers: string[] };
+}
+
+export const CONTROL_PLANE_COUNTS = [1, 3, 5];
+export const DEFAULT_CONTROLLERS = ["*", "bootstrapsigner", "tokencleaner"];
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const FLAG_NAME = /^[a-z0-9][a-z0-9-]*$/;
+const CONTROLLER = /^-?([a-z0-9][a-z0-9-]*|\*)$/;
+const IPV4 = /^(\d{1,3}\.){3}\d{1,3}$/;
+
+export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCidr: string): ControlPlaneSettings {
+  const count = options.count ?? 3;
+  if (!CONTROL_PLANE_COUNTS.includes(count)) {
+    throw new ConfigError("count", `${count} is not allowed; use 1, 3 or 5 (an odd count keeps etcd's quorum)`);
+  }
+  const instanceType = options.instanceType ?? "m7i.large";
+  const architecture = validateControlPlaneInstanceType(instanceType, "instanceType");
+  const version = resolveKubernetesVersion(options.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION);
+  const podCidr = options.podCidr ?? "192.168.0.0/16";
+  const serviceCidr = options.serviceCidr ?? "10.96.0.0/12";
+  validateClusterCidrs(podCidr, serviceCidr, vpcCidr);
+  const clusterDomain = options.clusterDomain ?? "cluster.local";
+  if (!DNS_NAME.test(clusterDomain)) throw new ConfigError("clusterDomain", `${JSON.stringify(clusterDomain)} is not a DNS name such as "cluster.local"`);
+  if (options.ami !== undefined && !/^ami-[0-9a-f]{8,17}$/.test(options.ami)) {
+    throw new ConfigError("ami", `${JSON.stringify(options.ami)} is not an AMI id such as "ami-0123456789abcdef0"`);
+  }
+  const rootVolumeSizeGiB = wholeNumber(options.rootVolumeSizeGiB ?? 50, "rootVolumeSizeGiB", 20, 16384);
+  const secretsRecoveryWindowDays = options.secretsRecoveryWindowDays ?? 7;
+  if (secretsRecoveryWindowDays !== 0) wholeNumber(secretsRecoveryWindowDays, "secretsRecoveryWindowDays", 7, 30);
+
+  const apiServer = options.apiServer ?? {};
+  const audit = apiServer.audit ?? {};
+  const controllers = options.controllerManager?.controllers ?? DEFAULT_CONTROLLERS;
+  validateControllers(controllers);
+  const controllerManagerArgs = extraArgs(options.controllerManager?.extraArgs, "controllerManager.extraArgs");
+  if ("controllers" in controllerManagerArgs) {
+    throw new ConfigError("controllerManager.extraArgs", 'sets "controllers"; use controllerManager.controllers instead');
+  }
+  return {
+    count,
+    instanceType,
+    architecture,
+    version,
+    podCidr,
+    serviceCidr,
+    clusterDomain,
+    ami: options.ami,
+    rootVolumeSizeGiB,
+    deletionProtection: options.deletionProtection ?? false,
+    secretsRecoveryWindowDays,
+    apiServer: {
+      extraArgs: extraArgs(apiServer.extraArgs, "apiServer.extraArgs"),
+      certSANs: validateCertSans(apiServer.certSANs ?? []),
+      publicAllowedCidrs: apiServer.publicAccess ? validateAllowedCidrs(apiServer.publicAccess.allowedCidrs) : undefined,
+      audit: {
+        maxAgeDays: wholeNumber(audit.maxAgeDays ?? 30, "apiServer.audit.maxAgeDays", 1, 3650),
+        maxBackups: wholeNumber(audit.maxBackups ?? 10, "apiServer.audit.maxBackups", 1, 1000),
+        maxSizeMiB: wholeNumber(audit.maxSizeMiB ?? 100, "apiServer.audit.maxSizeMiB", 1, 10240),
+      },
+      encryptionAtRest: apiServer.encryptionAtRest ?? true,
+    },
+    etcd: { extraArgs: extraArgs(options.etcd?.extraArgs, "etcd.extraArgs") },
+    scheduler: { extraArgs: extraArgs(options.scheduler?.extraArgs, "scheduler.extraArgs") },
+    controllerManager: { extraArgs: controllerManagerArgs, controllers },
+  };
+}
+
+function validateClusterCidrs(podCidr: string, serviceCidr: string, vpcCidr: string): void {
+  const pods = parseCidr(podCidr, "podCidr");
+  const services = parseCidr(serviceCidr, "serviceCidr");
+  if (pods.prefix > 24) throw new ConfigError("podCidr", `${podCidr} is too small; use a /24 or larger (Calico hands out /26 blocks per node)`);
+  if (services.prefix > 24 || services.prefix < 12) {
+    throw new ConfigError("serviceCidr", `${serviceCidr} has prefix /${services.prefix}; the apiserver accepts /12 to /24`);
+  }
+  if (cidrsOverlap(pods, services)) throw new ConfigError("podCidr", `${podCidr} overlaps serviceCidr ${serviceCidr}; they must be disjoint`);
+  if (Token.isUnresolved(vpcCidr)) return;
+  const vpc = parseCidr(vpcCidr, "vpcCidr");
+  if (cidrsOverlap(pods, vpc)) throw new ConfigError("podCidr", `${podCidr} overlaps the VPC CIDR ${vpcCidr}; pod addresses must be outside the VPC`);
+  if (cidrsOverlap(services, vpc)) throw new ConfigError("serviceCidr", `${serviceCidr} overlaps the VPC CIDR ${vpcCidr}; service addresses must be outside the VPC`);
+}
+
+function extraArgs(args: Record<string, string> | undefined, property: string): Record<string, string> {
+  for (const [name, value] of Object.entries(args ?? {})) {
+    if (!FLAG_NAME.test(name)) {
+      throw new ConfigError(property, `flag name ${JSON.stringify(name)} is invalid; give names without "--", such as "v" or "audit-log-maxage"`);
+    }
+    if (typeof value !== "string") throw new ConfigError(property, `value of ${name} must be a string, got ${JSON.stringify(value)}`);
+  }
+  return { ...(args ?? {}) };
+}
+
+function validateControllers(controllers: string[]): void {
+  const bad = controllers.find((c) => !CONTROLLER.test(c));
+  if (bad !== undefined || controllers.length === 0) {
+    throw new ConfigError(
+      "controllerManager.controllers",
+      `${JSON.stringify(bad ?? controllers)} is invalid; list "*" (the defaults), controller names such as "bootstrapsigner", or "-name" to disable one`,
+    );
+  }
+}
+
+function validateCertSans(sans: string[]): string[] {
+  const bad = sans.find((san) => !DNS_NAME.test(san) && !IPV4.test(san) && !/^\*\.[a-z0-9.-]+$/.test(san));
+  if (bad !== undefined) throw new ConfigError("apiServer.certSANs", `${JSON.stringify(bad)} is neither a DNS name nor an IPv4 address`);
+  return sans;
+}
+
+function validateAllowedCidrs(cidrs: string[]): string[] {
+  if (cidrs.length === 0) {
+    throw new ConfigError("apiServer.publicAccess.allowedCidrs", 'must list at least one CIDR; write "0.0.0.0/0" explicitly to open the API to the internet');
+  }
+  cidrs.forEach((cidr) => parseCidr(cidr, "apiServer.publicAccess.allowedCidrs"));
+  return cidrs;
+}
+
+function wholeNumber(value: number, property: string, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(property, `${value} is not allowed; use a whole number from ${min} to ${max}`);
+  }
+  return value;
+}

@@ -1,0 +1,64 @@
+import { ConfigError } from "./errors";
+
+/**
+ * Every pinned version, in one table: Kubernetes minors we support and what
+ * each one pairs with. A version bump is a one-line change here plus the test
+ * that pins it.
+ */
+export interface KubernetesRelease {
+  /** pkgs.k8s.io channel of the minor. */
+  readonly aptRepository: string;
+  /** The pause (sandbox) image kubeadm of this minor expects; containerd must match it. */
+  readonly pauseImage: string;
+  /** AWS cloud controller manager: its minor must match the cluster's. Pinned by digest where known. */
+  readonly cloudControllerManagerImage: string;
+}
+
+/** Minors still supported upstream at the end of 2026 (1.35 until 2027-02, 1.36 until 2027-06). */
+export const KUBERNETES_RELEASES: Readonly<Record<string, KubernetesRelease>> = {
+  "1.35": {
+    aptRepository: "https://pkgs.k8s.io/core:/stable:/v1.35/deb",
+    pauseImage: "registry.k8s.io/pause:3.10.1",
+    cloudControllerManagerImage:
+      "registry.k8s.io/provider-aws/cloud-controller-manager:v1.35.2@sha256:5a5d4e5942ad078a184c12bf5435f8226ccb157ee15e9e1f87c183a4bf4b8f1a",
+  },
+  "1.36": {
+    aptRepository: "https://pkgs.k8s.io/core:/stable:/v1.36/deb",
+    pauseImage: "registry.k8s.io/pause:3.10.1",
+    cloudControllerManagerImage: "registry.k8s.io/provider-aws/cloud-controller-manager:v1.36.1",
+  },
+};
+
+export const DEFAULT_KUBERNETES_VERSION = "1.35";
+
+/** Calico: one manifest, checked by sha256 on the node before it is applied. Tested on Kubernetes 1.34 to 1.36. */
+export const CALICO = {
+  version: "v3.32.1",
+  manifestUrl: "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests/calico.yaml",
+  manifestSha256: "a1df919d9721cf667accdc3e72848911b0cb25cfab7d2478ad0c996302c95744",
+} as const;
+
+/** The AWS CLI v2 comes from its snap on Ubuntu 24.04, tracking this channel. */
+export const AWS_CLI_SNAP_CHANNEL = "v2/stable";
+
+export interface ResolvedKubernetesVersion {
+  /** "1.35" */
+  readonly minor: string;
+  /** "1.35.2" when an exact patch was asked for; otherwise the node installs the newest patch of the minor. */
+  readonly patch?: string;
+  readonly release: KubernetesRelease;
+}
+
+/** Accepts a supported minor ("1.35") or an exact patch of one ("1.35.2"). */
+export function resolveKubernetesVersion(version: string, property = "kubernetesVersion"): ResolvedKubernetesVersion {
+  const match = /^v?(\d+\.\d+)(\.\d+)?$/.exec(version);
+  const minor = match?.[1];
+  const release = minor ? KUBERNETES_RELEASES[minor] : undefined;
+  if (!match || !release) {
+    throw new ConfigError(
+      property,
+      `${JSON.stringify(version)} is not a supported Kubernetes version; use one of ${Object.keys(KUBERNETES_RELEASES).join(", ")}, or an exact patch such as "${DEFAULT_KUBERNETES_VERSION}.2"`,
+    );
+  }
+  return { minor: minor!, patch: match[2] ? `${minor}${match[2]}` : undefined, release };
+}
