@@ -1,10 +1,17 @@
 import { Construct } from "constructs";
 import { ClusterKey } from "./cluster-key";
+import type { IKubernetesCluster } from "./cluster-reference";
 import { ControlPlane } from "./control-plane/control-plane";
 import { ControlPlaneOptions } from "./control-plane/settings";
+import { ConfigError } from "./errors";
 import { validateClusterName } from "./naming";
 import { ClusterNetwork } from "./network/cluster-network";
 import { ClusterNetworkOptions } from "./network/network-settings";
+import { NodeGroup } from "./node-group/node-group";
+import { NodeGroupOptions } from "./node-group/settings";
+
+/** One general-purpose group of 3 on-demand m7i.large workers, growing to 12 with the cluster autoscaler. */
+export const DEFAULT_NODE_GROUPS: NodeGroupOptions[] = [{ name: "general", instanceTypes: ["m7i.large"], minSize: 3, maxSize: 12 }];
 
 export interface KubernetesClusterProps {
   /** DNS-1123 label, at most 20 characters; it prefixes every name and tag. */
@@ -13,29 +20,45 @@ export interface KubernetesClusterProps {
   readonly network?: ClusterNetworkOptions;
   /** @default - 3 m7i.large nodes running Kubernetes 1.35, one per zone, API reachable from the VPC only */
   readonly controlPlane?: ControlPlaneOptions;
+  /** @default DEFAULT_NODE_GROUPS; pass [] for none */
+  readonly nodeGroups?: NodeGroupOptions[];
 }
 
 /**
- * A whole cluster from one props object: the cluster KMS key, the network and
- * the control plane, exposed for further composition.
+ * A whole cluster from one props object: the cluster KMS key, the network,
+ * the control plane and the worker node groups, exposed for further
+ * composition. More node groups can be added here (`addNodeGroup`) or in
+ * other stacks (`new NodeGroup(otherStack, id, { cluster, ... })`).
  */
-export class KubernetesCluster extends Construct {
+export class KubernetesCluster extends Construct implements IKubernetesCluster {
   readonly clusterName: string;
-  readonly key: ClusterKey;
+  readonly encryptionKey: ClusterKey;
   readonly network: ClusterNetwork;
   readonly controlPlane: ControlPlane;
+  readonly nodeGroups: NodeGroup[] = [];
 
   constructor(scope: Construct, id: string, props: KubernetesClusterProps) {
     super(scope, id);
     validateClusterName(props.clusterName);
     this.clusterName = props.clusterName;
-    this.key = new ClusterKey(this, "key", { clusterName: props.clusterName });
-    this.network = new ClusterNetwork(this, "network", { ...props.network, clusterName: props.clusterName, encryptionKey: this.key });
+    this.encryptionKey = new ClusterKey(this, "key", { clusterName: props.clusterName });
+    this.network = new ClusterNetwork(this, "network", { ...props.network, clusterName: props.clusterName, encryptionKey: this.encryptionKey });
     this.controlPlane = new ControlPlane(this, "control-plane", {
       ...props.controlPlane,
       clusterName: props.clusterName,
       network: this.network,
-      encryptionKey: this.key,
+      encryptionKey: this.encryptionKey,
     });
+    for (const group of props.nodeGroups ?? DEFAULT_NODE_GROUPS) this.addNodeGroup(group);
+  }
+
+  /** Adds a worker group; its construct id is `node-group-<name>`. */
+  addNodeGroup(options: NodeGroupOptions): NodeGroup {
+    if (this.nodeGroups.some((g) => g.settings.name === options.name)) {
+      throw new ConfigError("nodeGroups", `two node groups are named ${JSON.stringify(options.name)}; names must be unique`);
+    }
+    const group = new NodeGroup(this, `node-group-${options.name}`, { ...options, cluster: this });
+    this.nodeGroups.push(group);
+    return group;
   }
 }

@@ -173,3 +173,30 @@ export function cloudControllerManagerStatements(env: AwsEnvironment, clusterNam
     },
   ];
 }
+
+/** Read of the join token, CA hash and version, and nothing else the control plane stores. */
+export function joinParameterReadStatements(env: AwsEnvironment, parameterNames: string[], keyArn: string): PolicyStatement[] {
+  return [
+    {
+      Sid: "ReadJoinParameters",
+      Effect: "Allow",
+      Action: "ssm:GetParameter",
+      Resource: parameterNames.map((name) => env.arn("ssm", `parameter${name}`)),
+    },
+    { ...clusterKeyViaServices(env, keyArn, ["kms:Decrypt"], ["ssm"]), Sid: "DecryptJoinToken" },
+  ];
+}
+
+/** Image pulls from ECR repositories of this account and region. */
+export function ecrPullStatements(env: AwsEnvironment): PolicyStatement[] {
+  return [
+    // The token call takes no resource.
+    { Sid: "EcrAuthorization", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+    {
+      Sid: "EcrPull",
+      Effect: "Allow",
+      Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+      Resource: env.arn("ecr", "repository/*"),
+    },
+  ];
+}

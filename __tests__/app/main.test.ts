@@ -14,13 +14,13 @@ function runMain(env: Record<string, string>) {
 }
 
 describe("main.ts", () => {
-  it("synthesizes a production-shaped network and control plane with no setup", () => {
+  it("synthesizes a production-shaped network, control plane and worker group with no setup", () => {
     const result = runMain({});
     expect(result.status).toBe(0);
     const stack = JSON.parse(readFileSync(join(result.outdir, "stacks/kubeadm/cdk.tf.json"), "utf8"));
     const count = (type: string) => Object.keys(stack.resource[type] ?? {}).length;
     expect([count("aws_vpc"), count("aws_subnet"), count("aws_nat_gateway"), count("aws_flow_log"), count("aws_vpc_endpoint")]).toEqual([1, 6, 3, 1, 1]);
-    expect([count("aws_autoscaling_group"), count("aws_launch_template"), count("aws_lb")]).toEqual([3, 1, 1]);
+    expect([count("aws_autoscaling_group"), count("aws_launch_template"), count("aws_lb")]).toEqual([4, 2, 1]);
     const zones = new Set(Object.values(stack.resource.aws_subnet).map((s: any) => s.availability_zone));
     expect(zones).toEqual(new Set(["eu-west-1a", "eu-west-1b", "eu-west-1c"]));
   });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { decodeUserData, readScript, USER_DATA_LIMIT_BYTES } from "../../lib/bootstrap/user-data";
 import { CONTROL_PLANE_SCRIPTS } from "../../lib/control-plane/control-plane-user-data";
+import { WORKER_SCRIPTS } from "../../lib/node-group/worker-user-data";
 import { TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { AwsEnvironment } from "../../lib/aws-environment";
@@ -99,14 +100,17 @@ describe("offline plan of the default app (main.ts)", () => {
 
   it("runs one control-plane Auto Scaling group per zone", () => {
     const privateSubnets = ofType("aws_subnet").filter((s) => s.values.tags["kubernetes.io/role/internal-elb"] === "1");
-    const groups = ofType("aws_autoscaling_group");
+    const groups = ofType("aws_autoscaling_group").filter((g) => g.values.name.includes("-control-plane-"));
     expect(groups).toHaveLength(3);
     const zones = groups.map((g) => privateSubnets.find((s) => referencedAddress(g.references.vpc_zone_identifier).includes(s.address))!.values.availability_zone);
     expect(zones.sort()).toEqual(["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
   });
 
-  it("plans user data that cloud-init accepts, under 16 KB, carrying the scripts byte for byte", () => {
-    const userData = ofType("aws_launch_template")[0].values.user_data as string;
+  it.each([
+    ["kubeadm-control-plane", CONTROL_PLANE_SCRIPTS],
+    ["kubeadm-general", WORKER_SCRIPTS],
+  ])("plans %s user data that cloud-init accepts, under 16 KB, carrying the scripts byte for byte", (name, scripts) => {
+    const userData = ofType("aws_launch_template").find((t) => t.values.name === name)!.values.user_data as string;
     expect(Buffer.from(userData, "base64").length).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
     const cloudConfig = decodeUserData(userData);
     const file = join(tempDir("plan-user-data"), "user-data.yaml");
@@ -114,8 +118,16 @@ describe("offline plan of the default app (main.ts)", () => {
     const check = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
     expect(check.stdout + check.stderr).toMatch(/Valid (cloud-config|schema)/);
     const files = (parse(cloudConfig.replace(/^#cloud-config\n/, "")) as any).write_files as Array<{ path: string; content: string }>;
-    for (const script of CONTROL_PLANE_SCRIPTS) {
+    for (const script of scripts) {
       expect(files.find((f) => f.path === `/opt/kubeadm-aws/bin/${script}`)?.content).toBe(readScript(script));
+    }
+  });
+
+  it("holds every worker group's new nodes in a launch hook that abandons them unless they report Ready", () => {
+    const workers = ofType("aws_autoscaling_group").filter((g) => !g.values.name.includes("-control-plane-"));
+    expect(workers.map((g) => [g.values.name, g.values.min_size])).toEqual([["kubeadm-general", 3]]);
+    for (const g of workers) {
+      expect(g.values.initial_lifecycle_hook).toEqual([expect.objectContaining({ lifecycle_transition: "autoscaling:EC2_INSTANCE_LAUNCHING", default_result: "ABANDON" })]);
     }
   });
 

@@ -21,7 +21,12 @@ export class ClusterStack extends TerraformStack {
     } else {
       new LocalBackend(this, { path: `terraform.${id}.tfstate` });
     }
-    this.cluster = new KubernetesCluster(this, "cluster", { clusterName: config.clusterName, network: config.network, controlPlane: config.controlPlane });
+    this.cluster = new KubernetesCluster(this, "cluster", {
+      clusterName: config.clusterName,
+      network: config.network,
+      controlPlane: config.controlPlane,
+      nodeGroups: config.nodeGroups,
+    });
 
     const network = this.cluster.network;
     new TerraformOutput(this, "vpc_id", { value: network.vpcId });
@@ -33,6 +38,7 @@ export class ClusterStack extends TerraformStack {
       new TerraformOutput(this, "public_api_endpoint", { value: `https://${controlPlane.apiEndpoint.publicDnsName}:6443` });
     }
     new TerraformOutput(this, "admin_kubeconfig_command", { value: controlPlane.adminKubeconfigCommand, description: "Prints the admin kubeconfig" });
+    new TerraformOutput(this, "node_group_names", { value: this.cluster.nodeGroups.map((g) => g.autoScalingGroupName), description: "Worker Auto Scaling groups" });
     new TerraformOutput(this, "control_plane_session_command", { value: controlPlane.sessionCommand, description: "Opens a shell on a control-plane node" });
   }
 }

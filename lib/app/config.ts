@@ -1,7 +1,9 @@
 import { ConfigError } from "../errors";
+import { DEFAULT_NODE_GROUPS } from "../cluster";
 import { INTERFACE_ENDPOINT_SERVICES } from "../network/endpoints";
 import { ClusterNetworkOptions } from "../network/network-settings";
 import { ControlPlaneOptions } from "../control-plane/settings";
+import { NodeGroupOptions } from "../node-group/settings";
 
 /** What `main.ts` deploys; every field has a production-shaped default. */
 export interface AppConfig {
@@ -11,6 +13,7 @@ export interface AppConfig {
   readonly accountId?: string;
   readonly network: ClusterNetworkOptions;
   readonly controlPlane: ControlPlaneOptions;
+  readonly nodeGroups: NodeGroupOptions[];
   /** @default - local state file terraform.<cluster>.tfstate */
   readonly stateBackend?: { readonly bucket: string; readonly key: string; readonly region: string };
 }
@@ -33,6 +36,9 @@ export const ENVIRONMENT_VARIABLES = [
   { name: "CLUSTER_CONTROL_PLANE_COUNT", property: "count", default: "3", description: "control-plane nodes: 1, 3 or 5" },
   { name: "CLUSTER_CONTROL_PLANE_INSTANCE_TYPE", property: "instanceType", default: "m7i.large", description: "control-plane instance type, at least 2 vCPU and 2 GiB" },
   { name: "CLUSTER_API_ALLOWED_CIDRS", property: "apiServer.publicAccess.allowedCidrs", default: "none (no public endpoint)", description: "comma-separated CIDRs for an internet-facing API endpoint" },
+  { name: "CLUSTER_NODE_INSTANCE_TYPES", property: "nodeGroups[general].instanceTypes", default: "m7i.large", description: "comma-separated instance types of the general worker group" },
+  { name: "CLUSTER_NODE_MIN_SIZE", property: "nodeGroups[general].minSize", default: "3", description: "minimum (and initial) size of the general worker group" },
+  { name: "CLUSTER_NODE_MAX_SIZE", property: "nodeGroups[general].maxSize", default: "12", description: "maximum size of the general worker group, for the cluster autoscaler" },
   { name: "CLUSTER_STATE_BUCKET", property: "stateBackend.bucket", default: "local state", description: "S3 bucket for remote state, with S3-native locking" },
   { name: "CLUSTER_STATE_KEY", property: "stateBackend.key", default: "<cluster>/terraform.tfstate", description: "state object key in the bucket" },
   { name: "CLUSTER_STATE_REGION", property: "stateBackend.region", default: "CLUSTER_REGION", description: "region of the state bucket" },
@@ -52,6 +58,7 @@ export function configFromEnv(env: Env): AppConfig {
   const bucket = read("CLUSTER_STATE_BUCKET");
   const count = read("CLUSTER_CONTROL_PLANE_COUNT");
   const allowedCidrs = list("CLUSTER_API_ALLOWED_CIDRS");
+  const size = (name: string, fallback: number) => (read(name) === undefined ? fallback : Number(read(name)));
   return {
     clusterName,
     region,
@@ -68,6 +75,14 @@ export function configFromEnv(env: Env): AppConfig {
       instanceType: read("CLUSTER_CONTROL_PLANE_INSTANCE_TYPE"),
       apiServer: allowedCidrs ? { publicAccess: { allowedCidrs } } : undefined,
     },
+    nodeGroups: [
+      {
+        ...DEFAULT_NODE_GROUPS[0],
+        instanceTypes: list("CLUSTER_NODE_INSTANCE_TYPES") ?? DEFAULT_NODE_GROUPS[0].instanceTypes,
+        minSize: size("CLUSTER_NODE_MIN_SIZE", DEFAULT_NODE_GROUPS[0].minSize),
+        maxSize: size("CLUSTER_NODE_MAX_SIZE", DEFAULT_NODE_GROUPS[0].maxSize),
+      },
+    ],
     stateBackend: bucket
       ? { bucket, key: read("CLUSTER_STATE_KEY") ?? `${clusterName}/terraform.tfstate`, region: read("CLUSTER_STATE_REGION") ?? region }
       : undefined,

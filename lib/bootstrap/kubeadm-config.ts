@@ -138,8 +138,12 @@ export function kubeProxyConfiguration(): KubeProxyConfiguration {
  */
 const TIMEOUTS: Timeouts = { controlPlaneComponentHealthCheck: "5m0s", kubernetesAPICall: "2m0s", discovery: "10m0s", tlsBootstrap: "10m0s" };
 
-function nodeRegistration(taints?: Taint[]): NodeRegistrationOptions {
-  return { criSocket: CONTAINERD_SOCKET, imagePullPolicy: "IfNotPresent", kubeletExtraArgs: kubeletExtraArgs(), ...(taints ? { taints } : {}) };
+function nodeRegistration(taints?: Taint[], labels?: Record<string, string>): NodeRegistrationOptions {
+  const nodeLabels = Object.entries(labels ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, value]) => `${key}=${value}`);
+  const args = [...kubeletExtraArgs(), ...(nodeLabels.length ? [{ name: "node-labels", value: nodeLabels.join(",") }] : [])];
+  return { criSocket: CONTAINERD_SOCKET, imagePullPolicy: "IfNotPresent", kubeletExtraArgs: args, ...(taints ? { taints } : {}) };
 }
 
 /** The config `kubeadm init` reads: init, cluster, kubelet and kube-proxy documents. */
@@ -164,17 +168,39 @@ export function renderInitConfig(s: KubeadmClusterSettings): string {
 }
 
 /** A JoinConfiguration that discovers the cluster through a bootstrap token, always pinning the CA hash. */
-export function joinConfiguration(controlPlaneEndpoint: string, options: { controlPlane: boolean; taints?: Taint[] }): JoinConfiguration {
+export function joinConfiguration(
+  controlPlaneEndpoint: string,
+  options: { controlPlane: boolean; taints?: Taint[]; labels?: Record<string, string>; patchesDirectory?: string },
+): JoinConfiguration {
   return {
     apiVersion: "kubeadm.k8s.io/v1beta4",
     kind: "JoinConfiguration",
     discovery: {
       bootstrapToken: { apiServerEndpoint: controlPlaneEndpoint, token: placeholder("JOIN_TOKEN"), caCertHashes: [placeholder("CA_CERT_HASH")] },
     },
-    nodeRegistration: nodeRegistration(options.taints),
+    nodeRegistration: nodeRegistration(options.taints, options.labels),
     ...(options.controlPlane ? { controlPlane: { localAPIEndpoint: {} } } : {}),
+    ...(options.patchesDirectory ? { patches: { directory: options.patchesDirectory } } : {}),
     timeouts: TIMEOUTS,
   };
+}
+
+/** A worker's join: its labels and taints at registration, its kubelet settings as a kubeadm patch. */
+export function renderWorkerJoinConfig(
+  controlPlaneEndpoint: string,
+  options: { labels: Record<string, string>; taints: Taint[]; patchesDirectory: string },
+): string {
+  return toYamlDocuments([joinConfiguration(controlPlaneEndpoint, { controlPlane: false, ...options })]);
+}
+
+/** A merge patch over the cluster's KubeletConfiguration, which kubeadm applies when the node joins. */
+export function renderKubeletPatch(kubelet: {
+  systemReserved: Record<string, string>;
+  kubeReserved: Record<string, string>;
+  evictionHard: Record<string, string>;
+  maxPods: number;
+}): string {
+  return toYamlDocuments([{ apiVersion: "kubelet.config.k8s.io/v1beta1", kind: "KubeletConfiguration", ...kubelet }]);
 }
 
 export function renderControlPlaneJoinConfig(s: Pick<KubeadmClusterSettings, "controlPlaneEndpoint">): string {

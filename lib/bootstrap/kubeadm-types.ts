@@ -86,6 +86,7 @@ export interface JoinConfiguration {
   };
   readonly nodeRegistration: NodeRegistrationOptions;
   readonly controlPlane?: { readonly localAPIEndpoint?: { readonly advertiseAddress?: string; readonly bindPort?: number } };
+  readonly patches?: { readonly directory: string };
   readonly timeouts?: Timeouts;
 }
 

@@ -6,12 +6,13 @@ import { ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { encodeUserData } from "../bootstrap/user-data";
 import { ClusterKey, IClusterKey } from "../cluster-key";
 import { Architecture } from "../instance-types";
-import { resourceName, validateClusterName } from "../naming";
+import { iamRoleName, resourceName, validateClusterName } from "../naming";
 import { IClusterNetwork } from "../network/cluster-network";
 import { clusterTags, stackDefaultTags } from "../tags";
 import { ApiEndpoint } from "./api-endpoint";
 import { ClusterSecrets } from "./cluster-secrets";
-import { ControlPlaneRole } from "./control-plane-role";
+import { NodeRole } from "../node-role";
+import { controlPlanePolicies } from "./control-plane-policies";
 import { joinParameterNames, renderControlPlaneCloudConfig } from "./control-plane-user-data";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
@@ -56,7 +57,7 @@ export class ControlPlane extends Construct implements IControlPlane {
   readonly securityGroups: ClusterSecurityGroups;
   readonly apiEndpoint: ApiEndpoint;
   readonly secrets: ClusterSecrets;
-  readonly role: ControlPlaneRole;
+  readonly role: NodeRole;
   readonly joinParameters: { readonly token: string; readonly caCertHash: string; readonly kubernetesVersion: string };
   readonly kubernetesVersion: string;
   readonly clusterDomain: string;
@@ -93,11 +94,15 @@ export class ControlPlane extends Construct implements IControlPlane {
     });
     this.secrets = new ClusterSecrets(this, "secrets", { clusterName: cluster, encryptionKey: key, recoveryWindowDays: settings.secretsRecoveryWindowDays });
     const groupPrefix = resourceName(cluster, "control-plane");
-    this.role = new ControlPlaneRole(this, "role", {
-      clusterName: cluster,
-      encryptionKeyArn: key.keyArn,
-      secretArns: [this.secrets.pkiSecretArn, this.secrets.adminKubeconfigSecretArn],
-      autoScalingGroupPrefix: groupPrefix,
+    this.role = new NodeRole(this, "role", {
+      name: iamRoleName(cluster, "control-plane"),
+      description: `Kubernetes control-plane nodes of ${cluster}`,
+      policies: controlPlanePolicies(env, {
+        clusterName: cluster,
+        encryptionKeyArn: key.keyArn,
+        secretArns: [this.secrets.pkiSecretArn, this.secrets.adminKubeconfigSecretArn],
+        autoScalingGroupPrefix: groupPrefix,
+      }),
     });
 
     const cloudConfig = renderControlPlaneCloudConfig({

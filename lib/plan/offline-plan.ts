@@ -14,6 +14,8 @@ import { PlanJson, PlanSummary, SynthJson, summarizePlan } from "./summary";
 export const MIN_TERRAFORM_VERSION = "1.5.0";
 const OVERRIDE_FILE = "offline_plan_override.tf.json";
 const CLI_CONFIG_FILE = "offline-plan.tfrc";
+/** A valid state without outputs: remote state then falls back to its defaults. */
+const EMPTY_REMOTE_STATE = "offline-plan-empty-remote.tfstate";
 
 export type Log = (line: string) => void;
 
@@ -41,8 +43,11 @@ export async function planStackOffline(stackDir: string, workDir: string, log: L
   const env = terraformEnv(workDir, log);
   const fakeAws = await startFakeAws();
   try {
-    const synth = JSON.parse(readFileSync(join(workDir, "cdk.tf.json"), "utf8")) as SynthJson & { provider?: { aws?: Array<{ alias?: string }> } };
-    writeFileSync(join(workDir, OVERRIDE_FILE), JSON.stringify(offlineOverride(synth.provider?.aws ?? [{}], fakeAws), null, 2));
+    const text = readFileSync(join(workDir, "cdk.tf.json"), "utf8");
+    const synth = JSON.parse(text) as SynthJson & { provider?: { aws?: Array<{ alias?: string }> } };
+    const override = { ...offlineOverride(synth.provider?.aws ?? [{}], fakeAws), ...remoteStateDefaults(text) };
+    writeFileSync(join(workDir, EMPTY_REMOTE_STATE), JSON.stringify({ version: 4, serial: 1, lineage: "offline-plan", outputs: {}, resources: [] }));
+    writeFileSync(join(workDir, OVERRIDE_FILE), JSON.stringify(override, null, 2));
     const terraform = (step: string, ...args: string[]) => timed(log, step, () => run(step, "terraform", args, { cwd: workDir, env }));
     await terraform("terraform init", "init", "-input=false", "-no-color");
     await terraform("terraform validate", "validate", "-no-color");
@@ -80,6 +85,35 @@ export function offlineOverride(providers: Array<{ alias?: string }>, fakeAws: P
       })),
     },
   };
+}
+
+/**
+ * Cross-stack references read another stack's state, which an offline plan
+ * does not have. Each remote state is pointed at an empty state and given
+ * placeholder defaults for the outputs the stack reads, so the stack still
+ * plans; those values show as placeholders.
+ */
+export function remoteStateDefaults(synthText: string): { data?: Record<string, unknown> } {
+  const synth = JSON.parse(synthText) as { data?: { terraform_remote_state?: Record<string, unknown> } };
+  const states = Object.keys(synth.data?.terraform_remote_state ?? {});
+  if (states.length === 0) return {};
+  const overrides = Object.fromEntries(
+    states.map((name) => {
+      const outputs = [...synthText.matchAll(new RegExp(`data\\.terraform_remote_state\\.${escapeRegExp(name)}\\.outputs\\.([A-Za-z0-9_.-]+)`, "g"))].map((m) => m[1]);
+      const defaults = Object.fromEntries([...new Set(outputs)].map((output) => [output, placeholderFor(output)]));
+      return [name, { backend: "local", config: { path: EMPTY_REMOTE_STATE }, defaults }];
+    }),
+  );
+  return { data: { terraform_remote_state: overrides } };
+}
+
+/** ARN-shaped for outputs that carry an ARN (the provider validates those), a plain marker otherwise. */
+function placeholderFor(output: string): string {
+  return /arn$/i.test(output) ? `arn:aws:offline:eu-west-1:123456789012:placeholder/${output}` : `offline-placeholder-${output.slice(-24)}`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Fails with a clear message when terraform is missing or too old; returns its version. */

@@ -48,14 +48,6 @@ elect() {
   done
 }
 
-# A crash during kubeadm leaves partial state that makes a rerun fail; reset it.
-reset_partial_kubeadm() {
-  if compgen -G "$ROOT/etc/kubernetes/manifests/*.yaml" >/dev/null || [[ -e "$ROOT/etc/kubernetes/kubelet.conf" ]]; then
-    log "resetting a partial kubeadm run"
-    kubeadm reset --force
-  fi
-}
-
 public_api_host() {
   [[ -n $PUBLIC_LB_NAME ]] || return 0
   retry 8 aws_cli elbv2 describe-load-balancers --names "$PUBLIC_LB_NAME" | jq -r '.LoadBalancers[0].DNSName'
@@ -142,13 +134,8 @@ fetch_cluster_secrets() {
   secret_get "$SECRET_ADMIN_KUBECONFIG" | write_private "$STATE_DIR/run/admin.conf"
 }
 
-kubeadm_join() {
-  reset_partial_kubeadm
-  export JOIN_TOKEN CA_CERT_HASH KUBERNETES_VERSION="" PUBLIC_API_HOST=""
-  JOIN_TOKEN=$(retry 5 ssm_get "$SSM_JOIN_TOKEN")
-  CA_CERT_HASH=$(retry 5 ssm_get "$SSM_CA_CERT_HASH")
-  render_template "$ROOT$KUBEADM_DIR/join.yaml" "$STATE_DIR/run/join.yaml"
-  kubeadm join --config "$STATE_DIR/run/join.yaml"
+join_control_plane() {
+  kubeadm_join
   rm -f "$STATE_DIR/run/admin.conf"
 }
 
@@ -166,17 +153,14 @@ init_cluster() {
 join_cluster() {
   run_step fetch-cluster-secrets fetch_cluster_secrets
   run_step remove-dead-etcd-members etcd_remove_dead_members "$STATE_DIR/run/admin.conf"
-  run_step kubeadm-join kubeadm_join
+  run_step kubeadm-join join_control_plane
   run_step apply-addons apply_addons
 }
 
 main() {
-  load_config
-  trap on_exit EXIT
-  trap 'exit 143' TERM
-  mkdir -p "$STATE_DIR/run" && chmod 0700 "$STATE_DIR/run"
-  INSTANCE_ID=$(retry 10 imds meta-data/instance-id)
-  prepare_node
+  begin_bootstrap
+  prepare_host
+  run_step install-kubernetes install_kubernetes
   local role=""
   [[ -f "$STATE_DIR/role" ]] && role=$(<"$STATE_DIR/role")
   if [[ -z $role ]]; then

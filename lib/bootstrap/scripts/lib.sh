@@ -18,6 +18,17 @@ load_config() {
   mkdir -p "$STATE_DIR/done"
 }
 
+# begin_bootstrap: loads the configuration, makes the caller's on_exit report
+# failures (also when systemd stops the script), and learns the instance id.
+# shellcheck disable=SC2034 # INSTANCE_ID is read by the calling script
+begin_bootstrap() {
+  load_config
+  trap on_exit EXIT
+  trap 'exit 143' TERM
+  mkdir -p "$STATE_DIR/run" && chmod 0700 "$STATE_DIR/run"
+  INSTANCE_ID=$(retry 10 imds meta-data/instance-id)
+}
+
 log() {
   # stderr, so functions can print results on stdout; systemd sends both to journal and console.
   printf '%s kubeadm-aws[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${SCRIPT_NAME:-node}" "$*" >&2
@@ -129,6 +140,25 @@ report_unhealthy() {
   instance_id=$(imds meta-data/instance-id) || return 0
   log "marking instance $instance_id unhealthy so its Auto Scaling group replaces it"
   retry 3 aws_cli autoscaling set-instance-health --instance-id "$instance_id" --health-status Unhealthy --no-should-respect-grace-period || true
+}
+
+# A crash during kubeadm leaves partial state that makes a rerun fail; reset it.
+reset_partial_kubeadm() {
+  if compgen -G "$ROOT/etc/kubernetes/manifests/*.yaml" >/dev/null || [[ -e "$ROOT/etc/kubernetes/kubelet.conf" ]]; then
+    log "resetting a partial kubeadm run"
+    kubeadm reset --force
+  fi
+}
+
+# Joins with the token and CA hash the control plane keeps in SSM, read now,
+# so a node started long after the cluster uses the most recently rotated token.
+kubeadm_join() {
+  reset_partial_kubeadm
+  export JOIN_TOKEN CA_CERT_HASH KUBERNETES_VERSION="" PUBLIC_API_HOST=""
+  JOIN_TOKEN=$(retry 5 ssm_get "$SSM_JOIN_TOKEN")
+  CA_CERT_HASH=$(retry 5 ssm_get "$SSM_CA_CERT_HASH")
+  render_template "$ROOT$KUBEADM_DIR/join.yaml" "$STATE_DIR/run/join.yaml"
+  kubeadm join --config "$STATE_DIR/run/join.yaml"
 }
 
 # Fills the runtime placeholders of a rendered config, and nothing else.

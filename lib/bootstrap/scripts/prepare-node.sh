@@ -66,12 +66,12 @@ install_aws_cli() {
   retry 5 snap install aws-cli --classic --channel="$AWS_CLI_SNAP_CHANNEL"
 }
 
-prepare_node() {
+# Everything but the Kubernetes packages, whose version may depend on the cluster.
+prepare_host() {
   run_step install-packages install_packages
   run_step install-aws-cli install_aws_cli
   run_step set-hostname set_hostname
   run_step disable-swap disable_swap
   run_step kernel-settings load_kernel_settings
   run_step containerd configure_containerd
-  run_step install-kubernetes install_kubernetes
 }

@@ -1,0 +1,58 @@
+import { join } from "node:path";
+import { App } from "cdktf";
+import { buildTwoStackApp } from "../../examples/separate-node-group-stack/app";
+import { StackPlan, planStackOffline } from "../../lib/plan/offline-plan";
+import { PlannedResource, plannedResources, tempDir } from "../helpers/plan";
+
+describe("a node group in its own stack (examples/separate-node-group-stack)", () => {
+  let platform: StackPlan;
+  let team: StackPlan;
+  let teamResources: PlannedResource[];
+
+  beforeAll(async () => {
+    const outdir = tempDir("two-stacks");
+    const app = new App({ outdir });
+    buildTwoStackApp(app, { region: "eu-west-1", accountId: "111122223333" });
+    app.synth();
+    [platform, team] = await Promise.all(
+      ["platform", "team-data"].map((stack) => planStackOffline(join(outdir, "stacks", stack), join(outdir, "offline-plan", stack))),
+    );
+    teamResources = plannedResources(team.plan);
+  }, 240_000);
+
+  it("validates and plans the cluster stack offline", () => {
+    const groups = plannedResources(platform.plan, "aws_autoscaling_group").map((g) => g.values.name);
+    expect(groups).toEqual(expect.arrayContaining(["shared-control-plane-0", "shared-system"]));
+    expect(groups).not.toContain("shared-data");
+  });
+
+  it("validates and plans the team's stack offline, creating only the node group", () => {
+    expect(team.summary.createByType).toEqual([
+      ["aws_autoscaling_group", 1],
+      ["aws_iam_instance_profile", 1],
+      ["aws_iam_role", 1],
+      ["aws_iam_role_policy", 3],
+      ["aws_launch_template", 1],
+    ]);
+  });
+
+  it("reads the cluster's subnets, worker security group and key from the cluster stack's state", () => {
+    const group = teamResources.find((r) => r.type === "aws_autoscaling_group")!;
+    const template = teamResources.find((r) => r.type === "aws_launch_template")!;
+    const remote = "data.terraform_remote_state.cross-stack-reference-input-platform";
+    expect(group.references.vpc_zone_identifier.every((ref) => ref.startsWith(remote))).toBe(true);
+    expect(template.references.vpc_security_group_ids.every((ref) => ref.startsWith(remote))).toBe(true);
+    expect(template.references["block_device_mappings.0.ebs.0.kms_key_id"].every((ref) => ref.startsWith(remote))).toBe(true);
+    // Offline, those values are placeholders.
+    expect(group.values.vpc_zone_identifier).toHaveLength(3);
+    expect(group.values.vpc_zone_identifier[0]).toMatch(/^offline-placeholder-/);
+  });
+
+  it("joins the team's nodes through the cluster's endpoint and join parameters, known at synth", () => {
+    const { decodeUserData } = require("../../lib/bootstrap/user-data");
+    const cloudConfig = decodeUserData(teamResources.find((r) => r.type === "aws_launch_template")!.values.user_data);
+    expect(cloudConfig).toContain("apiServerEndpoint: api.shared.k8s.internal:6443");
+    expect(cloudConfig).toContain("SSM_JOIN_TOKEN='/k8s/shared/join/token'");
+    expect(cloudConfig).toContain("AUTO_SCALING_GROUP='shared-data'");
+  });
+});

@@ -1,0 +1,45 @@
+import { AwsEnvironment } from "../aws-environment";
+import { PolicyStatement } from "../iam";
+import { ssmParameterName } from "../naming";
+import { cloudControllerManagerStatements, clusterKeyViaServices, sessionManagerStatements } from "../node-permissions";
+
+export interface ControlPlanePolicyInputs {
+  readonly clusterName: string;
+  readonly encryptionKeyArn: string;
+  readonly secretArns: string[];
+  /** Name prefix of the control-plane Auto Scaling groups. */
+  readonly autoScalingGroupPrefix: string;
+}
+
+/** The control-plane nodes' inline policies, one per concern, each as narrow as AWS allows. */
+export function controlPlanePolicies(env: AwsEnvironment, inputs: ControlPlanePolicyInputs): Record<string, PolicyStatement[]> {
+  return {
+    "session-manager": sessionManagerStatements(),
+    "cloud-controller-manager": cloudControllerManagerStatements(env, inputs.clusterName),
+    "cluster-secrets": [
+      {
+        Sid: "ClusterSecrets",
+        Effect: "Allow",
+        Action: ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"],
+        Resource: inputs.secretArns,
+      },
+      {
+        // The join token, CA hash, version and init lock live under the cluster's path.
+        Sid: "ClusterParameters",
+        Effect: "Allow",
+        Action: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory", "ssm:PutParameter"],
+        Resource: env.arn("ssm", `parameter${ssmParameterName(inputs.clusterName)}/*`),
+      },
+      clusterKeyViaServices(env, inputs.encryptionKeyArn, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], ["secretsmanager", "ssm"]),
+    ],
+    "self-healing": [
+      {
+        // A node whose bootstrap fails asks its group to replace it.
+        Sid: "MarkOwnGroupUnhealthy",
+        Effect: "Allow",
+        Action: "autoscaling:SetInstanceHealth",
+        Resource: env.arn("autoscaling", `autoScalingGroup:*:autoScalingGroupName/${inputs.autoScalingGroupPrefix}*`),
+      },
+    ],
+  };
+}

@@ -1,0 +1,31 @@
+import { AwsEnvironment } from "../aws-environment";
+import { PolicyStatement } from "../iam";
+import { ecrPullStatements, joinParameterReadStatements, sessionManagerStatements } from "../node-permissions";
+
+export interface WorkerPolicyInputs {
+  readonly joinParameterNames: string[];
+  readonly encryptionKeyArn: string;
+  readonly autoScalingGroupName: string;
+}
+
+/**
+ * The minimum a worker needs: Session Manager, ECR pulls, the join
+ * parameters, and completing its own group's launch hook. No cloud-controller
+ * permissions and no access to the cluster's PKI.
+ */
+export function workerPolicies(env: AwsEnvironment, inputs: WorkerPolicyInputs): Record<string, PolicyStatement[]> {
+  return {
+    "session-manager": sessionManagerStatements(),
+    "ecr-pull": ecrPullStatements(env),
+    "join-cluster": [
+      ...joinParameterReadStatements(env, inputs.joinParameterNames, inputs.encryptionKeyArn),
+      {
+        // The node tells its group it joined (CONTINUE) or failed (ABANDON).
+        Sid: "CompleteOwnLaunchHook",
+        Effect: "Allow",
+        Action: "autoscaling:CompleteLifecycleAction",
+        Resource: env.arn("autoscaling", `autoScalingGroup:*:autoScalingGroupName/${inputs.autoScalingGroupName}`),
+      },
+    ],
+  };
+}

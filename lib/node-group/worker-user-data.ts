@@ -1,0 +1,67 @@
+import { renderKubeletPatch, renderWorkerJoinConfig } from "../bootstrap/kubeadm-config";
+import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
+import { BOOTSTRAP_TIMEOUT_MINUTES, CLUSTER_WAIT_SECONDS, POLL_SECONDS } from "../bootstrap/node-roles";
+import { NodeEnvironment } from "../bootstrap/node-env";
+import { bootstrapService } from "../bootstrap/systemd";
+import { renderCloudConfig } from "../bootstrap/user-data";
+import { AWS_CLI_SNAP_CHANNEL, ResolvedKubernetesVersion } from "../versions";
+import { NodeGroupSettings } from "./settings";
+
+/** Everything a worker's user data depends on: all known at synth time. */
+export interface WorkerBootstrap {
+  readonly clusterName: string;
+  readonly region: string;
+  readonly endpoint: string;
+  readonly version: ResolvedKubernetesVersion;
+  readonly joinParameters: { readonly token: string; readonly caCertHash: string; readonly kubernetesVersion: string };
+  readonly autoScalingGroupName: string;
+  readonly launchHookName: string;
+  readonly settings: NodeGroupSettings;
+}
+
+export const WORKER_SCRIPTS = ["lib.sh", "prepare-node.sh", "worker.sh"];
+/** Time a node has, after it joins, to become Ready before it gives up and is replaced. */
+export const NODE_READY_TIMEOUT_SECONDS = 10 * 60;
+const PATCHES_DIR = `${NODE_FILES.kubeadmDir}/patches`;
+
+export function workerEnvironment(b: WorkerBootstrap): NodeEnvironment {
+  return {
+    CLUSTER_NAME: b.clusterName,
+    AWS_REGION: b.region,
+    NODE_GROUP: b.settings.name,
+    KUBERNETES_MINOR: b.version.minor,
+    KUBERNETES_PATCH_VERSION: b.version.patch ?? "",
+    KUBERNETES_APT_REPO: b.version.release.aptRepository,
+    AWS_CLI_SNAP_CHANNEL,
+    SSM_JOIN_TOKEN: b.joinParameters.token,
+    SSM_CA_CERT_HASH: b.joinParameters.caCertHash,
+    SSM_KUBERNETES_VERSION: b.joinParameters.kubernetesVersion,
+    AUTO_SCALING_GROUP: b.autoScalingGroupName,
+    LAUNCH_HOOK: b.launchHookName,
+    KUBEADM_DIR: NODE_FILES.kubeadmDir,
+    STATE_DIR: NODE_FILES.stateDir,
+    RUNTIME_PLACEHOLDERS: RUNTIME_PLACEHOLDERS.map(placeholder).join(" "),
+    CLUSTER_WAIT_SECONDS,
+    NODE_READY_TIMEOUT_SECONDS,
+    POLL_SECONDS,
+  };
+}
+
+export function renderWorkerCloudConfig(b: WorkerBootstrap): string {
+  const s = b.settings;
+  return renderCloudConfig({
+    env: workerEnvironment(b),
+    scripts: WORKER_SCRIPTS,
+    bootstrapUnit: bootstrapService("worker.sh", BOOTSTRAP_TIMEOUT_MINUTES),
+    otherUnits: [],
+    pauseImage: b.version.release.pauseImage,
+    files: [
+      {
+        path: `${NODE_FILES.kubeadmDir}/join.yaml`,
+        content: renderWorkerJoinConfig(b.endpoint, { labels: s.labels, taints: s.taints, patchesDirectory: PATCHES_DIR }),
+        permissions: "0600",
+      },
+      { path: `${PATCHES_DIR}/kubeletconfiguration+merge.yaml`, content: renderKubeletPatch(s.kubelet) },
+    ],
+  });
+}
