@@ -75,3 +75,13 @@ export function ssmParameterName(clusterName: string, ...parts: string[]): strin
 export function secretName(clusterName: string, purpose: "pki" | "admin-kubeconfig"): string {
   return `k8s/${clusterName}/${purpose}`;
 }
+
+/**
+ * A cluster's S3 buckets: globally unique through account and region. Nodes
+ * compute the same names from the account in their instance identity document
+ * (lib/bootstrap/scripts/lib.sh, cluster_bucket), so user data needs no
+ * Terraform value. At most 20 + 6 + 12 + 16 = 57 of the 63 characters allowed.
+ */
+export function clusterBucketName(clusterName: string, purpose: "etcd" | "nodes", accountId: string, region: string): string {
+  return `${clusterName}-${purpose}-${accountId}-${region}`;
+}

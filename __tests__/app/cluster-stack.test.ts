@@ -1,22 +1,33 @@
-import { createHash } from "node:crypto";
 import { Testing } from "cdktf";
 import { ClusterStack } from "../../lib/app/cluster-stack";
 import { configFromEnv } from "../../lib/app/config";
+import { gzipSync } from "node:zlib";
+import { parse } from "yaml";
+import { sha256 } from "../../lib/bootstrap/tar";
 import { decodeUserData, readScript } from "../../lib/bootstrap/user-data";
+import { untarGz, userDataFiles } from "../helpers/bundle";
 
 /**
- * The synthesized stack as a reviewer wants to read it: launch-template user
- * data decoded to its cloud-config, with each script (a file in the repository,
- * reviewed there) replaced by its name and checksum.
+ * The synthesized stack as a reviewer wants to read it: user data decoded to
+ * its cloud-config, node bundles unpacked into their files, and each script (a
+ * file in the repository, reviewed there) replaced by its name and checksum.
  */
 function reviewable(synth: string): string {
   const stack = JSON.parse(synth);
+  const script = (path: string, content: string) => {
+    const name = path.replace("/opt/kubeadm-aws/bin/", "");
+    return content === readScript(name) ? `<lib/bootstrap/scripts/${name}, sha256 ${sha256(content)}>` : content;
+  };
+  const readable = (files: Record<string, string>) =>
+    Object.fromEntries(Object.entries(files).map(([path, content]) => [path, path.startsWith("/opt/kubeadm-aws/bin/") ? script(path, content) : content.split("\n")]));
   for (const template of Object.values<any>(stack.resource.aws_launch_template ?? {})) {
-    const cloudConfig = decodeUserData(template.user_data).replace(/(- path: \/opt\/kubeadm-aws\/bin\/(\S+)\n(?:.*\n){2}\s+content: \|\n)((?: {6}.*\n|\n)+)/g, (_match, head: string, script: string, body: string) => {
-      const sha = createHash("sha256").update(readScript(script)).digest("hex");
-      return `${head}      <lib/bootstrap/scripts/${script}, ${body.length} bytes, sha256 ${sha}>\n`;
-    });
-    template.user_data = ["<gzip+base64 of these lines>", ...cloudConfig.split("\n")];
+    const { cloudConfig, files } = userDataFiles(Buffer.from(gzipSync(decodeUserData(template.user_data))).toString("base64"));
+    const { write_files: _, ...rest } = parse(cloudConfig.replace(/^#cloud-config\n/, ""));
+    template.user_data = { "gzip+base64 of a #cloud-config": { ...rest, write_files: readable(files) } };
+  }
+  for (const object of Object.values<any>(stack.resource.aws_s3_object ?? {})) {
+    const files = untarGz(Buffer.from(object.content_base64, "base64"));
+    object.content_base64 = { "gzip+base64 of a tar of": readable(files) };
   }
   return JSON.stringify(stack, null, 2);
 }

@@ -1,11 +1,13 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CALICO } from "../../lib/versions";
-import { controlPlaneCloudConfig } from "../helpers/control-plane-fixture";
-import { Sandbox } from "../helpers/sandbox";
+import { sha256 } from "../../lib/bootstrap/tar";
+import { controlPlaneImage } from "../helpers/control-plane-fixture";
+import { LocalEtcdCluster } from "../helpers/etcd-cluster";
+import { SANDBOX_ARTIFACTS_BUCKET, Sandbox } from "../helpers/sandbox";
 
-const CLOUD_CONFIG = controlPlaneCloudConfig();
 const CALICO_MANIFEST = "# calico manifest stand-in\n";
+/** The control-plane image, its Calico checksum pointing at the stand-in manifest the sandbox serves. */
+const IMAGE = controlPlaneImage({}, { calicoSha256: sha256(CALICO_MANIFEST) });
 
 /** A sandbox whose download server has the Kubernetes apt key and a Calico manifest. */
 function sandbox(calicoManifest = CALICO_MANIFEST): Sandbox {
@@ -15,19 +17,13 @@ function sandbox(calicoManifest = CALICO_MANIFEST): Sandbox {
   return box;
 }
 
-/** Points the Calico download at the stand-in manifest's checksum, as if upstream served it. */
-function withStandInChecksum(cloudConfig: string): string {
-  const sha = require("node:crypto").createHash("sha256").update(CALICO_MANIFEST).digest("hex");
-  return cloudConfig.replace(CALICO.manifestSha256, sha);
-}
-
 const mutating = /kubeadm (init|join)|aws ssm put-parameter|secretsmanager put-secret-value|kubectl apply|apt-get install|set-instance-health/;
 
 describe("control-plane bootstrap in a sandbox", () => {
   it("gives exactly one kubeadm init and two control-plane joins when 3 nodes boot at once", async () => {
     const box = sandbox();
-    const nodes = [0, 1, 2].map((i) => box.addNode(i, withStandInChecksum(CLOUD_CONFIG)));
-    const results = await Promise.all(nodes.map((n) => box.run(n, "control-plane.sh")));
+    const nodes = [0, 1, 2].map((i) => box.addNode(i, IMAGE));
+    const results = await Promise.all(nodes.map((n) => box.boot(n)));
     for (const r of results) expect({ node: r.node.instanceId, code: r.code, output: r.code ? r.output : "" }).toEqual({ node: r.node.instanceId, code: 0, output: "" });
 
     expect(box.calls(/ kubeadm init /)).toHaveLength(1);
@@ -47,8 +43,8 @@ describe("control-plane bootstrap in a sandbox", () => {
 
   it("publishes the join credentials and stores the PKI, encrypted, once initialized", async () => {
     const box = sandbox();
-    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
-    expect((await box.run(node, "control-plane.sh")).code).toBe(0);
+    const node = box.addNode(0, IMAGE);
+    expect((await box.boot(node)).code).toBe(0);
 
     expect(box.ssmValue("/k8s/prod/join/token")).toMatch(/^[0-9a-f]{6}\.[0-9a-f]{16}$/);
     expect(box.ssmValue("/k8s/prod/join/ca-cert-hash")).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -56,7 +52,7 @@ describe("control-plane bootstrap in a sandbox", () => {
     expect(box.calls(/put-parameter --name \/k8s\/prod\/join\/token --type SecureString --key-id alias\/k8s\/prod/)).toHaveLength(1);
     const pki = JSON.parse(box.secret("k8s/prod/pki")!);
     expect(Object.keys(pki).sort()).toEqual(
-      ["ca.crt", "ca.key", "encryption-config.yaml", "etcd/ca.crt", "etcd/ca.key", "front-proxy-ca.crt", "front-proxy-ca.key", "initializedBy", "kubernetesVersion", "sa.key", "sa.pub"].sort(),
+      ["ca.crt", "ca.key", "encryption-config.yaml", "etcd/ca.crt", "etcd/ca.key", "front-proxy-ca.crt", "front-proxy-ca.key", "initializedBy", "kubernetesVersion", "restoredFrom", "sa.key", "sa.pub"].sort(),
     );
     expect(pki["encryption-config.yaml"]).toMatch(/secretbox:\n\s+keys:\n\s+- name: key1\n\s+secret: [A-Za-z0-9+/]{43}=/);
     expect(box.secret("k8s/prod/admin-kubeconfig")).toContain("admin kubeconfig");
@@ -69,14 +65,14 @@ describe("control-plane bootstrap in a sandbox", () => {
 
   it("takes over a stale init lock whose holder is gone", async () => {
     const box = sandbox();
-    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
+    const node = box.addNode(0, IMAGE);
     // A lock left by an instance that no longer exists, before the cluster was initialized.
     const lock = join(box.state, "ssm", "%2Fk8s%2Fprod%2Fcontrol-plane%2Finit-lock");
     require("node:fs").mkdirSync(lock, { recursive: true });
     writeFileSync(join(lock, "v1"), `i-gone ${Math.floor(Date.now() / 1000)}`);
     writeFileSync(join(lock, "type"), "String");
 
-    const result = await box.run(node, "control-plane.sh");
+    const result = await box.boot(node);
     expect(result.code).toBe(0);
     expect(result.output).toContain("init lock of i-gone (version 1) is stale; claiming it");
     expect(box.calls(/ kubeadm init /)).toHaveLength(1);
@@ -85,13 +81,13 @@ describe("control-plane bootstrap in a sandbox", () => {
 
   it("lets exactly one of two nodes take over the same stale lock", async () => {
     const box = sandbox();
-    const nodes = [0, 1].map((i) => box.addNode(i, withStandInChecksum(CLOUD_CONFIG)));
+    const nodes = [0, 1].map((i) => box.addNode(i, IMAGE));
     const lock = join(box.state, "ssm", "%2Fk8s%2Fprod%2Fcontrol-plane%2Finit-lock");
     require("node:fs").mkdirSync(lock, { recursive: true });
     writeFileSync(join(lock, "v1"), "i-gone 0");
     writeFileSync(join(lock, "type"), "String");
 
-    const results = await Promise.all(nodes.map((n) => box.run(n, "control-plane.sh")));
+    const results = await Promise.all(nodes.map((n) => box.boot(n)));
     expect(results.map((r) => r.code)).toEqual([0, 0]);
     expect(box.calls(/ kubeadm init /)).toHaveLength(1);
     expect(box.calls(/ kubeadm join /)).toHaveLength(1);
@@ -102,12 +98,12 @@ describe("control-plane bootstrap in a sandbox", () => {
     ["a member added but never started", "i-orphan - https://10.0.0.98:2380"],
   ])("removes the etcd member of %s before a replacement joins", async (_, member) => {
     const box = sandbox();
-    const [first, second, replacement] = [0, 1, 2].map((i) => box.addNode(i, withStandInChecksum(CLOUD_CONFIG)));
-    for (const node of [first, second]) expect(await box.run(node, "control-plane.sh")).toMatchObject({ code: 0 });
+    const [first, second, replacement] = [0, 1, 2].map((i) => box.addNode(i, IMAGE));
+    for (const node of [first, second]) expect(await box.boot(node)).toMatchObject({ code: 0 });
     writeFileSync(join(box.state, "cluster/etcd-members"), `${box.file("cluster/etcd-members")}${member}\n`);
     box.setInstance({ instanceId: "i-dead", hostname: "ip-10-0-0-99.eu-west-1.compute.internal", ip: "10.0.0.99" }, "terminated");
 
-    const result = await box.run(replacement, "control-plane.sh");
+    const result = await box.boot(replacement);
     expect(result).toMatchObject({ code: 0 });
     expect(box.calls(/etcdctl .*member remove/).map((l) => l.split(" ").pop())).toEqual(["0000000000000003"]);
     expect(box.file("cluster/etcd-members")).toMatch(/^i-node0 .*\ni-node1 .*\nREMOVED\ni-node2 /);
@@ -115,12 +111,12 @@ describe("control-plane bootstrap in a sandbox", () => {
 
   it("refuses to remove etcd members when the live ones lack quorum", async () => {
     const box = sandbox();
-    const [first, replacement] = [0, 1].map((i) => box.addNode(i, withStandInChecksum(CLOUD_CONFIG)));
-    expect((await box.run(first, "control-plane.sh")).code).toBe(0);
+    const [first, replacement] = [0, 1].map((i) => box.addNode(i, IMAGE));
+    expect((await box.boot(first)).code).toBe(0);
     const members = join(box.state, "cluster/etcd-members");
     writeFileSync(members, box.file("cluster/etcd-members") + "i-dead1 ip-a https://10.0.0.97:2380\ni-dead2 ip-b https://10.0.0.96:2380\n");
 
-    const result = await box.run(replacement, "control-plane.sh");
+    const result = await box.boot(replacement);
     expect(result.code).not.toBe(0);
     expect(result.output).toContain("only 1 of 3 etcd members are alive, below quorum (2); not removing any: restore from a backup instead");
     expect(box.calls(/member remove/)).toEqual([]);
@@ -129,20 +125,20 @@ describe("control-plane bootstrap in a sandbox", () => {
 
   it("waits while a live node holds the lock, then joins once that node has initialized", async () => {
     const box = sandbox();
-    const [first, second] = [0, 1].map((i) => box.addNode(i, withStandInChecksum(CLOUD_CONFIG)));
-    const firstRun = await box.run(first, "control-plane.sh");
+    const [first, second] = [0, 1].map((i) => box.addNode(i, IMAGE));
+    const firstRun = await box.boot(first);
     expect(firstRun.code).toBe(0);
-    const secondRun = await box.run(second, "control-plane.sh");
+    const secondRun = await box.boot(second);
     expect(secondRun.code).toBe(0);
     expect(secondRun.output).toContain("role: join");
   }, 60_000);
 
   it("changes nothing when it runs a second time on the same node", async () => {
     const box = sandbox();
-    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
-    expect((await box.run(node, "control-plane.sh")).code).toBe(0);
+    const node = box.addNode(0, IMAGE);
+    expect((await box.boot(node)).code).toBe(0);
     const before = box.calls().length;
-    const rerun = await box.run(node, "control-plane.sh");
+    const rerun = await box.boot(node);
     expect(rerun.code).toBe(0);
     const after = box.calls().slice(before);
     expect(after.filter((l) => mutating.test(l))).toEqual([]);
@@ -151,8 +147,8 @@ describe("control-plane bootstrap in a sandbox", () => {
 
   it("marks the instance unhealthy when kubeadm init fails", async () => {
     const box = sandbox();
-    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
-    const result = await box.run(node, "control-plane.sh", { FAKE_KUBEADM_INIT_FAIL: "1" });
+    const node = box.addNode(0, IMAGE);
+    const result = await box.boot(node, { FAKE_KUBEADM_INIT_FAIL: "1" });
     expect(result.code).not.toBe(0);
     expect(result.output).toContain("bootstrap failed in step kubeadm-init");
     expect(box.calls(/autoscaling set-instance-health --instance-id i-node0 --health-status Unhealthy/)).toHaveLength(1);
@@ -161,18 +157,29 @@ describe("control-plane bootstrap in a sandbox", () => {
 
   it("refuses a Calico manifest whose checksum differs, and fails the bootstrap", async () => {
     const box = sandbox("# tampered manifest\n");
-    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
-    const result = await box.run(node, "control-plane.sh");
+    const node = box.addNode(0, IMAGE);
+    const result = await box.boot(node);
     expect(result.code).not.toBe(0);
     expect(result.output).toMatch(/checksum mismatch for https:\/\/raw\.githubusercontent\.com\/projectcalico\/calico\/v3\.32\.1\/manifests\/calico\.yaml/);
     expect(box.calls(/kubectl apply .*20-calico/)).toEqual([]);
     expect(box.calls(/set-instance-health/)).toHaveLength(1);
   }, 60_000);
 
-  it("keeps every secret it creates out of the user data and the environment file", async () => {
+  it("refuses a bundle whose checksum differs from the one in user data, and marks the instance unhealthy", async () => {
     const box = sandbox();
-    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
-    expect((await box.run(node, "control-plane.sh")).code).toBe(0);
+    const node = box.addNode(0, IMAGE);
+    writeFileSync(join(box.state, "s3", SANDBOX_ARTIFACTS_BUCKET, IMAGE.bundle.key), Buffer.from("tampered"));
+    const result = await box.boot(node);
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(`does not match sha256 ${IMAGE.bundle.sha256}; refusing to run it`);
+    expect(box.calls(/ kubeadm /)).toEqual([]);
+    expect(box.calls(/set-instance-health --instance-id i-node0 --health-status Unhealthy/)).toHaveLength(1);
+  }, 60_000);
+
+  it("keeps every secret it creates out of the user data, the bundle and the environment file", async () => {
+    const box = sandbox();
+    const node = box.addNode(0, IMAGE);
+    expect((await box.boot(node)).code).toBe(0);
     const pki = JSON.parse(box.secret("k8s/prod/pki")!);
     const firstKeyLine = (pem: string) => pem.split("\n")[1];
     const secrets = [
@@ -183,20 +190,62 @@ describe("control-plane bootstrap in a sandbox", () => {
       /secret: (\S+)/.exec(pki["encryption-config.yaml"])![1],
     ];
     const envFile = require("node:fs").readFileSync(join(node.root, "etc/kubeadm-aws/node.env"), "utf8");
+    const bundleText = IMAGE.bundle.files.map((f) => f.content).join("\n");
     for (const secret of secrets) {
       expect(secret.length).toBeGreaterThan(16);
-      expect(CLOUD_CONFIG).not.toContain(secret);
+      expect(IMAGE.userData).not.toContain(secret);
+      expect(bundleText).not.toContain(secret);
       expect(envFile).not.toContain(secret);
     }
-    expect(CLOUD_CONFIG).not.toMatch(/PRIVATE KEY|[0-9a-f]{6}\.[0-9a-f]{16}/);
+    expect(IMAGE.userData + bundleText).not.toMatch(/PRIVATE KEY|[0-9a-f]{6}\.[0-9a-f]{16}/);
   }, 60_000);
+});
+
+describe("restoring a lost control plane from a snapshot (etcd.restoreFrom)", () => {
+  const SOURCE = "s3://prod-etcd-111122223333-eu-west-1/etcd/daily/20261127T000000Z-rev42.db";
+  const RESTORE_IMAGE = controlPlaneImage({ etcd: { restoreFrom: SOURCE } }, { calicoSha256: sha256(CALICO_MANIFEST) });
+
+  it("restores etcd on the first node with the surviving PKI, then lets the others join", async () => {
+    // The cluster that was lost: its PKI survives in Secrets Manager, its snapshot in S3.
+    const lost = sandbox();
+    const old = lost.addNode(0, IMAGE);
+    expect(await lost.boot(old)).toMatchObject({ code: 0 });
+    const box = sandbox();
+    require("node:fs").mkdirSync(join(box.state, "secrets"), { recursive: true });
+    writeFileSync(join(box.state, "secrets", "k8s_prod_pki"), lost.secret("k8s/prod/pki")!);
+    const oldPki = JSON.parse(lost.secret("k8s/prod/pki")!);
+    const etcd = await LocalEtcdCluster.start(1);
+    try {
+      etcd.put("/registry/before-the-loss", "kept");
+      const snapshot = join(box.state, "s3", SOURCE.replace("s3://", ""));
+      require("node:fs").mkdirSync(require("node:path").dirname(snapshot), { recursive: true });
+      expect(etcd.etcdctl(["snapshot", "save", snapshot]).status).toBe(0);
+    } finally {
+      await etcd.stop();
+    }
+
+    // The first node restores with the host's etcd tools (Debian etcd 3.4), in place of the etcd image's.
+    const [first, second] = [0, 1].map((i) => box.addNode(i, RESTORE_IMAGE));
+    expect(await box.boot(first, { ETCD_EXEC: "local" })).toMatchObject({ code: 0 });
+    const joined = await box.boot(second);
+    expect(joined).toMatchObject({ code: 0 });
+    expect(joined.output).toContain("role: join");
+
+    const init = box.calls(/ kubeadm init /);
+    expect(init).toEqual([expect.stringMatching(/^i-node0 kubeadm init --config .* --ignore-preflight-errors=DirAvailable--var-lib-etcd$/)]);
+    expect(box.calls(/ kubeadm join /)).toHaveLength(1);
+    expect(require("node:fs").existsSync(join(first.root, "var/lib/etcd/member/snap/db"))).toBe(true);
+    const pki = JSON.parse(box.secret("k8s/prod/pki")!);
+    expect(pki.restoredFrom).toBe(SOURCE);
+    for (const file of ["ca.crt", "ca.key", "sa.key", "etcd/ca.key", "encryption-config.yaml"]) expect(pki[file]).toBe(oldPki[file]);
+  }, 90_000);
 });
 
 describe("join token rotation in a sandbox", () => {
   async function initializedNode() {
     const box = sandbox();
-    const node = box.addNode(0, withStandInChecksum(CLOUD_CONFIG));
-    expect((await box.run(node, "control-plane.sh")).code).toBe(0);
+    const node = box.addNode(0, IMAGE);
+    expect((await box.boot(node)).code).toBe(0);
     return { box, node };
   }
 

@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../helpers/sandbox";
-import { workerCloudConfig } from "../helpers/worker-fixture";
+import { workerImage } from "../helpers/worker-fixture";
 
-const CLOUD_CONFIG = workerCloudConfig({ labels: { team: "data" }, taints: [{ key: "dedicated", value: "data", effect: "NoSchedule" }] });
+const IMAGE = workerImage({ labels: { team: "data" }, taints: [{ key: "dedicated", value: "data", effect: "NoSchedule" }] });
 const TOKEN = "abcdef.0123456789abcdef";
 const HASH = `sha256:${"b".repeat(64)}`;
 
@@ -32,8 +32,8 @@ function sandbox(): Sandbox {
 describe("worker bootstrap in a sandbox", () => {
   it("waits while no join token exists, then joins once the control plane publishes one", async () => {
     const box = sandbox();
-    const node = box.addNode(0, CLOUD_CONFIG, "worker");
-    const running = box.run(node, "worker.sh");
+    const node = box.addNode(0, IMAGE, "worker");
+    const running = box.boot(node);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(box.calls(/ kubeadm join /)).toEqual([]);
     publishJoinCredentials(box);
@@ -46,8 +46,8 @@ describe("worker bootstrap in a sandbox", () => {
   it("joins with the current token, pins the CA hash, and registers its labels and taints", async () => {
     const box = sandbox();
     publishJoinCredentials(box, "fedcba.fedcba9876543210"); // the token rotated in most recently
-    const node = box.addNode(0, CLOUD_CONFIG, "worker");
-    expect(await box.run(node, "worker.sh")).toMatchObject({ code: 0 });
+    const node = box.addNode(0, IMAGE, "worker");
+    expect(await box.boot(node)).toMatchObject({ code: 0 });
     const config = box.file("last-i-node0-join.yaml");
     expect(config).toContain("token: fedcba.fedcba9876543210");
     expect(config).toContain(`- ${HASH}`);
@@ -60,8 +60,8 @@ describe("worker bootstrap in a sandbox", () => {
   it("completes the launch hook with CONTINUE once its Node is Ready", async () => {
     const box = sandbox();
     publishJoinCredentials(box);
-    const node = box.addNode(0, CLOUD_CONFIG, "worker");
-    expect(await box.run(node, "worker.sh")).toMatchObject({ code: 0 });
+    const node = box.addNode(0, IMAGE, "worker");
+    expect(await box.boot(node)).toMatchObject({ code: 0 });
     expect(box.file("lifecycle/i-node0")).toBe("CONTINUE prod-general node-ready\n");
     const order = box.calls(/kubectl .*get node|complete-lifecycle-action/).map((l) => (l.includes("kubectl") ? "ready?" : "hook"));
     expect(order).toEqual(["ready?", "hook"]);
@@ -70,8 +70,8 @@ describe("worker bootstrap in a sandbox", () => {
   it("answers ABANDON when the join fails", async () => {
     const box = sandbox();
     publishJoinCredentials(box, "000000.0000000000000000"); // a token the cluster does not know
-    const node = box.addNode(0, CLOUD_CONFIG, "worker");
-    const result = await box.run(node, "worker.sh");
+    const node = box.addNode(0, IMAGE, "worker");
+    const result = await box.boot(node);
     expect(result.code).not.toBe(0);
     expect(result.output).toContain("bootstrap failed in step kubeadm-join");
     expect(box.file("lifecycle/i-node0")).toBe("ABANDON prod-general node-ready\n");
@@ -80,20 +80,30 @@ describe("worker bootstrap in a sandbox", () => {
   it("answers ABANDON when the node never becomes Ready", async () => {
     const box = sandbox();
     publishJoinCredentials(box);
-    const node = box.addNode(0, CLOUD_CONFIG, "worker", { NODE_READY_TIMEOUT_SECONDS: "1" });
-    const result = await box.run(node, "worker.sh", { FAKE_NODE_READY: "False" });
+    const node = box.addNode(0, IMAGE, "worker", { NODE_READY_TIMEOUT_SECONDS: "1" });
+    const result = await box.boot(node, { FAKE_NODE_READY: "False" });
     expect(result.code).not.toBe(0);
     expect(result.output).toMatch(/node ip-10-0-0-10\.eu-west-1\.compute\.internal was not Ready within 1s/);
+    expect(box.file("lifecycle/i-node0")).toBe("ABANDON prod-general node-ready\n");
+  }, 60_000);
+
+  it("answers ABANDON when its bundle cannot be fetched", async () => {
+    const box = sandbox();
+    publishJoinCredentials(box);
+    const node = box.addNode(0, IMAGE, "worker");
+    require("node:fs").rmSync(join(box.state, "s3"), { recursive: true });
+    const result = await box.boot(node);
+    expect(result.code).not.toBe(0);
     expect(box.file("lifecycle/i-node0")).toBe("ABANDON prod-general node-ready\n");
   }, 60_000);
 
   it("changes nothing when it runs a second time", async () => {
     const box = sandbox();
     publishJoinCredentials(box);
-    const node = box.addNode(0, CLOUD_CONFIG, "worker");
-    expect(await box.run(node, "worker.sh")).toMatchObject({ code: 0 });
+    const node = box.addNode(0, IMAGE, "worker");
+    expect(await box.boot(node)).toMatchObject({ code: 0 });
     const before = box.calls().length;
-    expect(await box.run(node, "worker.sh")).toMatchObject({ code: 0 });
+    expect(await box.boot(node)).toMatchObject({ code: 0 });
     expect(box.calls().slice(before).filter((l) => /kubeadm join|complete-lifecycle-action|apt-get install/.test(l))).toEqual([]);
   }, 60_000);
 });

@@ -7,6 +7,7 @@ import { ClusterKey } from "../../lib/cluster-key";
 import { ControlPlane } from "../../lib/control-plane/control-plane";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 import { ClusterNetwork } from "../../lib/network/cluster-network";
+import { untarGz } from "../helpers/bundle";
 import { tempDir } from "../helpers/plan";
 import { Synthesized, synthStack } from "../helpers/synth";
 
@@ -100,8 +101,18 @@ describe("ControlPlane", () => {
   });
 
   it("gives nodes the endpoint's name, not the load balancer's, so no instance waits for the NLB", () => {
-    expect(cloudConfig).toContain("controlPlaneEndpoint: api.prod.k8s.internal:6443");
-    expect(JSON.stringify(launchTemplate)).not.toMatch(/aws_lb\.|aws_route53/);
+    const bundle = untarGz(Buffer.from(synth.only("aws_s3_object").values.content_base64, "base64"));
+    expect(bundle["/etc/kubeadm-aws/kubeadm/init.yaml"]).toContain("controlPlaneEndpoint: api.prod.k8s.internal:6443");
+    expect(JSON.stringify(launchTemplate)).not.toMatch(/aws_lb\.|aws_route53|aws_s3/);
+  });
+
+  it("pins the bundle in user data by key and checksum, and lets nodes read only their prefix of the artifacts bucket", () => {
+    const object = synth.only("aws_s3_object").values;
+    expect(cloudConfig).toContain(`BUNDLE_KEY='${object.key}'`);
+    expect(object.key).toMatch(/^control-plane\/[0-9a-f]{64}\.tar\.gz$/);
+    const read = policyOf(synth, "node-bundle").Statement[0];
+    expect(read).toMatchObject({ Action: "s3:GetObject" });
+    expect(read.Resource).toBe("arn:aws:s3:::prod-nodes-111122223333-eu-west-1/control-plane/*");
   });
 
   it("creates empty secret containers encrypted with the cluster key, and never a secret value", () => {

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { App } from "cdktf";
 import { buildTwoStackApp } from "../../examples/separate-node-group-stack/app";
 import { StackPlan, planStackOffline } from "../../lib/plan/offline-plan";
+import { untarGz, userDataFiles } from "../helpers/bundle";
 import { PlannedResource, plannedResources, tempDir } from "../helpers/plan";
 
 describe("a node group in its own stack (examples/separate-node-group-stack)", () => {
@@ -31,8 +32,9 @@ describe("a node group in its own stack (examples/separate-node-group-stack)", (
       ["aws_autoscaling_group", 1],
       ["aws_iam_instance_profile", 1],
       ["aws_iam_role", 1],
-      ["aws_iam_role_policy", 3],
+      ["aws_iam_role_policy", 4],
       ["aws_launch_template", 1],
+      ["aws_s3_object", 1],
     ]);
   });
 
@@ -49,10 +51,12 @@ describe("a node group in its own stack (examples/separate-node-group-stack)", (
   });
 
   it("joins the team's nodes through the cluster's endpoint and join parameters, known at synth", () => {
-    const { decodeUserData } = require("../../lib/bootstrap/user-data");
-    const cloudConfig = decodeUserData(teamResources.find((r) => r.type === "aws_launch_template")!.values.user_data);
-    expect(cloudConfig).toContain("apiServerEndpoint: api.shared.k8s.internal:6443");
-    expect(cloudConfig).toContain("SSM_JOIN_TOKEN='/k8s/shared/join/token'");
-    expect(cloudConfig).toContain("AUTO_SCALING_GROUP='shared-data'");
+    const { env } = userDataFiles(teamResources.find((r) => r.type === "aws_launch_template")!.values.user_data);
+    expect(env).toMatchObject({ CLUSTER_NAME: "shared", SSM_JOIN_TOKEN: "/k8s/shared/join/token", AUTO_SCALING_GROUP: "shared-data", BUNDLE_KEY: expect.stringMatching(/^node-groups\/data\//) });
+    const object = teamResources.find((r) => r.type === "aws_s3_object")!;
+    // A name derived at synth from cluster, account and region: the nodes derive the same one.
+    expect(object.values.bucket).toBe("shared-nodes-111122223333-eu-west-1");
+    const bundle = untarGz(Buffer.from(object.values.content_base64, "base64"));
+    expect(bundle["/etc/kubeadm-aws/kubeadm/join.yaml"]).toContain("apiServerEndpoint: api.shared.k8s.internal:6443");
   });
 });

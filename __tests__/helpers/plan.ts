@@ -39,7 +39,8 @@ export function plannedResources(plan: StackPlan["plan"], type?: string): Planne
     .map((r) => ({
       address: r.address,
       type: r.type,
-      values: r.values,
+      // A resource whose every value is unknown until apply has no "values" at all.
+      values: r.values ?? {},
       references: flattenReferences(configured.get(r.address) ?? {}),
     }));
 }

@@ -2,7 +2,17 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
+import { NodeBundle } from "../../lib/bootstrap/user-data";
 import { tempDir } from "./plan";
+
+/** What an EC2 instance of a node role gets: user data, and the bundle it fetches from S3. */
+export interface NodeImage {
+  readonly userData: string;
+  readonly bundle: NodeBundle;
+}
+
+/** The node-artifacts bucket of cluster "prod" in the sandbox's account and region. */
+export const SANDBOX_ARTIFACTS_BUCKET = "prod-nodes-111122223333-eu-west-1";
 
 const FAKES = join(__dirname, "../bootstrap/fakes");
 
@@ -35,12 +45,16 @@ export class Sandbox {
   }
 
   /**
-   * A node whose root holds the files of the rendered cloud-config, as
-   * cloud-init writes them, with the environment file's waits shortened.
+   * A node whose root holds the files of its user data, as cloud-init writes
+   * them, with the environment file's waits shortened; its bundle waits in the
+   * fake S3, as Terraform uploads it.
    */
-  addNode(index: number, cloudConfig: string, role = "control-plane", envOverrides: Record<string, string> = {}): SandboxNode {
+  addNode(index: number, image: NodeImage, role = "control-plane", envOverrides: Record<string, string> = {}): SandboxNode {
     const node = { instanceId: `i-node${index}`, hostname: `ip-10-0-0-${10 + index}.eu-west-1.compute.internal`, ip: `10.0.0.${10 + index}`, root: join(this.dir, `node${index}`) };
-    const config = parse(cloudConfig.replace(/^#cloud-config\n/, "")) as { write_files: Array<{ path: string; content: string; permissions: string }> };
+    const object = join(this.state, "s3", SANDBOX_ARTIFACTS_BUCKET, image.bundle.key);
+    mkdirSync(dirname(object), { recursive: true });
+    writeFileSync(object, image.bundle.archive);
+    const config = parse(image.userData.replace(/^#cloud-config\n/, "")) as { write_files: Array<{ path: string; content: string; permissions: string }> };
     for (const file of config.write_files) {
       const path = join(node.root, file.path);
       mkdirSync(dirname(path), { recursive: true });
@@ -65,9 +79,35 @@ export class Sandbox {
     writeFileSync(join(this.state, "instances", node.instanceId), `${state} ${node.hostname} ${node.ip} ${role}\n`);
   }
 
-  run(node: SandboxNode, script: string, env: Record<string, string> = {}): Promise<RunResult> {
+  /** Unpacks a node's bundle into its root, as node-bootstrap.sh does, without running anything. */
+  unpackBundle(node: SandboxNode, image: NodeImage): void {
+    for (const file of image.bundle.files) {
+      const path = join(node.root, file.path);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, file.content);
+      chmodSync(path, parseInt(file.permissions, 8));
+    }
+  }
+
+  /** Runs a shell snippet on a node with its scripts' libraries sourced and its configuration loaded. */
+  shell(node: SandboxNode, libraries: string[], snippet: string, env: Record<string, string> = {}): Promise<RunResult> {
+    const bin = join(node.root, "opt/kubeadm-aws/bin");
+    const source = ["lib.sh", ...libraries].map((l) => `. ${join(bin, l)}`).join("; ");
+    return this.spawn(node, ["-c", `set -Eeuo pipefail; ${source}; load_config; ${snippet}`], env);
+  }
+
+  /** Boots a node as systemd would: the user-data bootstrap, which fetches the bundle and runs the role's script. */
+  boot(node: SandboxNode, env: Record<string, string> = {}): Promise<RunResult> {
+    return this.run(node, "node-bootstrap.sh", env);
+  }
+
+  run(node: SandboxNode, script: string, env: Record<string, string> = {}, args: string[] = []): Promise<RunResult> {
+    return this.spawn(node, [join(node.root, "opt/kubeadm-aws/bin", script), ...args], env);
+  }
+
+  private spawn(node: SandboxNode, bashArgs: string[], env: Record<string, string>): Promise<RunResult> {
     return new Promise((resolve) => {
-      const child = spawn("bash", [join(node.root, "opt/kubeadm-aws/bin", script)], {
+      const child = spawn("bash", bashArgs, {
         env: {
           ...process.env,
           PATH: `${FAKES}:${process.env.PATH}`,

@@ -1,6 +1,8 @@
 import { NodeGroupOptions, resolveNodeGroupSettings } from "../../lib/node-group/settings";
-import { WorkerBootstrap, renderWorkerCloudConfig } from "../../lib/node-group/worker-user-data";
+import { renderBundle, renderUserData } from "../../lib/bootstrap/user-data";
+import { WorkerBootstrap, workerNode } from "../../lib/node-group/worker-user-data";
 import { resolveKubernetesVersion } from "../../lib/versions";
+import { NodeImage } from "./sandbox";
 
 /** The bootstrap inputs of a node group "general" of cluster "prod" in eu-west-1. */
 export function workerBootstrap(options: Partial<NodeGroupOptions> = {}): WorkerBootstrap {
@@ -16,6 +18,9 @@ export function workerBootstrap(options: Partial<NodeGroupOptions> = {}): Worker
   };
 }
 
-export function workerCloudConfig(options: Partial<NodeGroupOptions> = {}): string {
-  return renderWorkerCloudConfig(workerBootstrap(options));
+/** User data and bundle of a worker of group "general", as the NodeGroup construct renders them. */
+export function workerImage(options: Partial<NodeGroupOptions> = {}): NodeImage {
+  const node = workerNode(workerBootstrap(options));
+  const bundle = renderBundle(node, "node-groups/general");
+  return { userData: renderUserData(node, bundle), bundle };
 }

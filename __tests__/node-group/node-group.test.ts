@@ -1,5 +1,5 @@
 import { TerraformStack } from "cdktf";
-import { decodeUserData } from "../../lib/bootstrap/user-data";
+import { untarGz } from "../helpers/bundle";
 import { KubernetesCluster } from "../../lib/cluster";
 import { NodeGroupOptions } from "../../lib/node-group/settings";
 import { Synthesized, synthStack } from "../helpers/synth";
@@ -82,19 +82,20 @@ describe("NodeGroup", () => {
   });
 
   it("renders a join config and kubelet patch that match the upstream types, with the group's labels and taints", () => {
-    const cloudConfig = decodeUserData(workerTemplate(synth).user_data);
-    const join = /path: \/etc\/kubeadm-aws\/kubeadm\/join\.yaml\n(?:.*\n){2}\s+content: \|\n((?: {6}.*\n)+)/.exec(cloudConfig)![1].replace(/^ {6}/gm, "");
+    const object = synth.resources("aws_s3_object").find((o) => o.values.key.startsWith("node-groups/general/"))!;
+    const bundle = untarGz(Buffer.from(object.values.content_base64, "base64"));
+    const join = bundle["/etc/kubeadm-aws/kubeadm/join.yaml"];
     const filled = join.replace("${JOIN_TOKEN}", "abcdef.0123456789abcdef").replace("${CA_CERT_HASH}", `sha256:${"a".repeat(64)}`);
     expect(validateKubernetesConfig(filled)).toEqual([]);
     expect(join).toContain("kubeadm-aws/node-group=general,team=data");
-    const patch = /kubeletconfiguration\+merge\.yaml\n(?:.*\n){2}\s+content: \|\n((?: {6}.*\n)+)/.exec(cloudConfig)![1].replace(/^ {6}/gm, "");
+    const patch = bundle["/etc/kubeadm-aws/kubeadm/patches/kubeletconfiguration+merge.yaml"];
     expect(validateKubernetesConfig(patch)).toEqual([]);
     expect(patch).toContain("maxPods: 110");
   });
 
-  it("gives workers only Session Manager, ECR pulls, the join parameters and their own launch hook", () => {
+  it("gives workers only Session Manager, ECR pulls, the join parameters, their bundle and their own launch hook", () => {
     const policies = synth.resources("aws_iam_role_policy").filter((p) => p.values.role.includes("node-group-general"));
-    expect(policies.map((p) => p.values.name).sort()).toEqual(["ecr-pull", "join-cluster", "session-manager"]);
+    expect(policies.map((p) => p.values.name).sort()).toEqual(["ecr-pull", "join-cluster", "node-bundle", "session-manager"]);
     const text = policies.map((p) => p.values.policy).join("\n");
     expect(text).not.toMatch(/secretsmanager|ssm:PutParameter|elasticloadbalancing|ec2:Create|ec2:Authorize/);
     const join = JSON.parse(policies.find((p) => p.values.name === "join-cluster")!.values.policy).Statement;

@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
-import { decodeUserData, readScript, USER_DATA_LIMIT_BYTES } from "../../lib/bootstrap/user-data";
+import { sha256 } from "../../lib/bootstrap/tar";
+import { readScript, USER_DATA_LIMIT_BYTES, USER_DATA_SCRIPTS } from "../../lib/bootstrap/user-data";
 import { CONTROL_PLANE_SCRIPTS } from "../../lib/control-plane/control-plane-user-data";
 import { WORKER_SCRIPTS } from "../../lib/node-group/worker-user-data";
 import { TerraformStack } from "cdktf";
@@ -12,6 +12,7 @@ import { ClusterNetwork } from "../../lib/network/cluster-network";
 import { INTERFACE_ENDPOINT_SERVICES } from "../../lib/network/endpoints";
 import { PLACEHOLDER_ACCOUNT_ID } from "../../lib/plan/fake-aws";
 import { StackPlan, planStackOffline, synthApp } from "../../lib/plan/offline-plan";
+import { untarGz, userDataFiles } from "../helpers/bundle";
 import { PlannedResource, planInProcess, plannedResources, referencedAddress, tempDir } from "../helpers/plan";
 
 const ROOT = join(__dirname, "../..");
@@ -109,18 +110,21 @@ describe("offline plan of the default app (main.ts)", () => {
   it.each([
     ["kubeadm-control-plane", CONTROL_PLANE_SCRIPTS],
     ["kubeadm-general", WORKER_SCRIPTS],
-  ])("plans %s user data that cloud-init accepts, under 16 KB, carrying the scripts byte for byte", (name, scripts) => {
+  ])("plans %s user data that cloud-init accepts, under 16 KB, pinning a bundle that carries the scripts byte for byte", (name, scripts) => {
     const userData = ofType("aws_launch_template").find((t) => t.values.name === name)!.values.user_data as string;
     expect(Buffer.from(userData, "base64").length).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
-    const cloudConfig = decodeUserData(userData);
+    const { cloudConfig, files, env } = userDataFiles(userData);
     const file = join(tempDir("plan-user-data"), "user-data.yaml");
     writeFileSync(file, cloudConfig);
     const check = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
     expect(check.stdout + check.stderr).toMatch(/Valid (cloud-config|schema)/);
-    const files = (parse(cloudConfig.replace(/^#cloud-config\n/, "")) as any).write_files as Array<{ path: string; content: string }>;
-    for (const script of scripts) {
-      expect(files.find((f) => f.path === `/opt/kubeadm-aws/bin/${script}`)?.content).toBe(readScript(script));
-    }
+    for (const script of USER_DATA_SCRIPTS) expect(files[`/opt/kubeadm-aws/bin/${script}`]).toBe(readScript(script));
+
+    const object = ofType("aws_s3_object").find((o) => o.values.key === env.BUNDLE_KEY)!;
+    const archive = Buffer.from(object.values.content_base64, "base64");
+    expect(sha256(archive)).toBe(env.BUNDLE_SHA256);
+    const bundle = untarGz(archive);
+    for (const script of scripts) expect(bundle[`/opt/kubeadm-aws/bin/${script}`]).toBe(readScript(script));
   });
 
   it("holds every worker group's new nodes in a launch hook that abandons them unless they report Ready", () => {
@@ -129,6 +133,21 @@ describe("offline plan of the default app (main.ts)", () => {
     for (const g of workers) {
       expect(g.values.initial_lifecycle_hook).toEqual([expect.objectContaining({ lifecycle_transition: "autoscaling:EC2_INSTANCE_LAUNCHING", default_result: "ABANDON" })]);
     }
+  });
+
+  it("plans the etcd backup bucket encrypted, versioned, private and TLS-only, its writers unable to delete, and its alarm", () => {
+    const bucket = ofType("aws_s3_bucket").find((b) => b.values.bucket === `kubeadm-etcd-${PLACEHOLDER_ACCOUNT_ID}-eu-west-1`)!;
+    const of = (type: string) => ofType(type).find((r) => referencedAddress(r.references.bucket).includes(bucket.address))!;
+    expect(of("aws_s3_bucket_server_side_encryption_configuration").values.rule[0].apply_server_side_encryption_by_default[0].sse_algorithm).toBe("aws:kms");
+    expect(referencedAddress(of("aws_s3_bucket_server_side_encryption_configuration").references["rule.0.apply_server_side_encryption_by_default.0.kms_master_key_id"])).toEqual([ofType("aws_kms_key")[0].address]);
+    expect(of("aws_s3_bucket_versioning").values.versioning_configuration).toEqual([expect.objectContaining({ status: "Enabled" })]);
+    expect(of("aws_s3_bucket_public_access_block").values).toMatchObject({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true });
+    const policy = of("aws_s3_bucket_policy").values.policy;
+    expect(policy === null ? "unknown" : JSON.parse(policy).Statement[0].Condition).toEqual({ Bool: { "aws:SecureTransport": "false" } });
+    const backupPolicy = ofType("aws_iam_role_policy").find((p) => p.values.name === "etcd-backup")!;
+    expect(JSON.stringify(backupPolicy.values)).not.toMatch(/Delete/);
+    const alarm = ofType("aws_cloudwatch_metric_alarm").find((a) => a.values.alarm_name === "kubeadm-etcd-backup-stale")!;
+    expect(alarm.values).toMatchObject({ metric_name: "EtcdSnapshotAgeSeconds", treat_missing_data: "breaching", evaluation_periods: 2 });
   });
 
   it("holds no secret material in the plan", () => {

@@ -1,4 +1,5 @@
 import { NODE_FILES } from "./node-files";
+import { BOOTSTRAP_TIMEOUT_MINUTES } from "./node-roles";
 
 /** systemd units of the node: the bootstrap service and the control plane's timers. */
 
@@ -20,11 +21,11 @@ function unit(sections: Record<string, Record<string, string | string[]>>): stri
 }
 
 /**
- * Runs the bootstrap script on every boot: it is idempotent, so after a reboot
- * it finishes an interrupted bootstrap, or does nothing. Its output goes to the
+ * Runs the bootstrap on every boot: it is idempotent, so after a reboot it
+ * finishes an interrupted bootstrap, or does nothing. Its output goes to the
  * journal and the serial console, which EC2 keeps even if the node never joins.
  */
-export function bootstrapService(script: string, timeoutMinutes: number): SystemdUnit {
+export function bootstrapService(script: string, timeoutMinutes = BOOTSTRAP_TIMEOUT_MINUTES): SystemdUnit {
   return {
     name: "kubeadm-aws-bootstrap.service",
     content: unit({

@@ -4,10 +4,12 @@ import { calico } from "../addons/calico";
 import { renderAuditPolicy } from "../bootstrap/audit-policy";
 import { renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
 import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
-import { BOOTSTRAP_TIMEOUT_MINUTES, CLUSTER_WAIT_SECONDS, LOCK_TIMEOUT_SECONDS, POLL_SECONDS, ROLE_TAG_KEY } from "../bootstrap/node-roles";
+import { CLUSTER_WAIT_SECONDS, LOCK_TIMEOUT_SECONDS, POLL_SECONDS, ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { NodeEnvironment } from "../bootstrap/node-env";
-import { bootstrapService, periodicJob } from "../bootstrap/systemd";
-import { renderCloudConfig } from "../bootstrap/user-data";
+import { periodicJob } from "../bootstrap/systemd";
+import { NodeDefinition } from "../bootstrap/user-data";
+import { BACKUP_PREFIX } from "../etcd-backup/settings";
+import { ETCD_METRIC_NAMESPACE } from "../etcd-backup/etcd-backup";
 import { ssmParameterName } from "../naming";
 import { clusterTagKey } from "../tags";
 import { AWS_CLI_SNAP_CHANNEL } from "../versions";
@@ -26,14 +28,17 @@ export interface ControlPlaneBootstrap {
   readonly publicLoadBalancerName?: string;
 }
 
+/** Bundle scripts of a control-plane node (lib.sh arrives in user data). */
 export const CONTROL_PLANE_SCRIPTS = [
-  "lib.sh",
   "prepare-node.sh",
   "init-lock.sh",
   "etcd-members.sh",
   "control-plane.sh",
   "apply-addons.sh",
   "rotate-join-token.sh",
+  "etcd.sh",
+  "etcd-backup.sh",
+  "etcd-restore.sh",
 ];
 
 /** SSM parameters nodes write and read; workers may read only the join ones. */
@@ -74,13 +79,19 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     CLUSTER_WAIT_SECONDS,
     LOCK_TIMEOUT_SECONDS,
     POLL_SECONDS,
+    BACKUP_ENABLED: b.settings.etcd.backup !== undefined,
+    BACKUP_PREFIX: BACKUP_PREFIX,
+    SNAPSHOT_DIR: "/var/lib/etcd",
+    METRIC_NAMESPACE: ETCD_METRIC_NAMESPACE,
+    RESTORE_FROM: b.settings.etcd.restoreFrom ?? "",
     JOIN_TOKEN_TTL: "24h",
     // Renew once half the lifetime is gone; the timer runs hourly, so a token never has under 11 h left.
     JOIN_TOKEN_RENEW_BEFORE_SECONDS: 12 * 3600,
   };
 }
 
-export function renderControlPlaneCloudConfig(b: ControlPlaneBootstrap): string {
+/** A control-plane node: its environment and the contents of its bundle. */
+export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
   const s = b.settings;
   const kubeadm = {
     clusterName: b.clusterName,
@@ -94,11 +105,15 @@ export function renderControlPlaneCloudConfig(b: ControlPlaneBootstrap): string 
     etcd: s.etcd,
   };
   const addons = [awsCloudControllerManager({ clusterName: b.clusterName, image: s.version.release.cloudControllerManagerImage }), calico({ podCidr: s.podCidr })];
-  return renderCloudConfig({
+  return {
+    role: "control-plane",
     env: controlPlaneEnvironment(b),
     scripts: CONTROL_PLANE_SCRIPTS,
-    bootstrapUnit: bootstrapService("control-plane.sh", BOOTSTRAP_TIMEOUT_MINUTES),
-    otherUnits: periodicJob("kubeadm-aws-join-token", "rotate-join-token.sh", "kubeadm-aws: keep a valid join token in SSM", 60),
+    bootstrapScript: "control-plane.sh",
+    units: [
+      ...periodicJob("kubeadm-aws-join-token", "rotate-join-token.sh", "kubeadm-aws: keep a valid join token in SSM", 60),
+      ...(s.etcd.backup ? periodicJob("kubeadm-aws-etcd-backup", "etcd-backup.sh", "kubeadm-aws: snapshot etcd to S3", s.etcd.backup.intervalMinutes) : []),
+    ],
     pauseImage: s.version.release.pauseImage,
     files: [
       { path: `${NODE_FILES.kubeadmDir}/init.yaml`, content: renderInitConfig(kubeadm), permissions: "0600" },
@@ -106,5 +121,5 @@ export function renderControlPlaneCloudConfig(b: ControlPlaneBootstrap): string 
       { path: NODE_FILES.auditPolicy, content: renderAuditPolicy(), permissions: "0600" },
       ...addonFiles(addons),
     ],
-  });
+  };
 }

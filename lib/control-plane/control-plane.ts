@@ -3,17 +3,20 @@ import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../aws-environment";
 import { ROLE_TAG_KEY } from "../bootstrap/node-roles";
-import { encodeUserData } from "../bootstrap/user-data";
+import { encodeUserData, renderBundle, renderUserData } from "../bootstrap/user-data";
+import { INodeArtifacts, NodeArtifacts, bundleReadStatements, storeBundle } from "../node-artifacts";
 import { ClusterKey, IClusterKey } from "../cluster-key";
+import { PolicyStatement } from "../iam";
 import { Architecture } from "../instance-types";
 import { iamRoleName, resourceName, validateClusterName } from "../naming";
 import { IClusterNetwork } from "../network/cluster-network";
 import { clusterTags, stackDefaultTags } from "../tags";
 import { ApiEndpoint } from "./api-endpoint";
 import { ClusterSecrets } from "./cluster-secrets";
+import { EtcdBackup } from "../etcd-backup/etcd-backup";
 import { NodeRole } from "../node-role";
 import { controlPlanePolicies } from "./control-plane-policies";
-import { joinParameterNames, renderControlPlaneCloudConfig } from "./control-plane-user-data";
+import { controlPlaneNode, joinParameterNames } from "./control-plane-user-data";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
 
@@ -28,6 +31,8 @@ export interface IControlPlane {
   readonly kubernetesVersion: string;
   readonly clusterDomain: string;
   readonly serviceCidr: string;
+  /** The bucket node groups store their bundles in. */
+  readonly nodeArtifacts: INodeArtifacts;
 }
 
 export interface ControlPlaneProps extends ControlPlaneOptions {
@@ -35,6 +40,24 @@ export interface ControlPlaneProps extends ControlPlaneOptions {
   readonly network: IClusterNetwork;
   /** @default - a new ClusterKey */
   readonly encryptionKey?: IClusterKey;
+}
+
+/** Key prefix of the control plane's bundles in the node-artifacts bucket. */
+const BUNDLE_PREFIX = "control-plane";
+
+/** Read of the one snapshot a new control plane is restored from. */
+function restoreStatements(env: AwsEnvironment, uri: string, keyArn: string): PolicyStatement[] {
+  const [bucket, ...key] = uri.replace("s3://", "").split("/");
+  return [
+    { Sid: "ReadRestoreSnapshot", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:${env.partition}:s3:::${bucket}/${key.join("/")}` },
+    {
+      Sid: "DecryptRestoreSnapshot",
+      Effect: "Allow",
+      Action: "kms:Decrypt",
+      Resource: keyArn,
+      Condition: { StringEquals: { "kms:ViaService": `s3.${env.region}.${env.dnsSuffix}` } },
+    },
+  ];
 }
 
 /** Canonical's public SSM parameter for the newest Ubuntu 24.04 LTS AMI. */
@@ -58,6 +81,9 @@ export class ControlPlane extends Construct implements IControlPlane {
   readonly apiEndpoint: ApiEndpoint;
   readonly secrets: ClusterSecrets;
   readonly role: NodeRole;
+  /** The etcd backup bucket and alarm, unless backups are off. */
+  readonly etcdBackup?: EtcdBackup;
+  readonly nodeArtifacts: NodeArtifacts;
   readonly joinParameters: { readonly token: string; readonly caCertHash: string; readonly kubernetesVersion: string };
   readonly kubernetesVersion: string;
   readonly clusterDomain: string;
@@ -94,18 +120,27 @@ export class ControlPlane extends Construct implements IControlPlane {
     });
     this.secrets = new ClusterSecrets(this, "secrets", { clusterName: cluster, encryptionKey: key, recoveryWindowDays: settings.secretsRecoveryWindowDays });
     const groupPrefix = resourceName(cluster, "control-plane");
+    this.nodeArtifacts = new NodeArtifacts(this, "node-artifacts", { clusterName: cluster, encryptionKey: key });
+    if (settings.etcd.backup) {
+      this.etcdBackup = new EtcdBackup(this, "etcd-backup", { clusterName: cluster, encryptionKey: key, settings: settings.etcd.backup });
+    }
     this.role = new NodeRole(this, "role", {
       name: iamRoleName(cluster, "control-plane"),
       description: `Kubernetes control-plane nodes of ${cluster}`,
-      policies: controlPlanePolicies(env, {
-        clusterName: cluster,
-        encryptionKeyArn: key.keyArn,
-        secretArns: [this.secrets.pkiSecretArn, this.secrets.adminKubeconfigSecretArn],
-        autoScalingGroupPrefix: groupPrefix,
-      }),
+      policies: {
+        ...controlPlanePolicies(env, {
+          clusterName: cluster,
+          encryptionKeyArn: key.keyArn,
+          secretArns: [this.secrets.pkiSecretArn, this.secrets.adminKubeconfigSecretArn],
+          autoScalingGroupPrefix: groupPrefix,
+        }),
+        "node-bundle": bundleReadStatements(env, this.nodeArtifacts, BUNDLE_PREFIX, key.keyArn),
+        ...(this.etcdBackup ? { "etcd-backup": this.etcdBackup.nodeStatements(env, key.keyArn) } : {}),
+        ...(settings.etcd.restoreFrom ? { "etcd-restore": restoreStatements(env, settings.etcd.restoreFrom, key.keyArn) } : {}),
+      },
     });
 
-    const cloudConfig = renderControlPlaneCloudConfig({
+    const node = controlPlaneNode({
       clusterName: cluster,
       region: env.region,
       settings,
@@ -116,6 +151,8 @@ export class ControlPlane extends Construct implements IControlPlane {
       adminKubeconfigSecretName: this.secrets.adminKubeconfigSecretName,
       publicLoadBalancerName: this.apiEndpoint.publicLoadBalancerName,
     });
+    const bundle = renderBundle(node, BUNDLE_PREFIX);
+    storeBundle(this, "bundle", this.nodeArtifacts, bundle);
     const tags = { ...stackDefaultTags(cluster), ...clusterTags(cluster), [ROLE_TAG_KEY]: "control-plane", Name: groupPrefix };
     const launchTemplate = new LaunchTemplate(this, "launch-template", {
       name: groupPrefix,
@@ -133,7 +170,7 @@ export class ControlPlane extends Construct implements IControlPlane {
           ebs: { volumeSize: settings.rootVolumeSizeGiB, volumeType: "gp3", encrypted: "true", kmsKeyId: key.keyArn, deleteOnTermination: "true" },
         },
       ],
-      userData: encodeUserData(cloudConfig),
+      userData: encodeUserData(renderUserData(node, bundle)),
       updateDefaultVersion: true,
       tagSpecifications: [
         { resourceType: "instance", tags },

@@ -2,6 +2,7 @@ import { Token } from "cdktf";
 import { ConfigError } from "../errors";
 import { Architecture, validateControlPlaneInstanceType } from "../instance-types";
 import { cidrsOverlap, parseCidr } from "../network/cidr";
+import { EtcdBackupOptions, EtcdBackupSettings, resolveEtcdBackupSettings, validateRestoreSource } from "../etcd-backup/settings";
 import { DEFAULT_KUBERNETES_VERSION, ResolvedKubernetesVersion, resolveKubernetesVersion } from "../versions";
 
 /** kube-apiserver settings. */
@@ -24,6 +25,18 @@ export interface ApiServerOptions {
 export interface ComponentOptions {
   /** Flags as name to value, without "--". @default - none */
   readonly extraArgs?: Record<string, string>;
+}
+
+/** etcd, stacked on the control-plane nodes. */
+export interface EtcdOptions extends ComponentOptions {
+  /** Scheduled snapshots to S3. @default - every 15 minutes, kept 7 days, dailies 90 days */
+  readonly backup?: EtcdBackupOptions;
+  /**
+   * Build the control plane from this snapshot ("s3://bucket/key.db"), reusing
+   * the PKI kept in Secrets Manager, after losing every control-plane node.
+   * @default - a new, empty cluster
+   */
+  readonly restoreFrom?: string;
 }
 
 export interface ControllerManagerOptions extends ComponentOptions {
@@ -60,7 +73,7 @@ export interface ControlPlaneOptions {
   /** Days Secrets Manager keeps the cluster's secrets after a destroy (0 deletes at once, or 7 to 30). @default 7 */
   readonly secretsRecoveryWindowDays?: number;
   readonly apiServer?: ApiServerOptions;
-  readonly etcd?: ComponentOptions;
+  readonly etcd?: EtcdOptions;
   readonly scheduler?: ComponentOptions;
   readonly controllerManager?: ControllerManagerOptions;
 }
@@ -85,7 +98,7 @@ export interface ControlPlaneSettings {
     readonly audit: { readonly maxAgeDays: number; readonly maxBackups: number; readonly maxSizeMiB: number };
     readonly encryptionAtRest: boolean;
   };
-  readonly etcd: { readonly extraArgs: Record<string, string> };
+  readonly etcd: { readonly extraArgs: Record<string, string>; readonly backup?: EtcdBackupSettings; readonly restoreFrom?: string };
   readonly scheduler: { readonly extraArgs: Record<string, string> };
   readonly controllerManager: { readonly extraArgs: Record<string, string>; readonly controllers: string[] };
 }
@@ -148,7 +161,11 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
       },
       encryptionAtRest: apiServer.encryptionAtRest ?? true,
     },
-    etcd: { extraArgs: extraArgs(options.etcd?.extraArgs, "etcd.extraArgs") },
+    etcd: {
+      extraArgs: extraArgs(options.etcd?.extraArgs, "etcd.extraArgs"),
+      backup: resolveEtcdBackupSettings(options.etcd?.backup ?? {}),
+      restoreFrom: options.etcd?.restoreFrom === undefined ? undefined : validateRestoreSource(options.etcd.restoreFrom),
+    },
     scheduler: { extraArgs: extraArgs(options.scheduler?.extraArgs, "scheduler.extraArgs") },
     controllerManager: { extraArgs: controllerManagerArgs, controllers },
   };

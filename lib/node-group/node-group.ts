@@ -4,7 +4,8 @@ import { Token } from "cdktf";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../aws-environment";
 import { ROLE_TAG_KEY } from "../bootstrap/node-roles";
-import { encodeUserData } from "../bootstrap/user-data";
+import { encodeUserData, renderBundle, renderUserData } from "../bootstrap/user-data";
+import { bundleReadStatements, storeBundle } from "../node-artifacts";
 import type { IKubernetesCluster } from "../cluster-reference";
 import { ubuntuAmiParameter } from "../control-plane/control-plane";
 import { ConfigError } from "../errors";
@@ -14,7 +15,7 @@ import { resolveKubernetesVersion } from "../versions";
 import { NodeGroupOptions, NodeGroupSettings, resolveNodeGroupSettings } from "./settings";
 import { NodeRole } from "../node-role";
 import { workerPolicies } from "./worker-policies";
-import { renderWorkerCloudConfig } from "./worker-user-data";
+import { workerNode } from "./worker-user-data";
 
 export interface NodeGroupProps extends NodeGroupOptions {
   /** The cluster to join, in this stack or another stack of the same app. */
@@ -56,16 +57,20 @@ export class NodeGroup extends Construct {
     const groupName = resourceName(clusterName, settings.name);
     const version = resolveKubernetesVersion(cluster.controlPlane.kubernetesVersion, "controlPlane.kubernetesVersion");
     const joinParameters = cluster.controlPlane.joinParameters;
+    const bundlePrefix = `node-groups/${settings.name}`;
     const role = new NodeRole(this, "role", {
       name: iamRoleName(clusterName, `nodes-${settings.name}`),
       description: `Kubernetes worker nodes of ${clusterName}, group ${settings.name}`,
-      policies: workerPolicies(env, {
-        joinParameterNames: [joinParameters.token, joinParameters.caCertHash, joinParameters.kubernetesVersion],
-        encryptionKeyArn: cluster.encryptionKey.keyArn,
-        autoScalingGroupName: groupName,
-      }),
+      policies: {
+        ...workerPolicies(env, {
+          joinParameterNames: [joinParameters.token, joinParameters.caCertHash, joinParameters.kubernetesVersion],
+          encryptionKeyArn: cluster.encryptionKey.keyArn,
+          autoScalingGroupName: groupName,
+        }),
+        "node-bundle": bundleReadStatements(env, cluster.controlPlane.nodeArtifacts, bundlePrefix, cluster.encryptionKey.keyArn),
+      },
     });
-    const cloudConfig = renderWorkerCloudConfig({
+    const node = workerNode({
       clusterName,
       region: env.region,
       endpoint: cluster.controlPlane.endpoint,
@@ -75,6 +80,8 @@ export class NodeGroup extends Construct {
       launchHookName: LAUNCH_HOOK_NAME,
       settings,
     });
+    const bundle = renderBundle(node, bundlePrefix);
+    storeBundle(this, "bundle", cluster.controlPlane.nodeArtifacts, bundle);
     const instanceTags = { ...stackDefaultTags(clusterName), ...clusterTags(clusterName), [ROLE_TAG_KEY]: "worker", Name: groupName };
     const launchTemplate = new LaunchTemplate(this, "launch-template", {
       name: groupName,
@@ -97,7 +104,7 @@ export class NodeGroup extends Construct {
           },
         },
       ],
-      userData: encodeUserData(cloudConfig),
+      userData: encodeUserData(renderUserData(node, bundle)),
       updateDefaultVersion: true,
       tagSpecifications: [
         { resourceType: "instance", tags: instanceTags },

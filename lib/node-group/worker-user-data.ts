@@ -1,9 +1,8 @@
 import { renderKubeletPatch, renderWorkerJoinConfig } from "../bootstrap/kubeadm-config";
 import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
-import { BOOTSTRAP_TIMEOUT_MINUTES, CLUSTER_WAIT_SECONDS, POLL_SECONDS } from "../bootstrap/node-roles";
+import { CLUSTER_WAIT_SECONDS, POLL_SECONDS } from "../bootstrap/node-roles";
 import { NodeEnvironment } from "../bootstrap/node-env";
-import { bootstrapService } from "../bootstrap/systemd";
-import { renderCloudConfig } from "../bootstrap/user-data";
+import { NodeDefinition } from "../bootstrap/user-data";
 import { AWS_CLI_SNAP_CHANNEL, ResolvedKubernetesVersion } from "../versions";
 import { NodeGroupSettings } from "./settings";
 
@@ -19,7 +18,8 @@ export interface WorkerBootstrap {
   readonly settings: NodeGroupSettings;
 }
 
-export const WORKER_SCRIPTS = ["lib.sh", "prepare-node.sh", "worker.sh"];
+/** Bundle scripts of a worker (lib.sh arrives in user data). */
+export const WORKER_SCRIPTS = ["prepare-node.sh", "worker.sh"];
 /** Time a node has, after it joins, to become Ready before it gives up and is replaced. */
 export const NODE_READY_TIMEOUT_SECONDS = 10 * 60;
 const PATCHES_DIR = `${NODE_FILES.kubeadmDir}/patches`;
@@ -47,13 +47,15 @@ export function workerEnvironment(b: WorkerBootstrap): NodeEnvironment {
   };
 }
 
-export function renderWorkerCloudConfig(b: WorkerBootstrap): string {
+/** A worker of one node group: its environment and the contents of its bundle. */
+export function workerNode(b: WorkerBootstrap): NodeDefinition {
   const s = b.settings;
-  return renderCloudConfig({
+  return {
+    role: "worker",
     env: workerEnvironment(b),
     scripts: WORKER_SCRIPTS,
-    bootstrapUnit: bootstrapService("worker.sh", BOOTSTRAP_TIMEOUT_MINUTES),
-    otherUnits: [],
+    bootstrapScript: "worker.sh",
+    units: [],
     pauseImage: b.version.release.pauseImage,
     files: [
       {
@@ -63,5 +65,5 @@ export function renderWorkerCloudConfig(b: WorkerBootstrap): string {
       },
       { path: `${PATCHES_DIR}/kubeletconfiguration+merge.yaml`, content: renderKubeletPatch(s.kubelet) },
     ],
-  });
+  };
 }

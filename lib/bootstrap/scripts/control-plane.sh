@@ -15,6 +15,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/init-lock.sh"
 # shellcheck source=etcd-members.sh
 . "$HERE/etcd-members.sh"
+# shellcheck source=etcd.sh
+. "$HERE/etcd.sh"
 
 PKI_FILES=(ca.crt ca.key sa.key sa.pub front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key)
 
@@ -26,9 +28,12 @@ on_exit() {
 }
 
 # The cluster is initialized once its PKI is in Secrets Manager: the init
-# node stores it last. Exit 3 means not yet.
+# node stores it last. When restoring, the PKI survives from the lost cluster,
+# so only a PKI stored by this restore counts. Exit 3 means not yet.
 cluster_initialized() {
-  secret_get "$SECRET_PKI" >/dev/null
+  local pki
+  pki=$(secret_get "$SECRET_PKI") || return $?
+  [[ -z $RESTORE_FROM || $(jq -r '.restoredFrom // ""' <<<"$pki") == "$RESTORE_FROM" ]] || return 3
 }
 
 # Prints "init" if this node must create the cluster, "join" otherwise.
@@ -83,17 +88,40 @@ resources:
 YAML
 }
 
+# Before kubeadm init, when restoring: the surviving PKI and encryption key go
+# back in place (so existing tokens, kubeconfigs and encrypted Secrets stay
+# valid) and the snapshot becomes this node's etcd data, as a new one-member
+# cluster that the other nodes then join.
+restore_from_snapshot() {
+  local name ip snapshot="$STATE_DIR/run/restore.db"
+  log "restoring etcd from $RESTORE_FROM"
+  write_pki_files
+  retry 5 aws_cli s3 cp --only-show-errors "$RESTORE_FROM" "$snapshot"
+  name=$(retry 10 imds meta-data/local-hostname)
+  ip=$(retry 10 imds meta-data/local-ipv4)
+  ETCD_IMAGE=$(kubeadm config images list --kubernetes-version "$KUBERNETES_VERSION" | grep '/etcd:')
+  export ETCD_IMAGE
+  etcd_restore_data "$snapshot" "$name" "https://$ip:2380" "$name=https://$ip:2380" "restore-$(basename "$RESTORE_FROM" .db)" "$ROOT/var/lib/etcd"
+  rm -f "$snapshot"
+}
+
 kubeadm_init() {
   reset_partial_kubeadm
   export JOIN_TOKEN KUBERNETES_VERSION PUBLIC_API_HOST CA_CERT_HASH=""
   JOIN_TOKEN=$(kubeadm token generate)
   KUBERNETES_VERSION=$(kubeadm version -o short)
   PUBLIC_API_HOST=$(public_api_host)
-  write_encryption_config
+  local preflight=()
+  if [[ -n $RESTORE_FROM ]]; then
+    restore_from_snapshot
+    preflight=(--ignore-preflight-errors=DirAvailable--var-lib-etcd)
+  else
+    write_encryption_config
+  fi
   render_template "$ROOT$KUBEADM_DIR/init.yaml" "$STATE_DIR/run/init.yaml"
   printf '%s' "$JOIN_TOKEN" | write_private "$STATE_DIR/run/join-token"
   pin_endpoint_to_self
-  kubeadm init --config "$STATE_DIR/run/init.yaml"
+  kubeadm init --config "$STATE_DIR/run/init.yaml" "${preflight[@]}"
   unpin_endpoint
 }
 
@@ -115,22 +143,28 @@ store_cluster_secrets() {
   for file in "${PKI_FILES[@]}"; do args+=(--rawfile "$file" "$pki/$file"); done
   [[ $ENCRYPTION_AT_REST == true ]] && args+=(--rawfile encryption-config.yaml "$ROOT$ENCRYPTION_CONFIG")
   jq -n "${args[@]}" --arg kubernetesVersion "$(kubeadm version -o short)" --arg initializedBy "$INSTANCE_ID" \
-    '$ARGS.named' | write_private "$STATE_DIR/run/pki.json"
+    --arg restoredFrom "$RESTORE_FROM" '$ARGS.named' | write_private "$STATE_DIR/run/pki.json"
   secret_put "$SECRET_ADMIN_KUBECONFIG" "$ROOT/etc/kubernetes/admin.conf"
   secret_put "$SECRET_PKI" "$STATE_DIR/run/pki.json"
   rm -f "$STATE_DIR/run/pki.json"
 }
 
-fetch_cluster_secrets() {
+# The CA material and encryption key from Secrets Manager, where kubeadm expects
+# them, byte for byte (jq -j: no newline added).
+write_pki_files() {
   local pki="$ROOT/etc/kubernetes/pki" file
   secret_get "$SECRET_PKI" | write_private "$STATE_DIR/run/pki.json"
   for file in "${PKI_FILES[@]}"; do
-    jq -r --arg f "$file" '.[$f]' "$STATE_DIR/run/pki.json" | write_private "$pki/$file"
+    jq -j --arg f "$file" '.[$f]' "$STATE_DIR/run/pki.json" | write_private "$pki/$file"
   done
   if [[ $ENCRYPTION_AT_REST == true ]]; then
-    jq -r '.["encryption-config.yaml"]' "$STATE_DIR/run/pki.json" | write_private "$ROOT$ENCRYPTION_CONFIG"
+    jq -j '.["encryption-config.yaml"]' "$STATE_DIR/run/pki.json" | write_private "$ROOT$ENCRYPTION_CONFIG"
   fi
   rm -f "$STATE_DIR/run/pki.json"
+}
+
+fetch_cluster_secrets() {
+  write_pki_files
   secret_get "$SECRET_ADMIN_KUBECONFIG" | write_private "$STATE_DIR/run/admin.conf"
 }
 
@@ -170,6 +204,9 @@ main() {
   log "role: $role"
   if [[ $role == init ]]; then init_cluster; else join_cluster; fi
   run_step join-token-rotation systemctl enable --now kubeadm-aws-join-token.timer
+  if [[ $BACKUP_ENABLED == true ]]; then
+    run_step etcd-backups systemctl enable --now kubeadm-aws-etcd-backup.timer
+  fi
   log "control-plane node is ready"
 }
 

@@ -6,10 +6,12 @@
 # member that was added but never started blocks every later join.
 
 # etcd_ctl ARGS...: etcdctl against the cluster. On a joining node it runs
-# inside a healthy etcd pod; ETCD_DIRECT_ENDPOINTS runs a local etcdctl instead.
+# inside a healthy etcd pod of another control-plane node; ETCD_EXEC=local runs
+# the host's etcdctl against ETCD_ENDPOINTS instead (tests).
 etcd_ctl() {
-  if [[ -n ${ETCD_DIRECT_ENDPOINTS:-} ]]; then
-    ETCDCTL_API=3 etcdctl --endpoints="$ETCD_DIRECT_ENDPOINTS" "${ETCD_DIRECT_TLS_ARGS[@]}" "$@"
+  if [[ ${ETCD_EXEC:-} == local ]]; then
+    # shellcheck disable=SC2086 # ETCD_TLS_ARGS holds several flags
+    ETCDCTL_API=3 etcdctl --endpoints="$ETCD_ENDPOINTS" ${ETCD_TLS_ARGS:-} "$@"
     return
   fi
   local pod
@@ -30,19 +32,25 @@ etcd_live_hosts() {
 }
 
 # etcd_remove_dead_members KUBECONFIG: removes members that belong to no live
-# control-plane instance. Refuses when the live members lack quorum: then the
-# cluster needs a restore, not a removal.
+# control-plane instance: started members by name (the node name is the
+# instance's private DNS name), unstarted ones, which have no name yet, by
+# their peer IP. It never removes a member that still answers, and refuses
+# when the live members lack quorum: then the cluster needs a restore.
 etcd_remove_dead_members() {
   ETCD_KUBECONFIG=$1
-  local live members id name peer host dead=() alive=0 total=0
+  local live members id status name peer client host dead=() alive=0 total=0
   live=$(retry 5 etcd_live_hosts)
-  members=$(retry 5 etcd_ctl member list -w simple)
-  while IFS=', ' read -r id _ name peer _; do
+  members=$(retry 5 etcd_ctl member list -w simple) || die "cannot list etcd members; the cluster may have lost quorum"
+  while IFS=', ' read -r id status name peer client _; do
     [[ -n $id ]] || continue
     total=$((total + 1))
-    # An unstarted member has no name yet ("id, unstarted, , https://ip:2380, , false"): match its peer IP.
     host=${peer#*://} && host=${host%:*}
-    if grep -qxF -e "${name:-none}" -e "$host" <<<"$live"; then
+    if [[ $status == started ]] && grep -qxF "$name" <<<"$live"; then
+      alive=$((alive + 1))
+    elif [[ $status == unstarted ]] && grep -qxF "$host" <<<"$live"; then
+      alive=$((alive + 1))
+    elif [[ $status == started ]] && etcd_ctl --endpoints="$client" endpoint health >/dev/null 2>&1; then
+      log "etcd member $id ($name) has no running instance but still answers; keeping it"
       alive=$((alive + 1))
     else
       dead+=("$id")

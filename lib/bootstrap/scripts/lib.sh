@@ -89,6 +89,28 @@ imds() {
   curl -sSf -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/$1"
 }
 
+# The account comes from the instance identity document, so user data needs
+# no Terraform value. (sed, not jq: this runs before packages are installed.)
+account_id() {
+  imds dynamic/instance-identity/document | sed -n 's/.*"accountId" *: *"\([0-9]*\)".*/\1/p'
+}
+
+# Bucket names, as lib/naming.ts derives them.
+cluster_bucket() {
+  echo "$CLUSTER_NAME-$1-$(retry 10 account_id)-$AWS_REGION"
+}
+
+backup_bucket() {
+  cluster_bucket etcd
+}
+
+# The AWS CLI v2 from its snap (Ubuntu 24.04 has no awscli package); the store
+# verifies the snap's signature.
+install_aws_cli() {
+  command -v aws >/dev/null && return 0
+  retry 5 snap install aws-cli --classic --channel="$AWS_CLI_SNAP_CHANNEL"
+}
+
 aws_cli() {
   aws --region "$AWS_REGION" --output json "$@"
 }

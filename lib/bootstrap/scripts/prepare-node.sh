@@ -59,17 +59,9 @@ install_kubernetes() {
   systemctl enable kubelet
 }
 
-# The AWS CLI v2 from its snap (Ubuntu 24.04 has no awscli package); the store
-# verifies the snap's signature.
-install_aws_cli() {
-  command -v aws >/dev/null && return 0
-  retry 5 snap install aws-cli --classic --channel="$AWS_CLI_SNAP_CHANNEL"
-}
-
 # Everything but the Kubernetes packages, whose version may depend on the cluster.
 prepare_host() {
   run_step install-packages install_packages
-  run_step install-aws-cli install_aws_cli
   run_step set-hostname set_hostname
   run_step disable-swap disable_swap
   run_step kernel-settings load_kernel_settings

@@ -1,0 +1,97 @@
+import { TerraformStack } from "cdktf";
+import { ClusterKey } from "../../lib/cluster-key";
+import { ControlPlane } from "../../lib/control-plane/control-plane";
+import { ControlPlaneOptions, resolveControlPlaneSettings } from "../../lib/control-plane/settings";
+import { ClusterNetwork } from "../../lib/network/cluster-network";
+import { Synthesized, synthStack } from "../helpers/synth";
+
+function synth(options: ControlPlaneOptions = {}): Synthesized {
+  return synthStack((stack: TerraformStack) => {
+    const key = new ClusterKey(stack, "key", { clusterName: "prod" });
+    const network = new ClusterNetwork(stack, "network", { clusterName: "prod", availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], encryptionKey: key });
+    new ControlPlane(stack, "control-plane", { ...options, clusterName: "prod", network, encryptionKey: key });
+  });
+}
+
+const backupBucket = (s: Synthesized) => s.resources("aws_s3_bucket").find((b) => b.values.bucket.includes("-etcd-"))!;
+const forBucket = (s: Synthesized, type: string) => {
+  const bucket = backupBucket(s);
+  return s.resources(type).find((r) => r.values.bucket === Synthesized.ref("aws_s3_bucket", bucket))!.values;
+};
+
+describe("EtcdBackup", () => {
+  const s = synth();
+
+  it("creates a bucket named after cluster, account and region", () => {
+    expect(backupBucket(s).values.bucket).toBe("prod-etcd-111122223333-eu-west-1");
+  });
+
+  it("encrypts with the cluster key, versions, blocks public access and enforces ownership", () => {
+    expect(forBucket(s, "aws_s3_bucket_server_side_encryption_configuration").rule[0]).toMatchObject({
+      apply_server_side_encryption_by_default: { sse_algorithm: "aws:kms", kms_master_key_id: expect.stringMatching(/aws_kms_key\.key_.*\.arn/) },
+    });
+    expect(forBucket(s, "aws_s3_bucket_versioning").versioning_configuration).toEqual({ status: "Enabled" });
+    expect(forBucket(s, "aws_s3_bucket_public_access_block")).toMatchObject({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true });
+    expect(forBucket(s, "aws_s3_bucket_ownership_controls").rule).toEqual({ object_ownership: "BucketOwnerEnforced" });
+  });
+
+  it("denies any access without TLS, and uploads without KMS", () => {
+    const statements = JSON.parse(forBucket(s, "aws_s3_bucket_policy").policy).Statement;
+    expect(statements[0]).toMatchObject({ Effect: "Deny", Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    expect(statements[1]).toMatchObject({ Effect: "Deny", Action: "s3:PutObject", Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" } } });
+  });
+
+  it("keeps frequent snapshots 7 days and daily ones 90 days by default", () => {
+    const rules = forBucket(s, "aws_s3_bucket_lifecycle_configuration").rule.map((r: any) => [r.filter[0].prefix, r.expiration[0].days]);
+    expect(rules).toEqual([["etcd/frequent/", 7], ["etcd/daily/", 90]]);
+  });
+
+  it("lets control-plane nodes write and read snapshots under the prefix, and never delete", () => {
+    const policy = s.resources("aws_iam_role_policy").find((p) => p.values.name === "etcd-backup")!.values.policy;
+    const statements = JSON.parse(policy).Statement;
+    expect(statements[0]).toMatchObject({ Action: ["s3:PutObject", "s3:GetObject"], Resource: "arn:aws:s3:::prod-etcd-111122223333-eu-west-1/etcd/*" });
+    expect(policy).not.toMatch(/Delete/);
+    expect(statements[3]).toMatchObject({ Action: "cloudwatch:PutMetricData", Condition: { StringEquals: { "cloudwatch:namespace": "KubeadmAws/Etcd" } } });
+  });
+
+  it("alarms when no snapshot succeeded for two intervals, counting missing data as failure", () => {
+    expect(s.only("aws_cloudwatch_metric_alarm").values).toMatchObject({
+      metric_name: "EtcdSnapshotAgeSeconds",
+      namespace: "KubeadmAws/Etcd",
+      dimensions: { ClusterName: "prod" },
+      period: 900,
+      evaluation_periods: 2,
+      treat_missing_data: "breaching",
+    });
+  });
+
+  it("turns Object Lock on when asked, and retention and interval follow the props", () => {
+    const locked = synth({ etcd: { backup: { intervalMinutes: 30, retention: { frequentDays: 3, dailyDays: 30 }, objectLock: { mode: "COMPLIANCE", days: 14 } } } });
+    expect(backupBucket(locked).values.object_lock_enabled).toBe(true);
+    expect(forBucket(locked, "aws_s3_bucket_object_lock_configuration").rule).toEqual({ default_retention: { mode: "COMPLIANCE", days: 14 } });
+    expect(locked.only("aws_cloudwatch_metric_alarm").values.period).toBe(1800);
+  });
+
+  it("can be turned off", () => {
+    const off = synth({ etcd: { backup: { enabled: false } } });
+    expect(off.resources("aws_s3_bucket").map((b) => b.values.bucket)).toEqual(["prod-nodes-111122223333-eu-west-1"]);
+    expect(off.resources("aws_cloudwatch_metric_alarm")).toEqual([]);
+  });
+
+  it("lets a restoring control plane read exactly the snapshot it restores from", () => {
+    const uri = "s3://prod-etcd-111122223333-eu-west-1/etcd/daily/20261127T000000Z-rev42.db";
+    const restoring = synth({ etcd: { restoreFrom: uri } });
+    const statements = JSON.parse(restoring.resources("aws_iam_role_policy").find((p) => p.values.name === "etcd-restore")!.values.policy).Statement;
+    expect(statements[0]).toEqual({ Sid: "ReadRestoreSnapshot", Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::prod-etcd-111122223333-eu-west-1/etcd/daily/20261127T000000Z-rev42.db" });
+  });
+
+  it.each([
+    [{ backup: { intervalMinutes: 1 } }, "etcd.backup.intervalMinutes: 1 is not allowed; use a whole number from 5 to 1440"],
+    [{ backup: { retention: { dailyDays: 0 } } }, "etcd.backup.retention.dailyDays: 0 is not allowed"],
+    [{ backup: { objectLock: { mode: "FOREVER", days: 1 } } }, 'etcd.backup.objectLock.mode: "FOREVER" is not one of GOVERNANCE, COMPLIANCE'],
+    [{ backup: { objectLock: { mode: "GOVERNANCE", days: 365 } } }, "etcd.backup.objectLock.days: 365 is not allowed; use a whole number from 1 to 90"],
+    [{ restoreFrom: "https://bucket/x.db" }, 'etcd.restoreFrom: "https://bucket/x.db" is not a snapshot location'],
+  ])("rejects %j", (etcd, message) => {
+    expect(() => resolveControlPlaneSettings({ etcd } as any, "10.0.0.0/16")).toThrow(message);
+  });
+});

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Takes an etcd snapshot and stores it in the cluster's backup bucket. A timer
+# runs it on every control-plane node; only the node whose member leads the
+# cluster takes the snapshot, so there is one per interval. The snapshot is
+# checked with `snapshot status`, uploaded with SSE-KMS under a name that sorts
+# by time, and, the first time each day, kept as a daily snapshot too. Then it
+# publishes the snapshot's age as a CloudWatch metric; an alarm fires when no
+# snapshot succeeded for two intervals.
+set -Eeuo pipefail
+SCRIPT_NAME=etcd-backup
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+# shellcheck source=etcd.sh
+. "$HERE/etcd.sh"
+
+upload() {
+  retry 5 aws_cli s3 cp --only-show-errors "$1" "s3://$BUCKET/$2" --sse aws:kms --sse-kms-key-id "$KMS_KEY_ID"
+}
+
+publish_age() {
+  retry 3 aws_cli cloudwatch put-metric-data --namespace "$METRIC_NAMESPACE" \
+    --metric-data "MetricName=EtcdSnapshotAgeSeconds,Value=$1,Unit=Seconds,Dimensions=[{Name=ClusterName,Value=$CLUSTER_NAME}]"
+}
+
+main() {
+  load_config
+  if ! etcd_is_leader; then
+    log "this node's etcd member is not the leader; the leader's node takes the snapshot"
+    return 0
+  fi
+  local started stamp day file revision key daily
+  BUCKET=$(backup_bucket)
+  started=$(date +%s)
+  stamp=$(date -u -d "@$started" +%Y%m%dT%H%M%SZ)
+  day=${stamp:0:8}
+  file="$ROOT$SNAPSHOT_DIR/kubeadm-aws-snapshot.db"
+  mkdir -p "$(dirname "$file")" && rm -f "$file"
+  etcdctl_here snapshot save "$file" >/dev/null
+  revision=$(etcd_snapshot_revision "$file")
+  # Fixed-width UTC timestamps first, so keys sort by time.
+  key="$BACKUP_PREFIX/frequent/$stamp-rev$revision.db"
+  upload "$file" "$key"
+  daily=$(aws_cli s3api list-objects-v2 --bucket "$BUCKET" --prefix "$BACKUP_PREFIX/daily/$day" --max-items 1 | jq -r '.Contents | length')
+  if [[ $daily == 0 ]]; then
+    upload "$file" "$BACKUP_PREFIX/daily/$stamp-rev$revision.db"
+  fi
+  rm -f "$file"
+  publish_age "$(($(date +%s) - started))"
+  log "snapshot at revision $revision stored as s3://$BUCKET/$key"
+}
+
+main "$@"

@@ -1,0 +1,78 @@
+import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
+import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
+import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
+import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
+import { Construct } from "constructs";
+import { AwsEnvironment } from "./aws-environment";
+import { IClusterKey } from "./cluster-key";
+import { PolicyStatement, policyDocument } from "./iam";
+
+export interface PrivateBucketProps {
+  readonly name: string;
+  readonly encryptionKey: IClusterKey;
+  readonly lifecycleRules: S3BucketLifecycleConfigurationRule[];
+  /** Statements added to the bucket policy, after the TLS-only one. */
+  readonly extraPolicy?: (bucketArn: string) => PolicyStatement[];
+  /** Object Lock needs to be switched on when the bucket is created. @default false */
+  readonly objectLockEnabled?: boolean;
+  /** Let `destroy` empty the bucket first. @default false */
+  readonly forceDestroy?: boolean;
+  readonly tags?: Record<string, string>;
+}
+
+/**
+ * A bucket as every cluster bucket must be: encrypted with the cluster key,
+ * versioned, public access blocked, ownership enforced, TLS only, with
+ * lifecycle rules.
+ */
+export class PrivateBucket extends Construct {
+  readonly bucketName: string;
+  /** Built from the name, not read from the bucket, so policies show in full in the plan. */
+  readonly bucketArn: string;
+  readonly bucketId: string;
+
+  constructor(scope: Construct, id: string, props: PrivateBucketProps) {
+    super(scope, id);
+    const env = AwsEnvironment.of(this);
+    const bucket = new S3Bucket(this, "bucket", {
+      bucket: props.name,
+      objectLockEnabled: props.objectLockEnabled || undefined,
+      forceDestroy: props.forceDestroy || undefined,
+      tags: props.tags,
+    });
+    this.bucketName = props.name;
+    this.bucketArn = `arn:${env.partition}:s3:::${props.name}`;
+    this.bucketId = bucket.id;
+    new S3BucketPublicAccessBlock(this, "public-access-block", {
+      bucket: bucket.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    new S3BucketOwnershipControls(this, "ownership", { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } });
+    new S3BucketVersioningA(this, "versioning", { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } });
+    new S3BucketServerSideEncryptionConfigurationA(this, "encryption", {
+      bucket: bucket.id,
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: props.encryptionKey.keyArn }, bucketKeyEnabled: true }],
+    });
+    new S3BucketPolicy(this, "policy", {
+      bucket: bucket.id,
+      policy: policyDocument([
+        {
+          Sid: "DenyInsecureTransport",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "s3:*",
+          Resource: [this.bucketArn, `${this.bucketArn}/*`],
+          Condition: { Bool: { "aws:SecureTransport": "false" } },
+        },
+        ...(props.extraPolicy?.(this.bucketArn) ?? []),
+      ]),
+    });
+    new S3BucketLifecycleConfiguration(this, "lifecycle", { bucket: bucket.id, rule: props.lifecycleRules });
+  }
+}
