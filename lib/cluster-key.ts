@@ -76,6 +76,15 @@ function keyPolicy(env: AwsEnvironment, clusterName: string): PolicyStatement[] 
         ArnLike: { "kms:EncryptionContext:aws:logs:arn": env.arn("logs", `log-group:${logGroupPrefix(clusterName)}*`) },
       },
     },
+    {
+      // CloudWatch alarms publish to the cluster's encrypted SNS topic.
+      Sid: "CloudWatchAlarmsPublishToEncryptedTopic",
+      Effect: "Allow",
+      Principal: { Service: env.servicePrincipal("cloudwatch") },
+      Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+      Resource: "*",
+      Condition: { StringEquals: { "aws:SourceAccount": env.accountId } },
+    },
     // Auto Scaling launches instances with volumes encrypted by this key, through its service-linked role. The
     // principal is "*" narrowed to that role by condition: naming the role directly fails while the role does not
     // exist yet, which is the case in an account that never used Auto Scaling.

@@ -9,6 +9,7 @@ import { ClusterNetwork } from "./network/cluster-network";
 import { ClusterNetworkOptions } from "./network/network-settings";
 import { NodeGroup } from "./node-group/node-group";
 import { NodeGroupOptions } from "./node-group/settings";
+import { ObservabilityOptions } from "./observability/settings";
 
 /** One general-purpose group of 3 on-demand m7i.large workers, growing to 12 with the cluster autoscaler. */
 export const DEFAULT_NODE_GROUPS: NodeGroupOptions[] = [{ name: "general", instanceTypes: ["m7i.large"], minSize: 3, maxSize: 12 }];
@@ -20,6 +21,8 @@ export interface KubernetesClusterProps {
   readonly network?: ClusterNetworkOptions;
   /** @default - 3 m7i.large nodes running Kubernetes 1.35, one per zone, API reachable from the VPC only */
   readonly controlPlane?: ControlPlaneOptions;
+  /** Logs, alarms and the dashboard. @default - all on */
+  readonly observability?: ObservabilityOptions;
   /** @default DEFAULT_NODE_GROUPS; pass [] for none */
   readonly nodeGroups?: NodeGroupOptions[];
 }
@@ -44,6 +47,7 @@ export class KubernetesCluster extends Construct implements IKubernetesCluster {
     this.encryptionKey = new ClusterKey(this, "key", { clusterName: props.clusterName });
     this.network = new ClusterNetwork(this, "network", { ...props.network, clusterName: props.clusterName, encryptionKey: this.encryptionKey });
     this.controlPlane = new ControlPlane(this, "control-plane", {
+      observability: props.observability,
       ...props.controlPlane,
       clusterName: props.clusterName,
       network: this.network,

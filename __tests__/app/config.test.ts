@@ -9,7 +9,7 @@ describe("configFromEnv", () => {
       region: "eu-west-1",
       accountId: undefined,
       network: { vpcCidr: undefined, availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], natGateways: undefined, interfaceEndpoints: undefined },
-      controlPlane: { kubernetesVersion: undefined, count: undefined, instanceType: undefined, apiServer: undefined, etcd: undefined },
+      controlPlane: { kubernetesVersion: undefined, count: undefined, instanceType: undefined, apiServer: undefined, etcd: undefined, observability: undefined },
       nodeGroups: [{ name: "general", instanceTypes: ["m7i.large"], minSize: 3, maxSize: 12 }],
       stateBackend: undefined,
     });
@@ -31,6 +31,7 @@ describe("configFromEnv", () => {
       CLUSTER_API_ALLOWED_CIDRS: "203.0.113.0/24,198.51.100.7/32",
       CLUSTER_NODE_INSTANCE_TYPES: "m7g.large,m6g.large",
       CLUSTER_ETCD_RESTORE_FROM: "s3://b/etcd/daily/x.db",
+      CLUSTER_ALARM_EMAILS: "oncall@example.com",
       CLUSTER_NODE_MIN_SIZE: "2",
       CLUSTER_NODE_MAX_SIZE: "20",
     });
@@ -45,6 +46,7 @@ describe("configFromEnv", () => {
         instanceType: "m7g.xlarge",
         apiServer: { publicAccess: { allowedCidrs: ["203.0.113.0/24", "198.51.100.7/32"] } },
         etcd: { restoreFrom: "s3://b/etcd/daily/x.db" },
+        observability: { alarms: { emails: ["oncall@example.com"] } },
       },
       nodeGroups: [{ name: "general", instanceTypes: ["m7g.large", "m6g.large"], minSize: 2, maxSize: 20 }],
       stateBackend: { bucket: "tf-state", key: "prod/terraform.tfstate", region: "us-east-2" },

@@ -16,8 +16,16 @@ describe("node scripts", () => {
   });
 
   it("sandbox fakes are shellcheck clean too", () => {
-    const fakes = ["aws", "kubeadm", "kubectl", "curl", "crictl", "recorder"];
+    const fakes = ["aws", "kubeadm", "kubectl", "curl", "crictl", "journalctl", "recorder"];
     const result = spawnSync("shellcheck", fakes, { cwd: FAKES, encoding: "utf8" });
     expect(result.stdout + result.stderr).toBe("");
+  });
+});
+
+describe("log shipper", () => {
+  it("compiles with the python3 Ubuntu ships (the one its unit runs)", () => {
+    const result = spawnSync("/usr/bin/python3", ["-m", "py_compile", join(SCRIPTS_DIR, "log-shipper.py")], { encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
   });
 });

@@ -13,6 +13,7 @@ function synth(options: ControlPlaneOptions = {}): Synthesized {
   });
 }
 
+const backupAlarm = (s: Synthesized) => s.resources("aws_cloudwatch_metric_alarm").find((a) => a.values.alarm_name === "prod-etcd-backup-stale")!;
 const backupBucket = (s: Synthesized) => s.resources("aws_s3_bucket").find((b) => b.values.bucket.includes("-etcd-"))!;
 const forBucket = (s: Synthesized, type: string) => {
   const bucket = backupBucket(s);
@@ -55,7 +56,7 @@ describe("EtcdBackup", () => {
   });
 
   it("alarms when no snapshot succeeded for two intervals, counting missing data as failure", () => {
-    expect(s.only("aws_cloudwatch_metric_alarm").values).toMatchObject({
+    expect(backupAlarm(s).values).toMatchObject({
       metric_name: "EtcdSnapshotAgeSeconds",
       namespace: "KubeadmAws/Etcd",
       dimensions: { ClusterName: "prod" },
@@ -63,19 +64,20 @@ describe("EtcdBackup", () => {
       evaluation_periods: 2,
       treat_missing_data: "breaching",
     });
+    expect(backupAlarm(s).values.alarm_actions).toEqual([expect.stringMatching(/aws_sns_topic\..*\.arn/)]);
   });
 
   it("turns Object Lock on when asked, and retention and interval follow the props", () => {
     const locked = synth({ etcd: { backup: { intervalMinutes: 30, retention: { frequentDays: 3, dailyDays: 30 }, objectLock: { mode: "COMPLIANCE", days: 14 } } } });
     expect(backupBucket(locked).values.object_lock_enabled).toBe(true);
     expect(forBucket(locked, "aws_s3_bucket_object_lock_configuration").rule).toEqual({ default_retention: { mode: "COMPLIANCE", days: 14 } });
-    expect(locked.only("aws_cloudwatch_metric_alarm").values.period).toBe(1800);
+    expect(backupAlarm(locked).values.period).toBe(1800);
   });
 
   it("can be turned off", () => {
     const off = synth({ etcd: { backup: { enabled: false } } });
     expect(off.resources("aws_s3_bucket").map((b) => b.values.bucket)).toEqual(["prod-nodes-111122223333-eu-west-1"]);
-    expect(off.resources("aws_cloudwatch_metric_alarm")).toEqual([]);
+    expect(backupAlarm(off)).toBeUndefined();
   });
 
   it("lets a restoring control plane read exactly the snapshot it restores from", () => {

@@ -27,12 +27,13 @@ describe("a node group in its own stack (examples/separate-node-group-stack)", (
     expect(groups).not.toContain("shared-data");
   });
 
-  it("validates and plans the team's stack offline, creating only the node group", () => {
+  it("validates and plans the team's stack offline, creating only the node group and its alarms", () => {
     expect(team.summary.createByType).toEqual([
       ["aws_autoscaling_group", 1],
+      ["aws_cloudwatch_metric_alarm", 2],
       ["aws_iam_instance_profile", 1],
       ["aws_iam_role", 1],
-      ["aws_iam_role_policy", 4],
+      ["aws_iam_role_policy", 5],
       ["aws_launch_template", 1],
       ["aws_s3_object", 1],
     ]);
@@ -45,6 +46,10 @@ describe("a node group in its own stack (examples/separate-node-group-stack)", (
     expect(group.references.vpc_zone_identifier.every((ref) => ref.startsWith(remote))).toBe(true);
     expect(template.references.vpc_security_group_ids.every((ref) => ref.startsWith(remote))).toBe(true);
     expect(template.references["block_device_mappings.0.ebs.0.kms_key_id"].every((ref) => ref.startsWith(remote))).toBe(true);
+    // The group's alarms notify the cluster's topic.
+    for (const alarm of teamResources.filter((r) => r.type === "aws_cloudwatch_metric_alarm")) {
+      expect(alarm.references.alarm_actions.every((ref) => ref.startsWith(remote))).toBe(true);
+    }
     // Offline, those values are placeholders.
     expect(group.values.vpc_zone_identifier).toHaveLength(3);
     expect(group.values.vpc_zone_identifier[0]).toMatch(/^offline-placeholder-/);

@@ -9,6 +9,7 @@ export interface EtcdMember {
   readonly ip: string;
   readonly clientUrl: string;
   readonly peerUrl: string;
+  readonly metricsUrl: string;
   readonly dataDir: string;
   process?: ChildProcess;
 }
@@ -35,7 +36,14 @@ export class LocalEtcdCluster {
 
   member(name: string, index: number): EtcdMember {
     const ip = `127.0.0.${11 + index}`;
-    return { name, ip, clientUrl: `http://${ip}:${this.port}`, peerUrl: `http://${ip}:${this.port + 1}`, dataDir: join(this.dir, name) };
+    return {
+      name,
+      ip,
+      clientUrl: `http://${ip}:${this.port}`,
+      peerUrl: `http://${ip}:${this.port + 1}`,
+      metricsUrl: `http://${ip}:${this.port + 2}/metrics`,
+      dataDir: join(this.dir, name),
+    };
   }
 
   launch(member: EtcdMember, initialCluster: string, state: "new" | "existing", token = "test-cluster"): void {
@@ -51,6 +59,7 @@ export class LocalEtcdCluster {
         `--initial-cluster=${initialCluster}`,
         `--initial-cluster-state=${state}`,
         `--initial-cluster-token=${token}`,
+        `--listen-metrics-urls=${member.metricsUrl.replace("/metrics", "")}`,
         "--log-level=error",
       ],
       { stdio: "ignore" },

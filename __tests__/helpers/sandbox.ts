@@ -105,21 +105,28 @@ export class Sandbox {
     return this.spawn(node, [join(node.root, "opt/kubeadm-aws/bin", script), ...args], env);
   }
 
+  /** Starts a long-running program on a node (a service), returning its process. */
+  runDetached(node: SandboxNode, command: string[], env: Record<string, string> = {}) {
+    return spawn(command[0], command.slice(1), { env: this.env(node, env), stdio: "ignore" });
+  }
+
+  private env(node: SandboxNode, env: Record<string, string>): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      PATH: `${FAKES}:${process.env.PATH}`,
+      KUBEADM_AWS_ROOT: node.root,
+      FAKE_STATE: this.state,
+      FAKE_DOWNLOADS: this.downloads,
+      FAKE_INSTANCE_ID: node.instanceId,
+      FAKE_HOSTNAME: node.hostname,
+      FAKE_IP: node.ip,
+      ...env,
+    };
+  }
+
   private spawn(node: SandboxNode, bashArgs: string[], env: Record<string, string>): Promise<RunResult> {
     return new Promise((resolve) => {
-      const child = spawn("bash", bashArgs, {
-        env: {
-          ...process.env,
-          PATH: `${FAKES}:${process.env.PATH}`,
-          KUBEADM_AWS_ROOT: node.root,
-          FAKE_STATE: this.state,
-          FAKE_DOWNLOADS: this.downloads,
-          FAKE_INSTANCE_ID: node.instanceId,
-          FAKE_HOSTNAME: node.hostname,
-          FAKE_IP: node.ip,
-          ...env,
-        },
-      });
+      const child = spawn("bash", bashArgs, { env: this.env(node, env) });
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));

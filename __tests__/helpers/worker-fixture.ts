@@ -14,6 +14,7 @@ export function workerBootstrap(options: Partial<NodeGroupOptions> = {}): Worker
     joinParameters: { token: "/k8s/prod/join/token", caCertHash: "/k8s/prod/join/ca-cert-hash", kubernetesVersion: "/k8s/prod/join/kubernetes-version" },
     autoScalingGroupName: "prod-general",
     launchHookName: "node-ready",
+    logShipping: true,
     settings: resolveNodeGroupSettings({ name: "general", instanceTypes: ["m7i.large"], minSize: 1, maxSize: 3, ...options }),
   };
 }

@@ -93,9 +93,9 @@ describe("NodeGroup", () => {
     expect(patch).toContain("maxPods: 110");
   });
 
-  it("gives workers only Session Manager, ECR pulls, the join parameters, their bundle and their own launch hook", () => {
+  it("gives workers only Session Manager, ECR pulls, the join parameters, their bundle, their logs and their own launch hook", () => {
     const policies = synth.resources("aws_iam_role_policy").filter((p) => p.values.role.includes("node-group-general"));
-    expect(policies.map((p) => p.values.name).sort()).toEqual(["ecr-pull", "join-cluster", "node-bundle", "session-manager"]);
+    expect(policies.map((p) => p.values.name).sort()).toEqual(["ecr-pull", "join-cluster", "node-bundle", "session-manager", "ship-logs"]);
     const text = policies.map((p) => p.values.policy).join("\n");
     expect(text).not.toMatch(/secretsmanager|ssm:PutParameter|elasticloadbalancing|ec2:Create|ec2:Authorize/);
     const join = JSON.parse(policies.find((p) => p.values.name === "join-cluster")!.values.policy).Statement;

@@ -62,7 +62,7 @@ describe("offline plan of the default app (main.ts)", () => {
     const flowLog = ofType("aws_flow_log")[0];
     expect(flowLog.values).toMatchObject({ traffic_type: "ALL", log_destination_type: "cloud-watch-logs" });
     expect(referencedAddress(flowLog.references.vpc_id)).toEqual([ofType("aws_vpc")[0].address]);
-    const group = ofType("aws_cloudwatch_log_group")[0];
+    const group = ofType("aws_cloudwatch_log_group").find((g) => referencedAddress(flowLog.references.log_destination).includes(g.address))!;
     expect(group.values.retention_in_days).toBe(90);
     expect(referencedAddress(group.references.kms_key_id)).toEqual([ofType("aws_kms_key")[0].address]);
   });
@@ -148,6 +148,25 @@ describe("offline plan of the default app (main.ts)", () => {
     expect(JSON.stringify(backupPolicy.values)).not.toMatch(/Delete/);
     const alarm = ofType("aws_cloudwatch_metric_alarm").find((a) => a.values.alarm_name === "kubeadm-etcd-backup-stale")!;
     expect(alarm.values).toMatchObject({ metric_name: "EtcdSnapshotAgeSeconds", treat_missing_data: "breaching", evaluation_periods: 2 });
+  });
+
+  it("plans encrypted log groups with retention, alarms wired to the topic, a dashboard, and log writes scoped to the cluster", () => {
+    const key = ofType("aws_kms_key")[0].address;
+    const groups = ofType("aws_cloudwatch_log_group");
+    expect(groups.map((g) => g.values.name).sort()).toEqual(["/k8s/kubeadm/audit", "/k8s/kubeadm/bootstrap", "/k8s/kubeadm/control-plane", "/k8s/kubeadm/system", "/k8s/kubeadm/vpc-flow-logs"]);
+    for (const g of groups) {
+      expect(g.values.retention_in_days).toBeGreaterThan(0);
+      expect(referencedAddress(g.references.kms_key_id)).toEqual([key]);
+    }
+    const topic = ofType("aws_sns_topic")[0];
+    expect(referencedAddress(topic.references.kms_master_key_id)).toEqual([key]);
+    const alarms = ofType("aws_cloudwatch_metric_alarm");
+    expect(alarms.length).toBeGreaterThanOrEqual(12);
+    for (const a of alarms) expect(referencedAddress(a.references.alarm_actions)).toEqual([topic.address]);
+    expect(ofType("aws_cloudwatch_dashboard").map((d) => d.values.dashboard_name)).toEqual(["kubeadm"]);
+    for (const p of ofType("aws_iam_role_policy").filter((p) => p.values.name === "ship-logs")) {
+      for (const resource of JSON.parse(p.values.policy).Statement[0].Resource) expect(resource).toMatch(/^arn:aws:logs:eu-west-1:123456789012:log-group:\/k8s\/kubeadm\//);
+    }
   });
 
   it("holds no secret material in the plan", () => {

@@ -66,3 +66,15 @@ export function periodicJob(name: string, script: string, description: string, e
     },
   ];
 }
+
+/** A service that runs for as long as the node does, restarted if it stops. */
+export function longRunningService(name: string, command: string, description: string): SystemdUnit {
+  return {
+    name: `${name}.service`,
+    content: unit({
+      Unit: { Description: description, Wants: "network-online.target", After: "network-online.target" },
+      Service: { Type: "simple", ExecStart: command, Environment: `PATH=${PATH}`, Restart: "always", RestartSec: "5", StandardOutput: "journal", StandardError: "journal" },
+      Install: { WantedBy: "multi-user.target" },
+    }),
+  };
+}

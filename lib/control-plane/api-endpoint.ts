@@ -37,6 +37,8 @@ export class ApiEndpoint extends Construct {
   readonly loadBalancerArn: string;
   readonly publicLoadBalancerName?: string;
   readonly publicDnsName?: string;
+  /** CloudWatch dimensions of the internal load balancer and its target group. */
+  readonly internal: { readonly loadBalancerArnSuffix: string; readonly targetGroupArnSuffix: string };
 
   constructor(scope: Construct, id: string, props: ApiEndpointProps) {
     super(scope, id);
@@ -56,6 +58,7 @@ export class ApiEndpoint extends Construct {
       alias: { name: internal.loadBalancer.dnsName, zoneId: internal.loadBalancer.zoneId, evaluateTargetHealth: true },
     });
     this.loadBalancerArn = internal.loadBalancer.arn;
+    this.internal = { loadBalancerArnSuffix: internal.loadBalancer.arnSuffix, targetGroupArnSuffix: internal.targetGroup.arnSuffix };
     this.targetGroupArns = [internal.targetGroup.arn];
 
     if (props.publicSecurityGroupId) {

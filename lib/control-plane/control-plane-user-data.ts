@@ -11,6 +11,8 @@ import { NodeDefinition } from "../bootstrap/user-data";
 import { BACKUP_PREFIX } from "../etcd-backup/settings";
 import { ETCD_METRIC_NAMESPACE } from "../etcd-backup/etcd-backup";
 import { ssmParameterName } from "../naming";
+import { observabilityFiles, observabilityUnits } from "../observability/node-files";
+import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { clusterTagKey } from "../tags";
 import { AWS_CLI_SNAP_CHANNEL } from "../versions";
 import { ControlPlaneSettings } from "./settings";
@@ -39,6 +41,8 @@ export const CONTROL_PLANE_SCRIPTS = [
   "etcd.sh",
   "etcd-backup.sh",
   "etcd-restore.sh",
+  "publish-metrics.sh",
+  "log-shipper.py",
 ];
 
 /** SSM parameters nodes write and read; workers may read only the join ones. */
@@ -84,6 +88,11 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     SNAPSHOT_DIR: "/var/lib/etcd",
     METRIC_NAMESPACE: ETCD_METRIC_NAMESPACE,
     RESTORE_FROM: b.settings.etcd.restoreFrom ?? "",
+    LOG_SHIPPING: b.settings.observability.logs !== undefined,
+    METRICS_ENABLED: b.settings.observability.alarms !== undefined || b.settings.observability.dashboard,
+    CONTROL_PLANE_METRIC_NAMESPACE,
+    // kubeadm's etcd serves its metrics on loopback.
+    ETCD_METRICS_URL: "http://127.0.0.1:2381/metrics",
     JOIN_TOKEN_TTL: "24h",
     // Renew once half the lifetime is gone; the timer runs hourly, so a token never has under 11 h left.
     JOIN_TOKEN_RENEW_BEFORE_SECONDS: 12 * 3600,
@@ -113,6 +122,8 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
     units: [
       ...periodicJob("kubeadm-aws-join-token", "rotate-join-token.sh", "kubeadm-aws: keep a valid join token in SSM", 60),
       ...(s.etcd.backup ? periodicJob("kubeadm-aws-etcd-backup", "etcd-backup.sh", "kubeadm-aws: snapshot etcd to S3", s.etcd.backup.intervalMinutes) : []),
+      ...periodicJob("kubeadm-aws-metrics", "publish-metrics.sh", "kubeadm-aws: publish certificate, memory and etcd metrics", 5),
+      ...observabilityUnits(),
     ],
     pauseImage: s.version.release.pauseImage,
     files: [
@@ -120,6 +131,7 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
       { path: `${NODE_FILES.kubeadmDir}/join.yaml`, content: renderControlPlaneJoinConfig(kubeadm), permissions: "0600" },
       { path: NODE_FILES.auditPolicy, content: renderAuditPolicy(), permissions: "0600" },
       ...addonFiles(addons),
+      ...observabilityFiles(b.clusterName, b.region, "control-plane"),
     ],
   };
 }

@@ -13,7 +13,12 @@ import { IClusterNetwork } from "../network/cluster-network";
 import { clusterTags, stackDefaultTags } from "../tags";
 import { ApiEndpoint } from "./api-endpoint";
 import { ClusterSecrets } from "./cluster-secrets";
-import { EtcdBackup } from "../etcd-backup/etcd-backup";
+import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
+import { ETCD_METRIC_NAMESPACE, EtcdBackup } from "../etcd-backup/etcd-backup";
+import { AlarmTopic, ETCD_DEFAULT_QUOTA_BYTES, GROUP_METRICS, autoScalingGroupAlarms, controlPlaneAlarms } from "../observability/alarms";
+import { renderDashboard } from "../observability/dashboard";
+import { ClusterLogGroups, logWriteStatements } from "../observability/logs";
+import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { NodeRole } from "../node-role";
 import { controlPlanePolicies } from "./control-plane-policies";
 import { controlPlaneNode, joinParameterNames } from "./control-plane-user-data";
@@ -33,6 +38,8 @@ export interface IControlPlane {
   readonly serviceCidr: string;
   /** The bucket node groups store their bundles in. */
   readonly nodeArtifacts: INodeArtifacts;
+  /** Whether nodes ship logs, and the topic alarms notify (when alarms are on). */
+  readonly observability: { readonly logsEnabled: boolean; readonly alarmTopicArn?: string };
 }
 
 export interface ControlPlaneProps extends ControlPlaneOptions {
@@ -84,6 +91,8 @@ export class ControlPlane extends Construct implements IControlPlane {
   /** The etcd backup bucket and alarm, unless backups are off. */
   readonly etcdBackup?: EtcdBackup;
   readonly nodeArtifacts: NodeArtifacts;
+  readonly observability: { readonly logsEnabled: boolean; readonly alarmTopicArn?: string };
+  readonly logGroups?: ClusterLogGroups;
   readonly joinParameters: { readonly token: string; readonly caCertHash: string; readonly kubernetesVersion: string };
   readonly kubernetesVersion: string;
   readonly clusterDomain: string;
@@ -121,8 +130,19 @@ export class ControlPlane extends Construct implements IControlPlane {
     this.secrets = new ClusterSecrets(this, "secrets", { clusterName: cluster, encryptionKey: key, recoveryWindowDays: settings.secretsRecoveryWindowDays });
     const groupPrefix = resourceName(cluster, "control-plane");
     this.nodeArtifacts = new NodeArtifacts(this, "node-artifacts", { clusterName: cluster, encryptionKey: key });
+    const observability = settings.observability;
+    if (observability.logs) {
+      this.logGroups = new ClusterLogGroups(this, "logs", { clusterName: cluster, encryptionKey: key, ...observability.logs });
+    }
+    const alarmTopic = observability.alarms && new AlarmTopic(this, "alarms", { clusterName: cluster, encryptionKey: key, emails: observability.alarms.emails });
+    this.observability = { logsEnabled: observability.logs !== undefined, alarmTopicArn: alarmTopic?.topicArn };
     if (settings.etcd.backup) {
-      this.etcdBackup = new EtcdBackup(this, "etcd-backup", { clusterName: cluster, encryptionKey: key, settings: settings.etcd.backup });
+      this.etcdBackup = new EtcdBackup(this, "etcd-backup", {
+        clusterName: cluster,
+        encryptionKey: key,
+        settings: settings.etcd.backup,
+        alarmActions: alarmTopic ? [alarmTopic.topicArn] : undefined,
+      });
     }
     this.role = new NodeRole(this, "role", {
       name: iamRoleName(cluster, "control-plane"),
@@ -136,6 +156,17 @@ export class ControlPlane extends Construct implements IControlPlane {
         }),
         "node-bundle": bundleReadStatements(env, this.nodeArtifacts, BUNDLE_PREFIX, key.keyArn),
         ...(this.etcdBackup ? { "etcd-backup": this.etcdBackup.nodeStatements(env, key.keyArn) } : {}),
+        ...(observability.logs ? { "ship-logs": logWriteStatements(env, cluster, "control-plane") } : {}),
+        metrics: [
+          {
+            // PutMetricData takes no resource; the namespace condition scopes it.
+            Sid: "PublishClusterMetrics",
+            Effect: "Allow",
+            Action: "cloudwatch:PutMetricData",
+            Resource: "*",
+            Condition: { StringEquals: { "cloudwatch:namespace": [CONTROL_PLANE_METRIC_NAMESPACE, ETCD_METRIC_NAMESPACE] } },
+          },
+        ],
         ...(settings.etcd.restoreFrom ? { "etcd-restore": restoreStatements(env, settings.etcd.restoreFrom, key.keyArn) } : {}),
       },
     });
@@ -197,10 +228,36 @@ export class ControlPlane extends Construct implements IControlPlane {
         // The deploy returns only once this node serves the API.
         waitForElbCapacity: 1,
         waitForCapacityTimeout: "40m",
+        enabledMetrics: GROUP_METRICS,
         tag: Object.entries({ ...tags, Name: name }).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
       });
+      if (alarmTopic) autoScalingGroupAlarms(new Construct(this, `node-${i}-alarms`), { clusterName: cluster, topicArn: alarmTopic.topicArn }, name);
       return name;
     });
+    const internal = this.apiEndpoint.internal;
+    if (alarmTopic && observability.alarms) {
+      controlPlaneAlarms(this, {
+        clusterName: cluster,
+        topicArn: alarmTopic.topicArn,
+        loadBalancerArnSuffix: internal.loadBalancerArnSuffix,
+        targetGroupArnSuffix: internal.targetGroupArnSuffix,
+        certificateDaysThreshold: observability.alarms.certificateDaysThreshold,
+        etcdQuotaBytes: Number(settings.etcd.extraArgs["quota-backend-bytes"] ?? ETCD_DEFAULT_QUOTA_BYTES),
+        etcdQuotaUsedPercent: observability.alarms.etcdQuotaUsedPercent,
+      });
+    }
+    if (observability.dashboard) {
+      new CloudwatchDashboard(this, "dashboard", {
+        dashboardName: cluster,
+        dashboardBody: renderDashboard({
+          clusterName: cluster,
+          region: env.region,
+          loadBalancerArnSuffix: internal.loadBalancerArnSuffix,
+          targetGroupArnSuffix: internal.targetGroupArnSuffix,
+          controlPlaneGroups: this.autoScalingGroupNames,
+        }),
+      });
+    }
 
     this.endpoint = this.apiEndpoint.endpoint;
     this.endpointHost = this.apiEndpoint.host;

@@ -2,6 +2,7 @@ import { Token } from "cdktf";
 import { ConfigError } from "../errors";
 import { Architecture, validateControlPlaneInstanceType } from "../instance-types";
 import { cidrsOverlap, parseCidr } from "../network/cidr";
+import { ObservabilityOptions, ObservabilitySettings, resolveObservabilitySettings } from "../observability/settings";
 import { EtcdBackupOptions, EtcdBackupSettings, resolveEtcdBackupSettings, validateRestoreSource } from "../etcd-backup/settings";
 import { DEFAULT_KUBERNETES_VERSION, ResolvedKubernetesVersion, resolveKubernetesVersion } from "../versions";
 
@@ -72,6 +73,8 @@ export interface ControlPlaneOptions {
   readonly deletionProtection?: boolean;
   /** Days Secrets Manager keeps the cluster's secrets after a destroy (0 deletes at once, or 7 to 30). @default 7 */
   readonly secretsRecoveryWindowDays?: number;
+  /** Logs, alarms and the dashboard; each can be turned off. @default - all on */
+  readonly observability?: ObservabilityOptions;
   readonly apiServer?: ApiServerOptions;
   readonly etcd?: EtcdOptions;
   readonly scheduler?: ComponentOptions;
@@ -91,6 +94,7 @@ export interface ControlPlaneSettings {
   readonly rootVolumeSizeGiB: number;
   readonly deletionProtection: boolean;
   readonly secretsRecoveryWindowDays: number;
+  readonly observability: ObservabilitySettings;
   readonly apiServer: {
     readonly extraArgs: Record<string, string>;
     readonly certSANs: string[];
@@ -150,6 +154,7 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
     rootVolumeSizeGiB,
     deletionProtection: options.deletionProtection ?? false,
     secretsRecoveryWindowDays,
+    observability: resolveObservabilitySettings(options.observability ?? {}),
     apiServer: {
       extraArgs: extraArgs(apiServer.extraArgs, "apiServer.extraArgs"),
       certSANs: validateCertSans(apiServer.certSANs ?? []),

@@ -6,6 +6,8 @@ import { AwsEnvironment } from "../aws-environment";
 import { ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { encodeUserData, renderBundle, renderUserData } from "../bootstrap/user-data";
 import { bundleReadStatements, storeBundle } from "../node-artifacts";
+import { GROUP_METRICS, autoScalingGroupAlarms } from "../observability/alarms";
+import { logWriteStatements } from "../observability/logs";
 import type { IKubernetesCluster } from "../cluster-reference";
 import { ubuntuAmiParameter } from "../control-plane/control-plane";
 import { ConfigError } from "../errors";
@@ -58,6 +60,7 @@ export class NodeGroup extends Construct {
     const version = resolveKubernetesVersion(cluster.controlPlane.kubernetesVersion, "controlPlane.kubernetesVersion");
     const joinParameters = cluster.controlPlane.joinParameters;
     const bundlePrefix = `node-groups/${settings.name}`;
+    const observability = cluster.controlPlane.observability;
     const role = new NodeRole(this, "role", {
       name: iamRoleName(clusterName, `nodes-${settings.name}`),
       description: `Kubernetes worker nodes of ${clusterName}, group ${settings.name}`,
@@ -68,6 +71,7 @@ export class NodeGroup extends Construct {
           autoScalingGroupName: groupName,
         }),
         "node-bundle": bundleReadStatements(env, cluster.controlPlane.nodeArtifacts, bundlePrefix, cluster.encryptionKey.keyArn),
+        ...(observability.logsEnabled ? { "ship-logs": logWriteStatements(env, clusterName, "worker") } : {}),
       },
     });
     const node = workerNode({
@@ -79,6 +83,7 @@ export class NodeGroup extends Construct {
       autoScalingGroupName: groupName,
       launchHookName: LAUNCH_HOOK_NAME,
       settings,
+      logShipping: observability.logsEnabled,
     });
     const bundle = renderBundle(node, bundlePrefix);
     storeBundle(this, "bundle", cluster.controlPlane.nodeArtifacts, bundle);
@@ -143,10 +148,12 @@ export class NodeGroup extends Construct {
         preferences: { minHealthyPercentage: settings.instanceRefresh.minHealthyPercentage, instanceWarmup: String(settings.instanceRefresh.instanceWarmupSeconds) },
       },
       waitForCapacityTimeout: "40m",
+      enabledMetrics: GROUP_METRICS,
       tag: Object.entries(groupTags).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
       // The cluster autoscaler owns the desired size once the group exists.
       lifecycle: { ignoreChanges: ["desired_capacity"] },
     });
+    if (observability.alarmTopicArn) autoScalingGroupAlarms(this, { clusterName, topicArn: observability.alarmTopicArn }, groupName);
     this.settings = settings;
     this.autoScalingGroupName = groupName;
     this.roleArn = role.roleArn;

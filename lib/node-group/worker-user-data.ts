@@ -4,6 +4,7 @@ import { CLUSTER_WAIT_SECONDS, POLL_SECONDS } from "../bootstrap/node-roles";
 import { NodeEnvironment } from "../bootstrap/node-env";
 import { NodeDefinition } from "../bootstrap/user-data";
 import { AWS_CLI_SNAP_CHANNEL, ResolvedKubernetesVersion } from "../versions";
+import { observabilityFiles, observabilityUnits } from "../observability/node-files";
 import { NodeGroupSettings } from "./settings";
 
 /** Everything a worker's user data depends on: all known at synth time. */
@@ -16,10 +17,11 @@ export interface WorkerBootstrap {
   readonly autoScalingGroupName: string;
   readonly launchHookName: string;
   readonly settings: NodeGroupSettings;
+  readonly logShipping: boolean;
 }
 
 /** Bundle scripts of a worker (lib.sh arrives in user data). */
-export const WORKER_SCRIPTS = ["prepare-node.sh", "worker.sh"];
+export const WORKER_SCRIPTS = ["prepare-node.sh", "worker.sh", "log-shipper.py"];
 /** Time a node has, after it joins, to become Ready before it gives up and is replaced. */
 export const NODE_READY_TIMEOUT_SECONDS = 10 * 60;
 const PATCHES_DIR = `${NODE_FILES.kubeadmDir}/patches`;
@@ -44,6 +46,7 @@ export function workerEnvironment(b: WorkerBootstrap): NodeEnvironment {
     CLUSTER_WAIT_SECONDS,
     NODE_READY_TIMEOUT_SECONDS,
     POLL_SECONDS,
+    LOG_SHIPPING: b.logShipping,
   };
 }
 
@@ -55,7 +58,7 @@ export function workerNode(b: WorkerBootstrap): NodeDefinition {
     env: workerEnvironment(b),
     scripts: WORKER_SCRIPTS,
     bootstrapScript: "worker.sh",
-    units: [],
+    units: observabilityUnits(),
     pauseImage: b.version.release.pauseImage,
     files: [
       {
@@ -64,6 +67,7 @@ export function workerNode(b: WorkerBootstrap): NodeDefinition {
         permissions: "0600",
       },
       { path: `${PATCHES_DIR}/kubeletconfiguration+merge.yaml`, content: renderKubeletPatch(s.kubelet) },
+      ...observabilityFiles(b.clusterName, b.region, "worker"),
     ],
   };
 }

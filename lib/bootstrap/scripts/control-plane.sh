@@ -207,6 +207,9 @@ main() {
   if [[ $BACKUP_ENABLED == true ]]; then
     run_step etcd-backups systemctl enable --now kubeadm-aws-etcd-backup.timer
   fi
+  if [[ $METRICS_ENABLED == true ]]; then
+    run_step metrics systemctl enable --now kubeadm-aws-metrics.timer
+  fi
   log "control-plane node is ready"
 }
 

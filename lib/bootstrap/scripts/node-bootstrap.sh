@@ -43,6 +43,10 @@ main() {
   run_step install-aws-cli install_aws_cli
   # The bundle's name carries its checksum: a new bundle is a new step.
   run_step "bundle-${BUNDLE_SHA256:0:16}" fetch_bundle
+  # Logs ship from now on, before kubeadm runs: a node that never joins still leaves its log.
+  if [[ $LOG_SHIPPING == true ]]; then
+    run_step log-shipping systemctl enable --now kubeadm-aws-logs.service
+  fi
   trap - EXIT
   exec "$ROOT$SCRIPTS_DIR/$BOOTSTRAP_SCRIPT"
 }
