@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ENVIRONMENT_VARIABLES } from "../lib/app/config";
+import { addonSpec } from "./helpers/control-plane-fixture";
 
 const read = (file: string) => readFileSync(join(__dirname, "..", file), "utf8");
 
@@ -18,5 +19,14 @@ describe("documentation", () => {
   it("README.md gives the test command that .ci/run runs", () => {
     expect(read("README.md")).toContain("npm test ");
     expect(read(".ci/run").trim().split("\n").pop()).toBe("npm test");
+  });
+
+  it("README.md lists every add-on with its version", () => {
+    const rows = read("README.md").split("\n").filter((line) => line.startsWith("| `"));
+    const addons = [...JSON.parse(addonSpec()).addons, ...JSON.parse(addonSpec({ addons: { cni: "cilium" } })).addons];
+    for (const { name, version } of addons) {
+      const row = rows.find((r) => r.startsWith(`| \`${name}\` |`));
+      expect({ name, row: row?.split(" | ")[1] }).toEqual({ name, row: expect.stringContaining(version) });
+    }
   });
 });

@@ -85,6 +85,15 @@ function keyPolicy(env: AwsEnvironment, clusterName: string): PolicyStatement[] 
       Resource: "*",
       Condition: { StringEquals: { "aws:SourceAccount": env.accountId } },
     },
+    {
+      // EventBridge delivers node-termination events to the cluster's encrypted queue.
+      Sid: "EventBridgeSendsToEncryptedQueue",
+      Effect: "Allow",
+      Principal: { Service: env.servicePrincipal("events") },
+      Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+      Resource: "*",
+      Condition: { StringEquals: { "aws:SourceAccount": env.accountId } },
+    },
     // Auto Scaling launches instances with volumes encrypted by this key, through its service-linked role. The
     // principal is "*" narrowed to that role by condition: naming the role directly fails while the role does not
     // exist yet, which is the case in an account that never used Auto Scaling.

@@ -1,4 +1,5 @@
 import { Construct } from "constructs";
+import { AddonsOptions } from "./addons";
 import { ClusterKey } from "./cluster-key";
 import type { IKubernetesCluster } from "./cluster-reference";
 import { ControlPlane } from "./control-plane/control-plane";
@@ -23,6 +24,8 @@ export interface KubernetesClusterProps {
   readonly controlPlane?: ControlPlaneOptions;
   /** Logs, alarms and the dashboard. @default - all on */
   readonly observability?: ObservabilityOptions;
+  /** The CNI and the add-ons. @default - Calico and every add-on on */
+  readonly addons?: AddonsOptions;
   /** @default DEFAULT_NODE_GROUPS; pass [] for none */
   readonly nodeGroups?: NodeGroupOptions[];
 }
@@ -48,6 +51,7 @@ export class KubernetesCluster extends Construct implements IKubernetesCluster {
     this.network = new ClusterNetwork(this, "network", { ...props.network, clusterName: props.clusterName, encryptionKey: this.encryptionKey });
     this.controlPlane = new ControlPlane(this, "control-plane", {
       observability: props.observability,
+      addons: props.addons,
       ...props.controlPlane,
       clusterName: props.clusterName,
       network: this.network,

@@ -15,6 +15,20 @@ export type { FlowLogTrafficType } from "./network/flow-logs";
 export { planSubnets, type SubnetLayout } from "./network/subnet-layout";
 export { MAX_CLUSTER_NAME_LENGTH, validateClusterName } from "./naming";
 export { clusterTagKey, clusterTags } from "./tags";
-export { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RELEASES, CALICO } from "./versions";
+export { CNIS, type AddonsOptions, type Cni } from "./addons";
+export type { ObservabilityOptions } from "./observability/settings";
+export type { EtcdBackupOptions } from "./etcd-backup/settings";
+export type { ClusterAutoscalerOptions } from "./addons/cluster-autoscaler";
+export { TerminationQueue } from "./addons/node-termination-handler";
+export {
+  DEFAULT_KUBERNETES_VERSION,
+  KUBERNETES_RELEASES,
+  CALICO,
+  CILIUM,
+  HELM,
+  EBS_CSI_DRIVER,
+  METRICS_SERVER_IMAGE,
+  NODE_TERMINATION_HANDLER_IMAGE,
+} from "./versions";
 export * from "./app/config";
 export * from "./app/cluster-stack";

@@ -58,10 +58,10 @@ export function storeBundle(scope: Construct, id: string, artifacts: INodeArtifa
   });
 }
 
-/** Read of one key prefix of the bucket, and the key to decrypt it through S3. */
-export function bundleReadStatements(env: AwsEnvironment, artifacts: INodeArtifacts, keyPrefix: string, keyArn: string): PolicyStatement[] {
+/** Read of key prefixes of the bucket, and the key to decrypt them through S3. */
+export function bundleReadStatements(env: AwsEnvironment, artifacts: INodeArtifacts, keyPrefixes: string[], keyArn: string): PolicyStatement[] {
   return [
-    { Sid: "ReadNodeBundle", Effect: "Allow", Action: "s3:GetObject", Resource: `${artifacts.bucketArn}/${keyPrefix}/*` },
+    { Sid: "ReadNodeBundle", Effect: "Allow", Action: "s3:GetObject", Resource: keyPrefixes.map((p) => `${artifacts.bucketArn}/${p}/*`) },
     {
       Sid: "DecryptNodeBundle",
       Effect: "Allow",

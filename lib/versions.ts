@@ -12,6 +12,8 @@ export interface KubernetesRelease {
   readonly pauseImage: string;
   /** AWS cloud controller manager: its minor must match the cluster's. Pinned by digest where known. */
   readonly cloudControllerManagerImage: string;
+  /** Cluster autoscaler: its minor must match the cluster's. */
+  readonly clusterAutoscalerImage: string;
 }
 
 /** Minors still supported upstream at the end of 2026 (1.35 until 2027-02, 1.36 until 2027-06). */
@@ -21,11 +23,13 @@ export const KUBERNETES_RELEASES: Readonly<Record<string, KubernetesRelease>> = 
     pauseImage: "registry.k8s.io/pause:3.10.1",
     cloudControllerManagerImage:
       "registry.k8s.io/provider-aws/cloud-controller-manager:v1.35.2@sha256:5a5d4e5942ad078a184c12bf5435f8226ccb157ee15e9e1f87c183a4bf4b8f1a",
+    clusterAutoscalerImage: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2",
   },
   "1.36": {
     aptRepository: "https://pkgs.k8s.io/core:/stable:/v1.36/deb",
     pauseImage: "registry.k8s.io/pause:3.10.1",
     cloudControllerManagerImage: "registry.k8s.io/provider-aws/cloud-controller-manager:v1.36.1",
+    clusterAutoscalerImage: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.1",
   },
 };
 
@@ -37,6 +41,39 @@ export const CALICO = {
   manifestUrl: "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests/calico.yaml",
   manifestSha256: "a1df919d9721cf667accdc3e72848911b0cb25cfab7d2478ad0c996302c95744",
 } as const;
+
+/** Cilium, from its Helm chart (checked by sha256) rendered with Helm on the node. Tested on Kubernetes 1.32 to 1.35. */
+export const CILIUM = {
+  version: "1.19.6",
+  chartUrl: "https://helm.cilium.io/cilium-1.19.6.tgz",
+  chartSha256: "21c43cf53841f9ab0375047d95aa4c64051ea52bbd2c679416e6408f5f1c9179",
+} as const;
+
+/** Helm renders charts on the node (`helm template`); the release archive is checked by sha256. */
+export const HELM = {
+  version: "v3.19.0",
+  sha256: {
+    amd64: "a7f81ce08007091b86d8bd696eb4d86b8d0f2e1b9f6c714be62f82f96a594496",
+    arm64: "440cf7add0aee27ebc93fada965523c1dc2e0ab340d4348da2215737fc0d76ad",
+  },
+} as const;
+
+export const EBS_CSI_DRIVER = {
+  version: "v1.64.0",
+  images: {
+    driver: "public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver:v1.64.0",
+    provisioner: "public.ecr.aws/csi-components/csi-provisioner:v6.3.0-eksbuild.4",
+    attacher: "public.ecr.aws/csi-components/csi-attacher:v4.12.0-eksbuild.5",
+    resizer: "public.ecr.aws/csi-components/csi-resizer:v2.2.1-eksbuild.3",
+    livenessProbe: "public.ecr.aws/csi-components/livenessprobe:v2.19.0-eksbuild.5",
+    nodeDriverRegistrar: "public.ecr.aws/csi-components/csi-node-driver-registrar:v2.17.0-eksbuild.5",
+  },
+} as const;
+
+/** metrics-server 0.9 supports Kubernetes 1.34 and later. */
+export const METRICS_SERVER_IMAGE = "registry.k8s.io/metrics-server/metrics-server:v0.9.0";
+
+export const NODE_TERMINATION_HANDLER_IMAGE = "public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.6";
 
 /** The AWS CLI v2 comes from its snap on Ubuntu 24.04, tracking this channel. */
 export const AWS_CLI_SNAP_CHANNEL = "v2/stable";

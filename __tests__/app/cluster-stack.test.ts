@@ -9,7 +9,8 @@ import { untarGz, userDataFiles } from "../helpers/bundle";
 
 /**
  * The synthesized stack as a reviewer wants to read it: user data decoded to
- * its cloud-config, node bundles unpacked into their files, and each script (a
+ * its cloud-config, node bundles unpacked into their files, the add-on
+ * specification parsed, and each script (a
  * file in the repository, reviewed there) replaced by its name and checksum.
  */
 function reviewable(synth: string): string {
@@ -26,8 +27,14 @@ function reviewable(synth: string): string {
     template.user_data = { "gzip+base64 of a #cloud-config": { ...rest, write_files: readable(files) } };
   }
   for (const object of Object.values<any>(stack.resource.aws_s3_object ?? {})) {
-    const files = untarGz(Buffer.from(object.content_base64, "base64"));
-    object.content_base64 = { "gzip+base64 of a tar of": readable(files) };
+    if (object.content_base64) {
+      object.content_base64 = { "gzip+base64 of a tar of": readable(untarGz(Buffer.from(object.content_base64, "base64"))) };
+    } else {
+      // The add-on specification: JSON, each add-on's files split into lines.
+      const spec = JSON.parse(object.content);
+      for (const addon of spec.addons) addon.files = readable(addon.files);
+      object.content = { "JSON of": spec };
+    }
   }
   return JSON.stringify(stack, null, 2);
 }

@@ -32,6 +32,7 @@ describe("configFromEnv", () => {
       CLUSTER_NODE_INSTANCE_TYPES: "m7g.large,m6g.large",
       CLUSTER_ETCD_RESTORE_FROM: "s3://b/etcd/daily/x.db",
       CLUSTER_ALARM_EMAILS: "oncall@example.com",
+      CLUSTER_CNI: "cilium",
       CLUSTER_NODE_MIN_SIZE: "2",
       CLUSTER_NODE_MAX_SIZE: "20",
     });
@@ -46,6 +47,7 @@ describe("configFromEnv", () => {
         instanceType: "m7g.xlarge",
         apiServer: { publicAccess: { allowedCidrs: ["203.0.113.0/24", "198.51.100.7/32"] } },
         etcd: { restoreFrom: "s3://b/etcd/daily/x.db" },
+        addons: { cni: "cilium" },
         observability: { alarms: { emails: ["oncall@example.com"] } },
       },
       nodeGroups: [{ name: "general", instanceTypes: ["m7g.large", "m6g.large"], minSize: 2, maxSize: 20 }],

@@ -21,6 +21,7 @@ function synthControlPlane(options: ControlPlaneOptions = {}): Synthesized {
   });
 }
 
+const bundleObject = (synth: Synthesized) => synth.resources("aws_s3_object").find((o) => o.values.key.startsWith("control-plane/"))!;
 const policyOf = (synth: Synthesized, name: string) => JSON.parse(synth.resources("aws_iam_role_policy").find((p) => p.values.name === name)!.values.policy);
 
 describe("ControlPlane", () => {
@@ -101,18 +102,18 @@ describe("ControlPlane", () => {
   });
 
   it("gives nodes the endpoint's name, not the load balancer's, so no instance waits for the NLB", () => {
-    const bundle = untarGz(Buffer.from(synth.only("aws_s3_object").values.content_base64, "base64"));
+    const bundle = untarGz(Buffer.from(bundleObject(synth).values.content_base64, "base64"));
     expect(bundle["/etc/kubeadm-aws/kubeadm/init.yaml"]).toContain("controlPlaneEndpoint: api.prod.k8s.internal:6443");
     expect(JSON.stringify(launchTemplate)).not.toMatch(/aws_lb\.|aws_route53|aws_s3/);
   });
 
-  it("pins the bundle in user data by key and checksum, and lets nodes read only their prefix of the artifacts bucket", () => {
-    const object = synth.only("aws_s3_object").values;
+  it("pins the bundle in user data by key and checksum, and lets nodes read only their prefixes of the artifacts bucket", () => {
+    const object = bundleObject(synth).values;
     expect(cloudConfig).toContain(`BUNDLE_KEY='${object.key}'`);
     expect(object.key).toMatch(/^control-plane\/[0-9a-f]{64}\.tar\.gz$/);
     const read = policyOf(synth, "node-bundle").Statement[0];
     expect(read).toMatchObject({ Action: "s3:GetObject" });
-    expect(read.Resource).toBe("arn:aws:s3:::prod-nodes-111122223333-eu-west-1/control-plane/*");
+    expect(read.Resource).toEqual(["arn:aws:s3:::prod-nodes-111122223333-eu-west-1/control-plane/*", "arn:aws:s3:::prod-nodes-111122223333-eu-west-1/addons/*"]);
   });
 
   it("creates empty secret containers encrypted with the cluster key, and never a secret value", () => {

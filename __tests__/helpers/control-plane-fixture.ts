@@ -1,5 +1,7 @@
+import { renderAddons } from "../../lib/addons";
+import { AddonContext, renderAddonSpec } from "../../lib/addons/addon";
 import { renderBundle, renderUserData } from "../../lib/bootstrap/user-data";
-import { ControlPlaneBootstrap, controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
+import { ADDON_SPEC_KEY, ControlPlaneBootstrap, controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
 import { ControlPlaneOptions, resolveControlPlaneSettings } from "../../lib/control-plane/settings";
 import { CALICO } from "../../lib/versions";
 import { NodeImage } from "./sandbox";
@@ -19,14 +21,38 @@ export function controlPlaneBootstrap(options: ControlPlaneOptions = {}, publicL
   };
 }
 
+/** What Terraform fills into the add-ons of cluster "prod" in the sandbox's account. */
+export function addonContext(options: ControlPlaneOptions = {}): AddonContext {
+  const settings = resolveControlPlaneSettings(options, "10.0.0.0/16");
+  return {
+    clusterName: "prod",
+    region: "eu-west-1",
+    kubernetesMinor: settings.version.minor,
+    podCidr: settings.podCidr,
+    encryptionKeyAliasArn: "arn:aws:kms:eu-west-1:111122223333:alias/k8s/prod",
+    controlPlaneArchitecture: settings.architecture,
+    terminationQueueUrl: settings.addons.nodeTerminationHandler ? "https://sqs.eu-west-1.amazonaws.com/111122223333/prod-node-termination" : undefined,
+  };
+}
+
+/** The add-on specification the ControlPlane construct stores for these options. */
+export function addonSpec(options: ControlPlaneOptions = {}): string {
+  const settings = resolveControlPlaneSettings(options, "10.0.0.0/16");
+  return renderAddonSpec(renderAddons(settings.addons, addonContext(options), settings.version.release));
+}
+
 /**
- * User data and bundle of a control-plane node, as the ControlPlane construct
- * renders them. `calicoSha256` stands in for the pinned checksum, so a sandbox
- * can serve a stand-in manifest.
+ * User data, bundle and add-on specification of a control-plane node, as the
+ * ControlPlane construct renders them. `calicoSha256` stands in for the pinned
+ * checksum, so a sandbox can serve a stand-in manifest.
  */
 export function controlPlaneImage(options: ControlPlaneOptions = {}, fixture: { publicLoadBalancerName?: string; calicoSha256?: string } = {}): NodeImage {
   const node = controlPlaneNode(controlPlaneBootstrap(options, fixture.publicLoadBalancerName));
-  const files = node.files.map((f) => (fixture.calicoSha256 && f.path.endsWith("/sources.tsv") ? { ...f, content: f.content.replace(CALICO.manifestSha256, fixture.calicoSha256) } : f));
-  const bundle = renderBundle({ ...node, files }, "control-plane");
-  return { userData: renderUserData(node, bundle), bundle };
+  const bundle = renderBundle(node, "control-plane");
+  const spec = addonSpec(options);
+  return {
+    userData: renderUserData(node, bundle),
+    bundle,
+    objects: { [ADDON_SPEC_KEY]: fixture.calicoSha256 ? spec.split(CALICO.manifestSha256).join(fixture.calicoSha256) : spec },
+  };
 }

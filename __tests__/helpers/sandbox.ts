@@ -5,10 +5,12 @@ import { parse } from "yaml";
 import { NodeBundle } from "../../lib/bootstrap/user-data";
 import { tempDir } from "./plan";
 
-/** What an EC2 instance of a node role gets: user data, and the bundle it fetches from S3. */
+/** What an EC2 instance of a node role gets: user data, the bundle it fetches from S3, and other objects of the bucket. */
 export interface NodeImage {
   readonly userData: string;
   readonly bundle: NodeBundle;
+  /** Further objects of the node-artifacts bucket, by key (the add-on specification). */
+  readonly objects?: Record<string, string>;
 }
 
 /** The node-artifacts bucket of cluster "prod" in the sandbox's account and region. */
@@ -51,9 +53,7 @@ export class Sandbox {
    */
   addNode(index: number, image: NodeImage, role = "control-plane", envOverrides: Record<string, string> = {}): SandboxNode {
     const node = { instanceId: `i-node${index}`, hostname: `ip-10-0-0-${10 + index}.eu-west-1.compute.internal`, ip: `10.0.0.${10 + index}`, root: join(this.dir, `node${index}`) };
-    const object = join(this.state, "s3", SANDBOX_ARTIFACTS_BUCKET, image.bundle.key);
-    mkdirSync(dirname(object), { recursive: true });
-    writeFileSync(object, image.bundle.archive);
+    for (const [key, content] of Object.entries({ [image.bundle.key]: image.bundle.archive, ...image.objects })) this.putObject(key, content);
     const config = parse(image.userData.replace(/^#cloud-config\n/, "")) as { write_files: Array<{ path: string; content: string; permissions: string }> };
     for (const file of config.write_files) {
       const path = join(node.root, file.path);
@@ -73,6 +73,13 @@ export class Sandbox {
     writeFileSync(envFile, env);
     this.setInstance(node, "running", role);
     return node;
+  }
+
+  /** Puts an object into the node-artifacts bucket, as Terraform does. */
+  putObject(key: string, content: string | Buffer): void {
+    const object = join(this.state, "s3", SANDBOX_ARTIFACTS_BUCKET, key);
+    mkdirSync(dirname(object), { recursive: true });
+    writeFileSync(object, content);
   }
 
   setInstance(node: Pick<SandboxNode, "instanceId" | "hostname" | "ip">, state: string, role = "control-plane"): void {

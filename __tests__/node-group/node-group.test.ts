@@ -62,9 +62,10 @@ describe("NodeGroup", () => {
     });
   });
 
-  it("holds new nodes in a launch hook that abandons them unless they report Ready", () => {
+  it("holds new nodes in a launch hook that abandons them unless they report Ready, and leaving ones while they drain", () => {
     expect(group.initial_lifecycle_hook).toEqual([
       { name: "node-ready", lifecycle_transition: "autoscaling:EC2_INSTANCE_LAUNCHING", default_result: "ABANDON", heartbeat_timeout: 3600 },
+      { name: "node-termination", lifecycle_transition: "autoscaling:EC2_INSTANCE_TERMINATING", default_result: "CONTINUE", heartbeat_timeout: 300 },
     ]);
   });
 

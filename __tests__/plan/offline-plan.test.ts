@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { parseAllDocuments } from "yaml";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256 } from "../../lib/bootstrap/tar";
@@ -127,12 +128,64 @@ describe("offline plan of the default app (main.ts)", () => {
     for (const script of scripts) expect(bundle[`/opt/kubeadm-aws/bin/${script}`]).toBe(readScript(script));
   });
 
-  it("holds every worker group's new nodes in a launch hook that abandons them unless they report Ready", () => {
+  it("holds every worker group's new nodes in a launch hook that abandons them unless they report Ready, and its leaving ones for draining", () => {
     const workers = ofType("aws_autoscaling_group").filter((g) => !g.values.name.includes("-control-plane-"));
     expect(workers.map((g) => [g.values.name, g.values.min_size])).toEqual([["kubeadm-general", 3]]);
     for (const g of workers) {
-      expect(g.values.initial_lifecycle_hook).toEqual([expect.objectContaining({ lifecycle_transition: "autoscaling:EC2_INSTANCE_LAUNCHING", default_result: "ABANDON" })]);
+      expect(g.values.initial_lifecycle_hook).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ lifecycle_transition: "autoscaling:EC2_INSTANCE_LAUNCHING", default_result: "ABANDON" }),
+          expect.objectContaining({ name: "node-termination", lifecycle_transition: "autoscaling:EC2_INSTANCE_TERMINATING", default_result: "CONTINUE", heartbeat_timeout: 300 }),
+        ]),
+      );
+      expect(g.values.initial_lifecycle_hook).toHaveLength(2);
+      // The termination handler drains only instances with its managed tag.
+      const template = ofType("aws_launch_template").find((t) => t.values.name === g.values.name)!;
+      expect(template.values.tag_specifications[0].tags).toMatchObject({ "aws-node-termination-handler/managed": "true" });
     }
+  });
+
+  it("plans the add-on specification in full, its default StorageClass encrypted with the cluster key", () => {
+    const object = ofType("aws_s3_object").find((o) => o.values.key === "addons/spec.json")!;
+    expect(object.values.content).toEqual(expect.any(String)); // known at plan time, so a pull request shows it
+    const addons = JSON.parse(object.values.content).addons as Array<{ name: string; files: Record<string, string> }>;
+    expect(addons.map((a) => a.name)).toEqual(["aws-cloud-controller-manager", "calico", "aws-ebs-csi-driver", "metrics-server", "cluster-autoscaler", "aws-node-termination-handler", "coredns-availability"]);
+    const ebs = addons.find((a) => a.name === "aws-ebs-csi-driver")!;
+    const storageClass = parseAllDocuments(ebs.files["manifest.yaml"]).map((d) => d.toJS()).find((o) => o.kind === "StorageClass");
+    expect(storageClass.parameters).toMatchObject({ type: "gp3", encrypted: "true", kmsKeyId: `arn:aws:kms:eu-west-1:${PLACEHOLDER_ACCOUNT_ID}:alias/k8s/kubeadm` });
+    const alias = ofType("aws_kms_alias").find((a) => a.values.name === "alias/k8s/kubeadm")!;
+    expect(referencedAddress(alias.references.target_key_id)).toEqual([ofType("aws_kms_key")[0].address]);
+    // Control-plane nodes start only once the specification is in the bucket.
+    for (const g of ofType("aws_autoscaling_group").filter((g) => g.values.name.includes("-control-plane-"))) {
+      const dependsOn = ((result.plan as any).configuration.root_module.resources as any[]).find((r) => r.address === g.address).depends_on as string[];
+      expect(dependsOn).toContain(object.address);
+    }
+  });
+
+  it("feeds an encrypted node-termination queue from EventBridge rules for terminations, spot, rebalancing and state changes", () => {
+    const queue = ofType("aws_sqs_queue").find((q) => q.values.name === "kubeadm-node-termination")!;
+    expect(referencedAddress(queue.references.kms_master_key_id)).toEqual([ofType("aws_kms_key")[0].address]);
+    const rules = ofType("aws_cloudwatch_event_rule");
+    expect(rules.map((r) => JSON.parse(r.values.event_pattern)["detail-type"][0]).sort()).toEqual(
+      ["EC2 Instance Rebalance Recommendation", "EC2 Instance State-change Notification", "EC2 Instance-terminate Lifecycle Action", "EC2 Spot Instance Interruption Warning"].sort(),
+    );
+    const targets = ofType("aws_cloudwatch_event_target");
+    expect(targets).toHaveLength(rules.length);
+    for (const t of targets) expect(referencedAddress(t.references.arn)).toEqual([queue.address]);
+    expect(targets.map((t) => referencedAddress(t.references.rule)[0]).sort()).toEqual(rules.map((r) => r.address).sort());
+    // Only this cluster's rules may send to the queue.
+    const policy = ofType("aws_sqs_queue_policy")[0];
+    const allow = JSON.parse(policy.values.policy).Statement.find((s: any) => s.Effect === "Allow");
+    expect(allow.Condition.ArnEquals["aws:SourceArn"].sort()).toEqual(rules.map((r) => `arn:aws:events:eu-west-1:${PLACEHOLDER_ACCOUNT_ID}:rule/${r.values.name}`).sort());
+  });
+
+  it("lets the cluster autoscaler resize only Auto Scaling groups tagged for this cluster, which the worker group is", () => {
+    const policy = JSON.parse(ofType("aws_iam_role_policy").find((p) => p.values.name === "cluster-autoscaler")!.values.policy);
+    const writes = policy.Statement.filter((s: any) => [s.Action].flat().some((a: string) => !/:(Describe|Get)/.test(a)));
+    expect(writes.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]);
+    for (const s of writes) expect(s.Condition).toEqual({ StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/kubeadm": "owned" } });
+    const general = ofType("aws_autoscaling_group").find((g) => g.values.name === "kubeadm-general")!;
+    expect(general.values.tag).toEqual(expect.arrayContaining([expect.objectContaining({ key: "k8s.io/cluster-autoscaler/kubeadm", value: "owned" })]));
   });
 
   it("plans the etcd backup bucket encrypted, versioned, private and TLS-only, its writers unable to delete, and its alarm", () => {

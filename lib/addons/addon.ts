@@ -1,6 +1,5 @@
 import { toYaml } from "../bootstrap/yaml";
-import { NODE_FILES } from "../bootstrap/node-files";
-import { NodeFile } from "../bootstrap/user-data";
+import { Architecture } from "../instance-types";
 
 /** A file the node downloads, checked against its sha256 before anything uses it. */
 export interface AddonDownload {
@@ -10,39 +9,136 @@ export interface AddonDownload {
   readonly file: string;
 }
 
+/** A Helm chart rendered on the node (`helm template`), from a downloaded, checksum-verified chart and Helm. */
+export interface AddonHelmChart {
+  /** File name of the chart archive among the downloads. */
+  readonly chart: string;
+  /** File name of the Helm release archive among the downloads. */
+  readonly helm: string;
+  readonly release: string;
+  readonly namespace: string;
+  readonly values: Record<string, unknown>;
+}
+
 /**
- * One cluster add-on as the node applies it: a kustomization folder with
- * rendered files and pinned downloads. `order` sorts the folders.
+ * One cluster add-on as the control plane applies it: a kustomization folder
+ * of rendered files and pinned downloads, optionally with a Helm chart
+ * rendered into `helm-rendered.yaml`. `order` sorts the folders.
  */
 export interface Addon {
   readonly name: string;
   readonly version: string;
   readonly order: number;
+  /** Files of the folder the kustomization applies, in order: rendered, downloaded or Helm's output. */
+  readonly resources: string[];
+  /** Strategic-merge patches among the files. */
+  readonly patches?: string[];
+  /** Files rendered at synth time, by name. */
   readonly files: Record<string, string>;
   readonly downloads: AddonDownload[];
+  readonly helm?: AddonHelmChart;
 }
 
-export function kustomization(resources: string[], patches: string[] = []): string {
+/** Every object an add-on applies carries these labels, so an add-on turned off can be found and deleted. */
+export function addonLabels(name: string): Record<string, string> {
+  return { "app.kubernetes.io/managed-by": "kubeadm-aws", "kubeadm-aws.io/addon": name };
+}
+
+/** What add-ons are rendered from: cluster facts, all known when Terraform plans, so the plan shows the whole specification. */
+export interface AddonContext {
+  readonly clusterName: string;
+  readonly region: string;
+  readonly kubernetesMinor: string;
+  readonly podCidr: string;
+  /** The cluster key's alias ARN: EBS accepts it, and unlike the key ARN it is known before the key exists. */
+  readonly encryptionKeyAliasArn: string;
+  readonly controlPlaneArchitecture: Architecture;
+  /** The node-termination queue, when termination handling is on. */
+  readonly terminationQueueUrl?: string;
+}
+
+function kustomization(addon: Addon): string {
   return toYaml({
     apiVersion: "kustomize.config.k8s.io/v1beta1",
     kind: "Kustomization",
-    resources,
-    ...(patches.length ? { patches: patches.map((path) => ({ path })) } : {}),
+    // Labels only: selectors of existing Deployments and DaemonSets cannot change.
+    labels: [{ pairs: addonLabels(addon.name), includeSelectors: false }],
+    resources: addon.resources,
+    ...(addon.patches?.length ? { patches: addon.patches.map((path) => ({ path })) } : {}),
   });
 }
 
-export function addonFolder(addon: Addon): string {
-  return `${NODE_FILES.addonsDir}/${String(addon.order).padStart(2, "0")}-${addon.name}`;
+/**
+ * The add-on specification: what the plan shows and the control plane
+ * applies. Versions, sources with checksums, values and rendered files, each
+ * add-on's kustomization among them.
+ */
+export function renderAddonSpec(addons: Addon[]): string {
+  const sorted = [...addons].sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
+  const folders = sorted.map((addon) => ({ ...addon, files: { "kustomization.yaml": kustomization(addon), ...addon.files } }));
+  return JSON.stringify({ apiVersion: "kubeadm-aws/v1", kind: "AddonSpec", addons: folders }, null, 2);
 }
 
-/** The add-ons as files under ADDONS_DIR, the layout apply-addons.sh reads. */
-export function addonFiles(addons: Addon[]): NodeFile[] {
-  return addons.flatMap((addon) => {
-    const folder = addonFolder(addon);
-    const sources = addon.downloads.map((d) => `${d.sha256} ${d.url} ${d.file}\n`).join("");
-    return [
-      ...Object.entries(addon.files).map(([name, content]) => ({ path: `${folder}/${name}`, content })),
-      ...(sources ? [{ path: `${folder}/sources.tsv`, content: `# sha256 url file\n${sources}` }] : []),
-    ];
-  });
+/** Pods that run on control-plane nodes with the instance role's AWS credentials: host network (IMDS hop limit 1). */
+export const CONTROL_PLANE_POD = {
+  hostNetwork: true,
+  dnsPolicy: "ClusterFirstWithHostNet",
+  nodeSelector: { "node-role.kubernetes.io/control-plane": "" },
+  tolerations: [
+    { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" },
+    { key: "CriticalAddonsOnly", operator: "Exists" },
+  ],
+  priorityClassName: "system-cluster-critical",
+} as const;
+
+/** The container security context every add-on container gets unless it needs more. */
+export const RESTRICTED_CONTAINER = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+  seccompProfile: { type: "RuntimeDefault" },
+} as const;
+
+/** A Deployment in kube-system whose pods carry `labels`, which also select them. */
+export function deployment(name: string, labels: Record<string, string>, spec: { replicas: number; strategy?: object }, pod: object) {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: "kube-system", labels },
+    spec: { ...spec, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: pod } },
+  };
+}
+
+export function podDisruptionBudget(name: string, selectorLabels: Record<string, string>, budget: { minAvailable: number } | { maxUnavailable: number }) {
+  return { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name, namespace: "kube-system" }, spec: { ...budget, selector: { matchLabels: selectorLabels } } };
+}
+
+export function serviceAccount(name: string, namespace = "kube-system") {
+  return { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace } };
+}
+
+export function clusterRoleWithBinding(name: string, account: string, rules: object[], namespace = "kube-system") {
+  return [
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name }, rules },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+      subjects: [{ kind: "ServiceAccount", name: account, namespace }],
+    },
+  ];
+}
+
+export function roleWithBinding(name: string, account: string, rules: object[], namespace = "kube-system") {
+  return [
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name, namespace }, rules },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name, namespace },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ kind: "ServiceAccount", name: account, namespace }],
+    },
+  ];
 }

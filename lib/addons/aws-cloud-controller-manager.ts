@@ -1,5 +1,5 @@
 import { toYamlDocuments } from "../bootstrap/yaml";
-import { Addon, kustomization } from "./addon";
+import { Addon } from "./addon";
 
 const NAME = "aws-cloud-controller-manager";
 const SERVICE_ACCOUNT = "cloud-controller-manager";
@@ -104,7 +104,8 @@ export function awsCloudControllerManager(options: { clusterName: string; image:
     name: NAME,
     version: options.image.split(":")[1].split("@")[0],
     order: 10,
-    files: { "kustomization.yaml": kustomization(["manifest.yaml"]), "manifest.yaml": toYamlDocuments(documents) },
+    resources: ["manifest.yaml"],
+    files: { "manifest.yaml": toYamlDocuments(documents) },
     downloads: [],
   };
 }

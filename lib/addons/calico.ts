@@ -1,6 +1,6 @@
 import { CALICO } from "../versions";
 import { toYamlDocuments } from "../bootstrap/yaml";
-import { Addon, kustomization } from "./addon";
+import { Addon } from "./addon";
 
 /**
  * Calico in VXLAN mode on every hop: no BGP, no IP-in-IP, and no need to turn
@@ -42,8 +42,9 @@ export function calico(options: { podCidr: string }): Addon {
     name: "calico",
     version: CALICO.version,
     order: 20,
+    resources: ["calico.yaml"],
+    patches: ["calico-config.yaml", "calico-node.yaml"],
     files: {
-      "kustomization.yaml": kustomization(["calico.yaml"], ["calico-config.yaml", "calico-node.yaml"]),
       "calico-config.yaml": toYamlDocuments([configPatch]),
       "calico-node.yaml": toYamlDocuments([nodePatch]),
     },

@@ -1,3 +1,4 @@
+import { Cni } from "../addons";
 import { ConfigError } from "../errors";
 import { DEFAULT_NODE_GROUPS } from "../cluster";
 import { INTERFACE_ENDPOINT_SERVICES } from "../network/endpoints";
@@ -37,6 +38,7 @@ export const ENVIRONMENT_VARIABLES = [
   { name: "CLUSTER_CONTROL_PLANE_INSTANCE_TYPE", property: "instanceType", default: "m7i.large", description: "control-plane instance type, at least 2 vCPU and 2 GiB" },
   { name: "CLUSTER_API_ALLOWED_CIDRS", property: "apiServer.publicAccess.allowedCidrs", default: "none (no public endpoint)", description: "comma-separated CIDRs for an internet-facing API endpoint" },
   { name: "CLUSTER_ETCD_RESTORE_FROM", property: "etcd.restoreFrom", default: "none", description: "s3://bucket/key.db of an etcd snapshot to rebuild a lost control plane from" },
+  { name: "CLUSTER_CNI", property: "addons.cni", default: "calico", description: "calico | cilium" },
   { name: "CLUSTER_ALARM_EMAILS", property: "observability.alarms.emails", default: "none", description: "comma-separated addresses subscribed to the alarm topic" },
   { name: "CLUSTER_NODE_INSTANCE_TYPES", property: "nodeGroups[general].instanceTypes", default: "m7i.large", description: "comma-separated instance types of the general worker group" },
   { name: "CLUSTER_NODE_MIN_SIZE", property: "nodeGroups[general].minSize", default: "3", description: "minimum (and initial) size of the general worker group" },
@@ -77,6 +79,7 @@ export function configFromEnv(env: Env): AppConfig {
       instanceType: read("CLUSTER_CONTROL_PLANE_INSTANCE_TYPE"),
       apiServer: allowedCidrs ? { publicAccess: { allowedCidrs } } : undefined,
       etcd: read("CLUSTER_ETCD_RESTORE_FROM") ? { restoreFrom: read("CLUSTER_ETCD_RESTORE_FROM") } : undefined,
+      addons: read("CLUSTER_CNI") ? { cni: read("CLUSTER_CNI") as Cni } : undefined,
       observability: list("CLUSTER_ALARM_EMAILS") ? { alarms: { emails: list("CLUSTER_ALARM_EMAILS") } } : undefined,
     },
     nodeGroups: [

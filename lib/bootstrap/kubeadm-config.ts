@@ -117,6 +117,8 @@ export function kubeletConfiguration(s: Pick<KubeadmClusterSettings, "clusterDom
     authorization: { mode: "Webhook" },
     readOnlyPort: 0,
     rotateCertificates: true,
+    // Serving certificates signed by the cluster CA (approved by the control plane), so kubelets can be verified.
+    serverTLSBootstrap: true,
     protectKernelDefaults: true,
     seccompDefault: true,
     podPidsLimit: 4096,

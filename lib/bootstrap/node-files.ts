@@ -7,7 +7,6 @@ export const NODE_FILES = {
   envFile: "/etc/kubeadm-aws/node.env",
   scriptsDir: "/opt/kubeadm-aws/bin",
   kubeadmDir: "/etc/kubeadm-aws/kubeadm",
-  addonsDir: "/etc/kubeadm-aws/addons",
   /** Markers of completed steps, so a rerun skips them. */
   stateDir: "/var/lib/kubeadm-aws",
   auditPolicy: "/etc/kubernetes/audit/policy.yaml",

@@ -1,12 +1,9 @@
-import { addonFiles } from "../addons/addon";
-import { awsCloudControllerManager } from "../addons/aws-cloud-controller-manager";
-import { calico } from "../addons/calico";
 import { renderAuditPolicy } from "../bootstrap/audit-policy";
 import { renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
 import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
 import { CLUSTER_WAIT_SECONDS, LOCK_TIMEOUT_SECONDS, POLL_SECONDS, ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { NodeEnvironment } from "../bootstrap/node-env";
-import { periodicJob } from "../bootstrap/systemd";
+import { longRunningService, periodicJob } from "../bootstrap/systemd";
 import { NodeDefinition } from "../bootstrap/user-data";
 import { BACKUP_PREFIX } from "../etcd-backup/settings";
 import { ETCD_METRIC_NAMESPACE } from "../etcd-backup/etcd-backup";
@@ -43,7 +40,12 @@ export const CONTROL_PLANE_SCRIPTS = [
   "etcd-restore.sh",
   "publish-metrics.sh",
   "log-shipper.py",
+  "approve-kubelet-serving.sh",
 ];
+
+/** Where the add-on specification lives in the node-artifacts bucket. */
+export const ADDON_SPEC_PREFIX = "addons";
+export const ADDON_SPEC_KEY = `${ADDON_SPEC_PREFIX}/spec.json`;
 
 /** SSM parameters nodes write and read; workers may read only the join ones. */
 export function joinParameterNames(clusterName: string) {
@@ -75,7 +77,6 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     ENCRYPTION_AT_REST: b.settings.apiServer.encryptionAtRest,
     ENCRYPTION_CONFIG: NODE_FILES.encryptionConfig,
     KUBEADM_DIR: NODE_FILES.kubeadmDir,
-    ADDONS_DIR: NODE_FILES.addonsDir,
     STATE_DIR: NODE_FILES.stateDir,
     RUNTIME_PLACEHOLDERS: RUNTIME_PLACEHOLDERS.map(placeholder).join(" "),
     CLUSTER_TAG_KEY: clusterTagKey(b.clusterName),
@@ -93,6 +94,7 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     CONTROL_PLANE_METRIC_NAMESPACE,
     // kubeadm's etcd serves its metrics on loopback.
     ETCD_METRICS_URL: "http://127.0.0.1:2381/metrics",
+    ADDON_SPEC_KEY,
     JOIN_TOKEN_TTL: "24h",
     // Renew once half the lifetime is gone; the timer runs hourly, so a token never has under 11 h left.
     JOIN_TOKEN_RENEW_BEFORE_SECONDS: 12 * 3600,
@@ -113,7 +115,6 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
     scheduler: s.scheduler,
     etcd: s.etcd,
   };
-  const addons = [awsCloudControllerManager({ clusterName: b.clusterName, image: s.version.release.cloudControllerManagerImage }), calico({ podCidr: s.podCidr })];
   return {
     role: "control-plane",
     env: controlPlaneEnvironment(b),
@@ -123,6 +124,8 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
       ...periodicJob("kubeadm-aws-join-token", "rotate-join-token.sh", "kubeadm-aws: keep a valid join token in SSM", 60),
       ...(s.etcd.backup ? periodicJob("kubeadm-aws-etcd-backup", "etcd-backup.sh", "kubeadm-aws: snapshot etcd to S3", s.etcd.backup.intervalMinutes) : []),
       ...periodicJob("kubeadm-aws-metrics", "publish-metrics.sh", "kubeadm-aws: publish certificate, memory and etcd metrics", 5),
+      ...periodicJob("kubeadm-aws-addons", "apply-addons.sh", "kubeadm-aws: apply the add-on specification when it changes", 2),
+      longRunningService("kubeadm-aws-approve-kubelet-serving", `${NODE_FILES.scriptsDir}/approve-kubelet-serving.sh`, "kubeadm-aws: approve kubelet serving certificates of this cluster's instances"),
       ...observabilityUnits(),
     ],
     pauseImage: s.version.release.pauseImage,
@@ -130,7 +133,6 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
       { path: `${NODE_FILES.kubeadmDir}/init.yaml`, content: renderInitConfig(kubeadm), permissions: "0600" },
       { path: `${NODE_FILES.kubeadmDir}/join.yaml`, content: renderControlPlaneJoinConfig(kubeadm), permissions: "0600" },
       { path: NODE_FILES.auditPolicy, content: renderAuditPolicy(), permissions: "0600" },
-      ...addonFiles(addons),
       ...observabilityFiles(b.clusterName, b.region, "control-plane"),
     ],
   };

@@ -1,6 +1,10 @@
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { Construct } from "constructs";
+import { addonPolicies, cniNodePorts, renderAddons } from "../addons";
+import { renderAddonSpec } from "../addons/addon";
+import { TerminationQueue } from "../addons/node-termination-handler";
 import { AwsEnvironment } from "../aws-environment";
 import { ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { encodeUserData, renderBundle, renderUserData } from "../bootstrap/user-data";
@@ -21,7 +25,7 @@ import { ClusterLogGroups, logWriteStatements } from "../observability/logs";
 import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { NodeRole } from "../node-role";
 import { controlPlanePolicies } from "./control-plane-policies";
-import { controlPlaneNode, joinParameterNames } from "./control-plane-user-data";
+import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, controlPlaneNode, joinParameterNames } from "./control-plane-user-data";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
 
@@ -40,6 +44,8 @@ export interface IControlPlane {
   readonly nodeArtifacts: INodeArtifacts;
   /** Whether nodes ship logs, and the topic alarms notify (when alarms are on). */
   readonly observability: { readonly logsEnabled: boolean; readonly alarmTopicArn?: string };
+  /** Whether node groups get a terminating lifecycle hook that the node termination handler completes. */
+  readonly terminationHandling: boolean;
 }
 
 export interface ControlPlaneProps extends ControlPlaneOptions {
@@ -93,6 +99,9 @@ export class ControlPlane extends Construct implements IControlPlane {
   readonly nodeArtifacts: NodeArtifacts;
   readonly observability: { readonly logsEnabled: boolean; readonly alarmTopicArn?: string };
   readonly logGroups?: ClusterLogGroups;
+  readonly terminationHandling: boolean;
+  /** The node-termination queue and its EventBridge rules, when the handler is on. */
+  readonly terminationQueue?: TerminationQueue;
   readonly joinParameters: { readonly token: string; readonly caCertHash: string; readonly kubernetesVersion: string };
   readonly kubernetesVersion: string;
   readonly clusterDomain: string;
@@ -117,6 +126,7 @@ export class ControlPlane extends Construct implements IControlPlane {
       clusterName: cluster,
       vpcId: props.network.vpcId,
       publicAllowedCidrs: settings.apiServer.publicAllowedCidrs,
+      cniPorts: cniNodePorts(settings.addons.cni),
     });
     this.apiEndpoint = new ApiEndpoint(this, "api", {
       clusterName: cluster,
@@ -136,6 +146,10 @@ export class ControlPlane extends Construct implements IControlPlane {
     }
     const alarmTopic = observability.alarms && new AlarmTopic(this, "alarms", { clusterName: cluster, encryptionKey: key, emails: observability.alarms.emails });
     this.observability = { logsEnabled: observability.logs !== undefined, alarmTopicArn: alarmTopic?.topicArn };
+    if (settings.addons.nodeTerminationHandler) {
+      this.terminationQueue = new TerminationQueue(this, "termination-queue", { clusterName: cluster, encryptionKey: key });
+    }
+    this.terminationHandling = this.terminationQueue !== undefined;
     if (settings.etcd.backup) {
       this.etcdBackup = new EtcdBackup(this, "etcd-backup", {
         clusterName: cluster,
@@ -154,7 +168,9 @@ export class ControlPlane extends Construct implements IControlPlane {
           secretArns: [this.secrets.pkiSecretArn, this.secrets.adminKubeconfigSecretArn],
           autoScalingGroupPrefix: groupPrefix,
         }),
-        "node-bundle": bundleReadStatements(env, this.nodeArtifacts, BUNDLE_PREFIX, key.keyArn),
+        "node-bundle": bundleReadStatements(env, this.nodeArtifacts, [BUNDLE_PREFIX, ADDON_SPEC_PREFIX], key.keyArn),
+        ...addonPolicies(settings.addons, env, cluster, key.keyArn),
+        ...(this.terminationQueue ? { "node-termination-handler": this.terminationQueue.handlerStatements(env, cluster, key.keyArn) } : {}),
         ...(this.etcdBackup ? { "etcd-backup": this.etcdBackup.nodeStatements(env, key.keyArn) } : {}),
         ...(observability.logs ? { "ship-logs": logWriteStatements(env, cluster, "control-plane") } : {}),
         metrics: [
@@ -183,7 +199,29 @@ export class ControlPlane extends Construct implements IControlPlane {
       publicLoadBalancerName: this.apiEndpoint.publicLoadBalancerName,
     });
     const bundle = renderBundle(node, BUNDLE_PREFIX);
-    storeBundle(this, "bundle", this.nodeArtifacts, bundle);
+    const bundleObject = storeBundle(this, "bundle", this.nodeArtifacts, bundle);
+    // The add-on specification: readable in the plan; the control plane applies it whenever it changes.
+    const addons = renderAddons(
+      settings.addons,
+      {
+        clusterName: cluster,
+        region: env.region,
+        kubernetesMinor: settings.version.minor,
+        podCidr: settings.podCidr,
+        encryptionKeyAliasArn: env.arn("kms", key.aliasName),
+        controlPlaneArchitecture: settings.architecture,
+        terminationQueueUrl: this.terminationQueue?.queueUrl,
+      },
+      settings.version.release,
+    );
+    const addonSpec = new S3Object(this, "addon-spec", {
+      bucket: this.nodeArtifacts.bucketName,
+      key: ADDON_SPEC_KEY,
+      content: renderAddonSpec(addons),
+      contentType: "application/json",
+      // Handlers start polling the queue as soon as nodes apply the specification.
+      dependsOn: this.terminationQueue ? [this.terminationQueue.queue] : undefined,
+    });
     const tags = { ...stackDefaultTags(cluster), ...clusterTags(cluster), [ROLE_TAG_KEY]: "control-plane", Name: groupPrefix };
     const launchTemplate = new LaunchTemplate(this, "launch-template", {
       name: groupPrefix,
@@ -230,6 +268,8 @@ export class ControlPlane extends Construct implements IControlPlane {
         waitForCapacityTimeout: "40m",
         enabledMetrics: GROUP_METRICS,
         tag: Object.entries({ ...tags, Name: name }).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
+        // A booting node fetches both at once.
+        dependsOn: [bundleObject, addonSpec],
       });
       if (alarmTopic) autoScalingGroupAlarms(new Construct(this, `node-${i}-alarms`), { clusterName: cluster, topicArn: alarmTopic.topicArn }, name);
       return name;

@@ -2,7 +2,6 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
-import { CALICO_NODE_PORTS } from "../addons/calico";
 import { resourceName } from "../naming";
 import { clusterTags } from "../tags";
 
@@ -11,6 +10,8 @@ export interface ClusterSecurityGroupsProps {
   readonly vpcId: string;
   /** CIDRs allowed to the public API endpoint, if there is one. */
   readonly publicAllowedCidrs?: string[];
+  /** What the CNI needs between every pair of nodes (ICMP: port is the ICMP type). */
+  readonly cniPorts: ReadonlyArray<{ protocol: string; port: number; description: string }>;
 }
 
 type Peer = { securityGroupId: string } | { cidr: string };
@@ -44,6 +45,7 @@ export class ClusterSecurityGroups extends Construct {
     this.workersId = workers;
     this.apiLoadBalancerId = apiLb;
 
+    // For ICMP, fromPort is the ICMP type and toPort the code (-1: any).
     const rule = (name: string, target: string, from: Peer, protocol: string, fromPort: number, toPort: number, description: string) =>
       new VpcSecurityGroupIngressRule(this, name, {
         securityGroupId: target,
@@ -70,10 +72,11 @@ export class ClusterSecurityGroups extends Construct {
     rule("kubelet-from-control-plane", controlPlane, cp, "tcp", 10250, 10250, "Kubelet API from the control plane");
     rule("worker-kubelet-from-control-plane", workers, cp, "tcp", 10250, 10250, "Kubelet API from the control plane");
     // The CNI's data plane between every pair of nodes.
-    for (const { protocol, port, description } of CALICO_NODE_PORTS) {
+    for (const { protocol, port, description } of props.cniPorts) {
+      const toPort = protocol === "icmp" ? -1 : port;
       for (const [target, targetName] of [[controlPlane, "control-plane"], [workers, "workers"]] as const) {
-        rule(`${port}-${protocol}-${targetName}-from-control-plane`, target, cp, protocol, port, port, `${description} (from control plane)`);
-        rule(`${port}-${protocol}-${targetName}-from-workers`, target, nodes, protocol, port, port, `${description} (from workers)`);
+        rule(`${port}-${protocol}-${targetName}-from-control-plane`, target, cp, protocol, port, toPort, `${description} (from control plane)`);
+        rule(`${port}-${protocol}-${targetName}-from-workers`, target, nodes, protocol, port, toPort, `${description} (from workers)`);
       }
     }
     // Nodes download packages and images and call AWS APIs.

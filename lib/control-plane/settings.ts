@@ -2,6 +2,7 @@ import { Token } from "cdktf";
 import { ConfigError } from "../errors";
 import { Architecture, validateControlPlaneInstanceType } from "../instance-types";
 import { cidrsOverlap, parseCidr } from "../network/cidr";
+import { AddonsOptions, AddonsSettings, resolveAddonsSettings } from "../addons";
 import { ObservabilityOptions, ObservabilitySettings, resolveObservabilitySettings } from "../observability/settings";
 import { EtcdBackupOptions, EtcdBackupSettings, resolveEtcdBackupSettings, validateRestoreSource } from "../etcd-backup/settings";
 import { DEFAULT_KUBERNETES_VERSION, ResolvedKubernetesVersion, resolveKubernetesVersion } from "../versions";
@@ -73,6 +74,8 @@ export interface ControlPlaneOptions {
   readonly deletionProtection?: boolean;
   /** Days Secrets Manager keeps the cluster's secrets after a destroy (0 deletes at once, or 7 to 30). @default 7 */
   readonly secretsRecoveryWindowDays?: number;
+  /** The CNI and the add-ons the control plane applies. @default - Calico and every add-on */
+  readonly addons?: AddonsOptions;
   /** Logs, alarms and the dashboard; each can be turned off. @default - all on */
   readonly observability?: ObservabilityOptions;
   readonly apiServer?: ApiServerOptions;
@@ -95,6 +98,7 @@ export interface ControlPlaneSettings {
   readonly deletionProtection: boolean;
   readonly secretsRecoveryWindowDays: number;
   readonly observability: ObservabilitySettings;
+  readonly addons: AddonsSettings;
   readonly apiServer: {
     readonly extraArgs: Record<string, string>;
     readonly certSANs: string[];
@@ -155,6 +159,7 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
     deletionProtection: options.deletionProtection ?? false,
     secretsRecoveryWindowDays,
     observability: resolveObservabilitySettings(options.observability ?? {}),
+    addons: resolveAddonsSettings(options.addons ?? {}),
     apiServer: {
       extraArgs: extraArgs(apiServer.extraArgs, "apiServer.extraArgs"),
       certSANs: validateCertSans(apiServer.certSANs ?? []),

@@ -17,6 +17,7 @@ import { resolveKubernetesVersion } from "../versions";
 import { NodeGroupOptions, NodeGroupSettings, resolveNodeGroupSettings } from "./settings";
 import { NodeRole } from "../node-role";
 import { workerPolicies } from "./worker-policies";
+import { NTH_MANAGED_TAG, TERMINATION_HOOK } from "../addons/node-termination-handler";
 import { workerNode } from "./worker-user-data";
 
 export interface NodeGroupProps extends NodeGroupOptions {
@@ -70,7 +71,7 @@ export class NodeGroup extends Construct {
           encryptionKeyArn: cluster.encryptionKey.keyArn,
           autoScalingGroupName: groupName,
         }),
-        "node-bundle": bundleReadStatements(env, cluster.controlPlane.nodeArtifacts, bundlePrefix, cluster.encryptionKey.keyArn),
+        "node-bundle": bundleReadStatements(env, cluster.controlPlane.nodeArtifacts, [bundlePrefix], cluster.encryptionKey.keyArn),
         ...(observability.logsEnabled ? { "ship-logs": logWriteStatements(env, clusterName, "worker") } : {}),
       },
     });
@@ -86,8 +87,16 @@ export class NodeGroup extends Construct {
       logShipping: observability.logsEnabled,
     });
     const bundle = renderBundle(node, bundlePrefix);
-    storeBundle(this, "bundle", cluster.controlPlane.nodeArtifacts, bundle);
-    const instanceTags = { ...stackDefaultTags(clusterName), ...clusterTags(clusterName), [ROLE_TAG_KEY]: "worker", Name: groupName };
+    const bundleObject = storeBundle(this, "bundle", cluster.controlPlane.nodeArtifacts, bundle);
+    const terminationHandling = cluster.controlPlane.terminationHandling;
+    const instanceTags = {
+      ...stackDefaultTags(clusterName),
+      ...clusterTags(clusterName),
+      [ROLE_TAG_KEY]: "worker",
+      Name: groupName,
+      // The node termination handler drains only instances with this tag.
+      ...(terminationHandling ? { [NTH_MANAGED_TAG]: "true" } : {}),
+    };
     const launchTemplate = new LaunchTemplate(this, "launch-template", {
       name: groupName,
       description: `Kubernetes ${version.minor} workers of ${clusterName}, group ${settings.name}`,
@@ -142,6 +151,10 @@ export class NodeGroup extends Construct {
       // A new node counts as launched only once it completes this hook (Ready), or is replaced (ABANDON, also on timeout).
       initialLifecycleHook: [
         { name: LAUNCH_HOOK_NAME, lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING", defaultResult: "ABANDON", heartbeatTimeout: 3600 },
+        // Scale-in, instance refresh and rebalancing wait while the termination handler drains the node.
+        ...(terminationHandling
+          ? [{ name: TERMINATION_HOOK.name, lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING", defaultResult: "CONTINUE", heartbeatTimeout: TERMINATION_HOOK.heartbeatTimeout }]
+          : []),
       ],
       instanceRefresh: {
         strategy: "Rolling",
@@ -152,6 +165,8 @@ export class NodeGroup extends Construct {
       tag: Object.entries(groupTags).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
       // The cluster autoscaler owns the desired size once the group exists.
       lifecycle: { ignoreChanges: ["desired_capacity"] },
+      // A booting node fetches its bundle first thing.
+      dependsOn: [bundleObject],
     });
     if (observability.alarmTopicArn) autoScalingGroupAlarms(this, { clusterName, topicArn: observability.alarmTopicArn }, groupName);
     this.settings = settings;

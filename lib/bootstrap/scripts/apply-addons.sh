@@ -1,39 +1,117 @@
 #!/usr/bin/env bash
-# Applies the cluster add-ons under ADDONS_DIR, one kustomization per folder,
-# in name order. Each folder may list downloads in sources.tsv
-# ("<sha256> <url> <file>"); a download whose checksum differs aborts the run.
-# Server-side apply makes a rerun a no-op.
+# Applies the cluster's add-on specification: the JSON the plan showed, kept in
+# the node-artifacts bucket. A timer runs this on every control-plane node;
+# only the holder of the Lease kube-system/kubeadm-aws-addons applies, and only
+# when the specification's sha256 differs from the one applied last (recorded
+# in the ConfigMap kube-system/kubeadm-aws-addons). --force applies anyway
+# (the first node, at init). Each add-on is a kustomization folder; downloads
+# are checked by sha256 and a mismatch aborts; Helm charts are rendered first.
 set -Eeuo pipefail
 SCRIPT_NAME=apply-addons
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
+LEASE=kubeadm-aws-addons
+LEASE_SECONDS=300
+
+now() { date -u +%Y-%m-%dT%H:%M:%S.000000Z; }
+
+# Takes or renews the Lease. Creating is atomic; taking over an expired lease
+# replaces it at the resourceVersion read, so of two nodes only one succeeds.
+acquire_lease() {
+  local me=$1 lease holder renewed
+  if ! lease=$(kubectl -n kube-system get lease "$LEASE" -o json 2>/dev/null); then
+    if jq -n --arg me "$me" --arg now "$(now)" --argjson s "$LEASE_SECONDS" '{apiVersion: "coordination.k8s.io/v1", kind: "Lease",
+      metadata: {name: "kubeadm-aws-addons", namespace: "kube-system"},
+      spec: {holderIdentity: $me, leaseDurationSeconds: $s, acquireTime: $now, renewTime: $now}}' |
+      kubectl create -f - >/dev/null 2>&1; then
+      return 0
+    fi
+    # Another node created it first.
+    lease=$(kubectl -n kube-system get lease "$LEASE" -o json) || return 1
+  fi
+  holder=$(jq -r '.spec.holderIdentity // ""' <<<"$lease")
+  renewed=$(jq -r '.spec.renewTime // "1970-01-01T00:00:00Z"' <<<"$lease")
+  if [[ $holder != "$me" ]] && (($(date +%s) - $(date -d "$renewed" +%s) < LEASE_SECONDS)); then
+    log "lease held by $holder"
+    return 1
+  fi
+  jq --arg me "$me" --arg now "$(now)" '.spec.holderIdentity = $me | .spec.renewTime = $now' <<<"$lease" |
+    kubectl replace -f - >/dev/null 2>&1 || { log "lease taken over by another node" && return 1; }
+}
+
 download_sources() {
-  local dir=$1 sha url file
+  local dir=$1 sha url file got
   [[ -f "$dir/sources.tsv" ]] || return 0
   while read -r sha url file; do
     [[ -n $sha && $sha != \#* ]] || continue
     if ! echo "$sha  $dir/$file" | sha256sum --check --status 2>/dev/null; then
       retry 5 curl -fsSL "$url" -o "$dir/$file.download"
-      if ! echo "$sha  $dir/$file.download" | sha256sum --check --status; then
+      got=$(sha256sum "$dir/$file.download" | cut -d' ' -f1)
+      if [[ $got != "$sha" ]]; then
         rm -f "$dir/$file.download"
-        die "checksum mismatch for $url: expected sha256 $sha, got $(sha256sum "$dir/$file.download" 2>/dev/null | cut -d' ' -f1 || echo none); refusing to apply $(basename "$dir")"
+        die "checksum mismatch for $url: expected sha256 $sha, got $got; refusing to apply $(basename "$dir")"
       fi
       mv "$dir/$file.download" "$dir/$file"
     fi
   done <"$dir/sources.tsv"
 }
 
+# helm template the add-on's chart with its values, using the downloaded Helm.
+render_helm() {
+  local dir=$1 chart helm release namespace
+  [[ -f "$dir/helm.json" ]] || return 0
+  chart=$(jq -r .chart "$dir/helm.json") helm=$(jq -r .helm "$dir/helm.json")
+  release=$(jq -r .release "$dir/helm.json") namespace=$(jq -r .namespace "$dir/helm.json")
+  tar -xzf "$dir/$helm" -C "$dir" --wildcards --strip-components=1 '*/helm'
+  jq .values "$dir/helm.json" >"$dir/values.json"
+  "$dir/helm" template "$release" "$dir/$chart" --namespace "$namespace" --values "$dir/values.json" >"$dir/helm-rendered.yaml"
+}
+
+# Writes each add-on of the specification as a folder: its files, sources.tsv
+# and helm.json. One jq pass emits "folder<TAB>file<TAB>base64 content" lines.
+materialize() {
+  local spec=$1 root=$2 folder file content
+  rm -rf "$root" && mkdir -p "$root"
+  while IFS=$'\t' read -r folder file content; do
+    [[ $folder/$file =~ ^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$ && $file != .* ]] || die "add-on specification names an unsafe path: $folder/$file"
+    mkdir -p "$root/$folder"
+    base64 -d <<<"$content" >"$root/$folder/$file"
+  done < <(jq -r '.addons[] | ("\(if .order < 10 then "0" else "" end)\(.order)-\(.name)") as $folder
+    | ((.files | to_entries[] | [$folder, .key, (.value | @base64)]),
+       [$folder, "sources.tsv", ([.downloads[] | "\(.sha256) \(.url) \(.file)\n"] | add // "" | @base64)],
+       (.helm // empty | [$folder, "helm.json", (tojson | @base64)]))
+    | @tsv' "$spec")
+}
+
 main() {
   load_config
-  local dir
-  for dir in "$ROOT$ADDONS_DIR"/*/; do
+  export KUBECONFIG="${KUBECONFIG:-$ROOT/etc/kubernetes/admin.conf}"
+  local force=${1:-} me spec sha applied dir
+  me=$(retry 10 imds meta-data/local-hostname)
+  spec="$STATE_DIR/addons/spec.json"
+  mkdir -p "$STATE_DIR/addons"
+  retry 5 aws_cli s3 cp --only-show-errors "s3://$(cluster_bucket nodes)/$ADDON_SPEC_KEY" "$spec"
+  sha=$(sha256sum "$spec" | cut -d' ' -f1)
+  acquire_lease "$me" || return 0
+  applied=$(kubectl -n kube-system get configmap "$LEASE" -o jsonpath='{.data.specSha256}' 2>/dev/null || true)
+  if [[ $applied == "$sha" && $force != --force ]]; then
+    log "add-on specification ${sha:0:12} is applied; nothing to do"
+    return 0
+  fi
+  log "applying add-on specification ${sha:0:12} (was ${applied:-none})"
+  materialize "$spec" "$STATE_DIR/addons/folders"
+  for dir in "$STATE_DIR"/addons/folders/*/; do
     dir=${dir%/}
     log "applying add-on $(basename "$dir")"
     download_sources "$dir"
+    render_helm "$dir"
     retry 10 kubectl apply --server-side --force-conflicts --field-manager=kubeadm-aws -k "$dir"
   done
+  kubectl -n kube-system create configmap "$LEASE" --from-literal=specSha256="$sha" --from-literal=appliedBy="$me" \
+    --dry-run=client -o yaml | kubectl apply --server-side --force-conflicts --field-manager=kubeadm-aws -f -
+  log "add-on specification ${sha:0:12} applied"
 }
 
 main "$@"

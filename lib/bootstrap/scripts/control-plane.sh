@@ -173,8 +173,10 @@ join_control_plane() {
   rm -f "$STATE_DIR/run/admin.conf"
 }
 
+# The first node applies the add-ons (CNI and cloud controller manager first) before it marks the cluster
+# initialized; afterwards the add-on timer keeps them in line with the specification.
 apply_addons() {
-  KUBECONFIG="$ROOT/etc/kubernetes/admin.conf" "$HERE/apply-addons.sh"
+  KUBECONFIG="$ROOT/etc/kubernetes/admin.conf" "$HERE/apply-addons.sh" --force
 }
 
 init_cluster() {
@@ -188,7 +190,6 @@ join_cluster() {
   run_step fetch-cluster-secrets fetch_cluster_secrets
   run_step remove-dead-etcd-members etcd_remove_dead_members "$STATE_DIR/run/admin.conf"
   run_step kubeadm-join join_control_plane
-  run_step apply-addons apply_addons
 }
 
 main() {
@@ -204,6 +205,7 @@ main() {
   log "role: $role"
   if [[ $role == init ]]; then init_cluster; else join_cluster; fi
   run_step join-token-rotation systemctl enable --now kubeadm-aws-join-token.timer
+  run_step addon-timer systemctl enable --now kubeadm-aws-addons.timer kubeadm-aws-approve-kubelet-serving.service
   if [[ $BACKUP_ENABLED == true ]]; then
     run_step etcd-backups systemctl enable --now kubeadm-aws-etcd-backup.timer
   fi

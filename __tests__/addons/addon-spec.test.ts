@@ -1,0 +1,183 @@
+import { parseAllDocuments, parse } from "yaml";
+import { AddonsOptions, resolveAddonsSettings } from "../../lib/addons";
+import { ConfigError } from "../../lib/errors";
+import { CALICO, CILIUM, EBS_CSI_DRIVER, HELM, KUBERNETES_RELEASES, METRICS_SERVER_IMAGE, NODE_TERMINATION_HANDLER_IMAGE } from "../../lib/versions";
+import { addonSpec } from "../helpers/control-plane-fixture";
+
+interface SpecAddon {
+  name: string;
+  version: string;
+  order: number;
+  files: Record<string, string>;
+  downloads: Array<{ url: string; sha256: string; file: string }>;
+  helm?: { chart: string; helm: string; release: string; namespace: string; values: Record<string, any> };
+}
+
+const spec = (addons?: AddonsOptions, controlPlane: Record<string, unknown> = {}): SpecAddon[] => JSON.parse(addonSpec({ ...controlPlane, addons })).addons;
+const byName = (addons: SpecAddon[], name: string): SpecAddon => {
+  const addon = addons.find((a) => a.name === name);
+  if (!addon) throw new Error(`no add-on ${name} in ${addons.map((a) => a.name).join(", ")}`);
+  return addon;
+};
+/** Objects of the add-on's rendered files: resources, or with `patches`, the strategic-merge patches. */
+const objects = (addon: SpecAddon, which: "resources" | "patches" = "resources"): any[] => {
+  const kustomization = parse(addon.files["kustomization.yaml"]);
+  const files: string[] = which === "resources" ? kustomization.resources : (kustomization.patches ?? []).map((p: { path: string }) => p.path);
+  return files.filter((f) => f in addon.files).flatMap((f) => parseAllDocuments(addon.files[f]).map((d) => d.toJS()));
+};
+const find = (addon: SpecAddon, kind: string, name: string) => objects(addon).find((o) => o.kind === kind && o.metadata.name === name);
+const containers = (addon: SpecAddon) => objects(addon).flatMap((o) => o.spec?.template?.spec?.containers ?? []);
+
+describe("the add-on specification, by default", () => {
+  const addons = spec();
+
+  it("lists every add-on, pinned, in the order the control plane applies them", () => {
+    expect(addons.map((a) => [a.order, a.name, a.version])).toEqual([
+      [10, "aws-cloud-controller-manager", "v1.35.2"],
+      [20, "calico", CALICO.version],
+      [30, "aws-ebs-csi-driver", EBS_CSI_DRIVER.version],
+      [40, "metrics-server", "v0.9.0"],
+      [50, "cluster-autoscaler", "v1.35.2"],
+      [60, "aws-node-termination-handler", "v1.25.6"],
+      [70, "coredns-availability", "1"],
+    ]);
+  });
+
+  it("pins every download to a version and a sha256", () => {
+    const downloads = addons.flatMap((a) => a.downloads);
+    expect(downloads).toEqual([{ url: CALICO.manifestUrl, sha256: CALICO.manifestSha256, file: "calico.yaml" }]);
+    expect(CALICO.manifestUrl).toContain(`/${CALICO.version}/`);
+    for (const d of downloads) expect(d.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("pins every container image to a version tag, never latest", () => {
+    const images = addons.flatMap(containers).map((c) => c.image as string);
+    expect(images.length).toBeGreaterThan(8);
+    for (const image of images) expect(image).toMatch(/:v\d+\.\d+\.\d+(-eksbuild\.\d+)?(@sha256:[0-9a-f]{64})?$/);
+    expect(images).toEqual(expect.arrayContaining([METRICS_SERVER_IMAGE, NODE_TERMINATION_HANDLER_IMAGE, EBS_CSI_DRIVER.images.driver, KUBERNETES_RELEASES["1.35"].clusterAutoscalerImage]));
+  });
+
+  it("gives each add-on a kustomization whose files exist, labelling every object with the add-on", () => {
+    for (const addon of addons) {
+      const k = parse(addon.files["kustomization.yaml"]);
+      expect(k.labels).toEqual([{ pairs: { "app.kubernetes.io/managed-by": "kubeadm-aws", "kubeadm-aws.io/addon": addon.name }, includeSelectors: false }]);
+      const available = [...Object.keys(addon.files), ...addon.downloads.map((d) => d.file), ...(addon.helm ? ["helm-rendered.yaml"] : [])];
+      for (const file of [...k.resources, ...(k.patches ?? []).map((p: { path: string }) => p.path)]) expect({ addon: addon.name, file, present: available.includes(file) }).toMatchObject({ present: true });
+    }
+  });
+
+  it("gives every container resource requests, and no container privileges it does not need", () => {
+    // The EBS node plugin mounts volumes on the host: it is the one privileged container.
+    for (const c of addons.flatMap(containers)) {
+      expect({ container: c.name, requests: c.resources?.requests }).toMatchObject({ requests: expect.any(Object) });
+      if (c.name !== "ebs-plugin") expect({ container: c.name, privileged: c.securityContext?.privileged ?? false }).toEqual({ container: c.name, privileged: false });
+    }
+  });
+
+  it("makes an encrypted gp3 StorageClass with the cluster key the default", () => {
+    const sc = find(byName(addons, "aws-ebs-csi-driver"), "StorageClass", "gp3-encrypted");
+    expect(sc).toMatchObject({
+      provisioner: "ebs.csi.aws.com",
+      parameters: { type: "gp3", encrypted: "true", kmsKeyId: "arn:aws:kms:eu-west-1:111122223333:alias/k8s/prod" },
+      metadata: { annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+      volumeBindingMode: "WaitForFirstConsumer",
+    });
+  });
+
+  it("runs AWS-calling controllers on control-plane nodes, where the instance role has their permissions", () => {
+    for (const [addon, deployment] of [
+      ["aws-ebs-csi-driver", "ebs-csi-controller"],
+      ["cluster-autoscaler", "cluster-autoscaler"],
+      ["aws-node-termination-handler", "aws-node-termination-handler"],
+    ]) {
+      const pod = find(byName(addons, addon), "Deployment", deployment).spec.template.spec;
+      expect({ deployment, nodeSelector: pod.nodeSelector, hostNetwork: pod.hostNetwork }).toEqual({ deployment, nodeSelector: { "node-role.kubernetes.io/control-plane": "" }, hostNetwork: true });
+    }
+  });
+
+  it("verifies kubelets in metrics-server against the cluster CA, never skipping TLS", () => {
+    const args = containers(byName(addons, "metrics-server"))[0].args as string[];
+    expect(args).toContain("--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+    expect(args.join(" ")).not.toContain("insecure");
+  });
+
+  it("discovers this cluster's node groups by tag in the cluster autoscaler", () => {
+    const command = containers(byName(addons, "cluster-autoscaler"))[0].command as string[];
+    expect(command).toEqual(
+      expect.arrayContaining([
+        "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/prod",
+        "--expander=least-waste",
+        "--scale-down-utilization-threshold=0.5",
+      ]),
+    );
+  });
+
+  it("points the termination handler at the cluster's queue, draining only nodes of tagged groups", () => {
+    const env = Object.fromEntries(containers(byName(addons, "aws-node-termination-handler"))[0].env.filter((e: any) => e.value).map((e: any) => [e.name, e.value]));
+    expect(env).toMatchObject({
+      QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/111122223333/prod-node-termination",
+      ENABLE_SQS_TERMINATION_DRAINING: "true",
+      CHECK_TAG_BEFORE_DRAINING: "true",
+      MANAGED_TAG: "aws-node-termination-handler/managed",
+    });
+  });
+
+  it("gives kubeadm's CoreDNS a disruption budget and spreads it over zones and nodes", () => {
+    const coredns = byName(addons, "coredns-availability");
+    expect(find(coredns, "PodDisruptionBudget", "coredns").spec).toEqual({ minAvailable: 1, selector: { matchLabels: { "k8s-app": "kube-dns" } } });
+    const spread = find(coredns, "Deployment", "coredns").spec.template.spec.topologySpreadConstraints;
+    expect(spread.map((c: any) => c.topologyKey)).toEqual(["topology.kubernetes.io/zone", "kubernetes.io/hostname"]);
+  });
+});
+
+describe("the add-on specification follows the options", () => {
+  it("installs Cilium from its checksummed chart with a checksummed Helm, in the cluster's pod CIDR", () => {
+    const cilium = byName(spec({ cni: "cilium" }, { podCidr: "10.240.0.0/16" }), "cilium");
+    expect(cilium.version).toBe(CILIUM.version);
+    expect(cilium.downloads).toEqual([
+      { url: CILIUM.chartUrl, sha256: CILIUM.chartSha256, file: "cilium-1.19.6.tgz" },
+      { url: "https://get.helm.sh/helm-v3.19.0-linux-amd64.tar.gz", sha256: HELM.sha256.amd64, file: "helm.tar.gz" },
+    ]);
+    expect(cilium.helm).toMatchObject({ chart: "cilium-1.19.6.tgz", release: "cilium", namespace: "kube-system" });
+    expect(cilium.helm!.values.ipam.operator.clusterPoolIPv4PodCIDRList).toEqual(["10.240.0.0/16"]);
+    expect(spec({ cni: "cilium" }).map((a) => a.name)).not.toContain("calico");
+  });
+
+  it("downloads the Helm of the control plane's architecture", () => {
+    const cilium = byName(spec({ cni: "cilium" }, { instanceType: "m7g.large" }), "cilium");
+    expect(cilium.downloads[1]).toEqual({ url: "https://get.helm.sh/helm-v3.19.0-linux-arm64.tar.gz", sha256: HELM.sha256.arm64, file: "helm.tar.gz" });
+  });
+
+  it("puts Calico's pod CIDR and VXLAN mode into its patches", () => {
+    const calico = byName(spec({}, { podCidr: "10.240.0.0/16" }), "calico");
+    const env = objects(calico, "patches").find((o) => o.kind === "DaemonSet").spec.template.spec.containers[0].env;
+    expect(env).toEqual(expect.arrayContaining([{ name: "CALICO_IPV4POOL_CIDR", value: "10.240.0.0/16" }, { name: "CALICO_IPV4POOL_VXLAN", value: "Always" }]));
+  });
+
+  it("matches the cluster autoscaler to the Kubernetes minor, with the expander and threshold asked for", () => {
+    const autoscaler = byName(spec({ clusterAutoscaler: { expander: "random", scaleDownUtilizationThreshold: 0.7 } }, { kubernetesVersion: "1.36" }), "cluster-autoscaler");
+    expect(autoscaler.version).toBe("v1.36.1");
+    expect(containers(autoscaler)[0].image).toBe(KUBERNETES_RELEASES["1.36"].clusterAutoscalerImage);
+    expect(containers(autoscaler)[0].command).toEqual(expect.arrayContaining(["--expander=random", "--scale-down-utilization-threshold=0.7"]));
+  });
+
+  it("leaves the gp3 class out of the default when asked", () => {
+    const sc = find(byName(spec({ ebsCsiDriver: { defaultStorageClass: false } }), "aws-ebs-csi-driver"), "StorageClass", "gp3-encrypted");
+    expect(sc.metadata.annotations).toBeUndefined();
+  });
+
+  it("leaves out each add-on that is turned off, but never the CNI or the cloud controller manager", () => {
+    const off = { enabled: false };
+    const names = spec({ ebsCsiDriver: off, metricsServer: off, clusterAutoscaler: off, nodeTerminationHandler: off, coreDns: off }).map((a) => a.name);
+    expect(names).toEqual(["aws-cloud-controller-manager", "calico"]);
+  });
+
+  it.each([
+    [{ cni: "flannel" as never }, "addons.cni", '"flannel" is not one of "calico", "cilium"'],
+    [{ clusterAutoscaler: { scaleDownUtilizationThreshold: 1.5 } }, "addons.clusterAutoscaler.scaleDownUtilizationThreshold", "1.5 is not allowed; use a share above 0 and at most 1"],
+    [{ clusterAutoscaler: { expander: "cheapest" as never } }, "addons.clusterAutoscaler.expander", '"cheapest" is not one of "least-waste", "random", "most-pods", "priority", "price"'],
+  ])("rejects %j at synth time, naming the property", (options, property, message) => {
+    expect(() => resolveAddonsSettings(options)).toThrow(ConfigError);
+    expect(() => resolveAddonsSettings(options)).toThrow(`${property}: ${message}`);
+  });
+});

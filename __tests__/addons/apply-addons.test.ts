@@ -1,0 +1,153 @@
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ControlPlaneOptions } from "../../lib/control-plane/settings";
+import { ADDON_SPEC_KEY } from "../../lib/control-plane/control-plane-user-data";
+import { sha256 } from "../../lib/bootstrap/tar";
+import { CALICO, CILIUM, HELM } from "../../lib/versions";
+import { addonSpec, controlPlaneImage } from "../helpers/control-plane-fixture";
+import { tempDir } from "../helpers/plan";
+import { Sandbox, SandboxNode } from "../helpers/sandbox";
+
+const FAKES = join(__dirname, "../bootstrap/fakes");
+const CALICO_MANIFEST = "# calico manifest stand-in\n";
+const CHART = "cilium chart stand-in";
+
+/** A Helm release archive (linux-amd64/helm) whose helm is the recording fake. */
+function helmArchive(): Buffer {
+  const dir = tempDir("helm");
+  mkdirSync(join(dir, "linux-amd64"));
+  copyFileSync(join(FAKES, "helm"), join(dir, "linux-amd64/helm"));
+  execFileSync("tar", ["-czf", join(dir, "helm.tar.gz"), "-C", dir, "linux-amd64/helm"]);
+  return readFileSync(join(dir, "helm.tar.gz"));
+}
+const HELM_ARCHIVE = helmArchive();
+
+/** The add-on specification for these options, its pinned checksums pointing at the stand-ins the sandbox serves. */
+function sandboxSpec(options: ControlPlaneOptions = {}): string {
+  return addonSpec(options)
+    .split(CALICO.manifestSha256)
+    .join(sha256(CALICO_MANIFEST))
+    .split(CILIUM.chartSha256)
+    .join(sha256(CHART))
+    .split(HELM.sha256.amd64)
+    .join(sha256(HELM_ARCHIVE));
+}
+
+/** Control-plane nodes, unpacked but not booted: apply-addons.sh runs on its own, as its timer does. */
+function setup(nodes = 1): { box: Sandbox; nodes: SandboxNode[] } {
+  const box = new Sandbox();
+  writeFileSync(join(box.downloads, "calico.yaml"), CALICO_MANIFEST);
+  writeFileSync(join(box.downloads, `cilium-${CILIUM.version}.tgz`), CHART);
+  writeFileSync(join(box.downloads, `helm-${HELM.version}-linux-amd64.tar.gz`), HELM_ARCHIVE);
+  const image = controlPlaneImage();
+  const created = [...Array(nodes).keys()].map((i) => {
+    const node = box.addNode(i, image);
+    box.unpackBundle(node, image);
+    return node;
+  });
+  box.putObject(ADDON_SPEC_KEY, sandboxSpec());
+  return { box, nodes: created };
+}
+
+const applied = (box: Sandbox) => box.calls(/ kubectl apply .* -k /).map((l) => l.replace(/^(\S+) .*\/folders\/(\S+)$/, "$1 $2"));
+const recordedSha = (box: Sandbox) => JSON.parse(box.file("cluster/objects/ConfigMap_kubeadm-aws-addons")).data.specSha256;
+const lease = (box: Sandbox) => JSON.parse(box.file("cluster/objects/Lease_kubeadm-aws-addons"));
+
+describe("apply-addons.sh on a fake cluster", () => {
+  it("applies the specification once, then only when its sha256 changes", async () => {
+    const { box, nodes } = setup();
+    const first = await box.run(nodes[0], "apply-addons.sh");
+    expect(first).toMatchObject({ code: 0 });
+    const names = JSON.parse(sandboxSpec()).addons.map((a: { order: number; name: string }) => `i-node0 ${a.order}-${a.name}`);
+    expect(applied(box)).toEqual(names);
+    expect(recordedSha(box)).toBe(sha256(sandboxSpec()));
+
+    const again = await box.run(nodes[0], "apply-addons.sh");
+    expect(again).toMatchObject({ code: 0 });
+    expect(again.output).toMatch(/add-on specification [0-9a-f]{12} is applied; nothing to do/);
+    expect(applied(box)).toHaveLength(names.length);
+
+    const changed = sandboxSpec({ addons: { metricsServer: { enabled: false } } });
+    box.putObject(ADDON_SPEC_KEY, changed);
+    expect(await box.run(nodes[0], "apply-addons.sh")).toMatchObject({ code: 0 });
+    expect(applied(box)).toHaveLength(2 * names.length - 1);
+    expect(applied(box).slice(names.length)).not.toContain("i-node0 40-metrics-server");
+    expect(recordedSha(box)).toBe(sha256(changed));
+  }, 60_000);
+
+  it("applies with --force even when the specification is unchanged (the first node, at init)", async () => {
+    const { box, nodes } = setup();
+    expect(await box.run(nodes[0], "apply-addons.sh")).toMatchObject({ code: 0 });
+    const before = applied(box).length;
+    expect(await box.run(nodes[0], "apply-addons.sh", {}, ["--force"])).toMatchObject({ code: 0 });
+    expect(applied(box)).toHaveLength(2 * before);
+  }, 60_000);
+
+  it("lets only the lease holder apply when several control-plane nodes run at once", async () => {
+    const { box, nodes } = setup(3);
+    const results = await Promise.all(nodes.map((n) => box.run(n, "apply-addons.sh")));
+    expect(results.map((r) => r.code)).toEqual([0, 0, 0]);
+    const appliers = [...new Set(applied(box).map((l) => l.split(" ")[0]))];
+    expect(appliers).toHaveLength(1);
+    const holder = nodes.find((n) => n.instanceId === appliers[0])!;
+    expect(lease(box).spec.holderIdentity).toBe(holder.hostname);
+    for (const r of results.filter((r) => r.node !== holder)) expect(r.output).toContain(`lease held by ${holder.hostname}`);
+  }, 60_000);
+
+  it("takes over the lease once its holder stops renewing it, and only one node does", async () => {
+    const { box, nodes } = setup(3);
+    expect(await box.run(nodes[0], "apply-addons.sh")).toMatchObject({ code: 0 });
+    // node0 is gone: its lease was last renewed ten minutes ago.
+    const file = join(box.state, "cluster/objects/Lease_kubeadm-aws-addons");
+    const stale = lease(box);
+    stale.spec.renewTime = new Date(Date.now() - 600_000).toISOString().replace(/\.\d+Z$/, ".000000Z");
+    writeFileSync(file, JSON.stringify(stale));
+    box.putObject(ADDON_SPEC_KEY, sandboxSpec({ addons: { coreDns: { enabled: false } } }));
+
+    const results = await Promise.all(nodes.slice(1).map((n) => box.run(n, "apply-addons.sh")));
+    expect(results.map((r) => r.code)).toEqual([0, 0]);
+    const appliers = [...new Set(applied(box).map((l) => l.split(" ")[0]))];
+    expect(appliers).toHaveLength(2);
+    expect(appliers[0]).toBe("i-node0");
+    expect(lease(box).spec.holderIdentity).toBe(nodes.find((n) => n.instanceId === appliers[1])!.hostname);
+  }, 60_000);
+
+  it("aborts on a download whose checksum differs, with a clear error, and records nothing", async () => {
+    const { box, nodes } = setup();
+    writeFileSync(join(box.downloads, "calico.yaml"), "# tampered\n");
+    const result = await box.run(nodes[0], "apply-addons.sh");
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(`checksum mismatch for ${CALICO.manifestUrl}: expected sha256 ${sha256(CALICO_MANIFEST)}, got ${sha256("# tampered\n")}; refusing to apply 20-calico`);
+    expect(applied(box)).toEqual(["i-node0 10-aws-cloud-controller-manager"]);
+    expect(box.exists("cluster/objects/ConfigMap_kubeadm-aws-addons")).toBe(false);
+    // The next run tries again.
+    writeFileSync(join(box.downloads, "calico.yaml"), CALICO_MANIFEST);
+    expect(await box.run(nodes[0], "apply-addons.sh")).toMatchObject({ code: 0 });
+    expect(recordedSha(box)).toBe(sha256(sandboxSpec()));
+  }, 60_000);
+
+  it("renders Cilium's chart with the downloaded Helm and the values of the specification", async () => {
+    const { box, nodes } = setup();
+    box.putObject(ADDON_SPEC_KEY, sandboxSpec({ addons: { cni: "cilium" }, podCidr: "10.240.0.0/16" }));
+    const result = await box.run(nodes[0], "apply-addons.sh");
+    expect(result).toMatchObject({ code: 0 });
+    expect(box.calls(/ helm /)).toEqual([expect.stringMatching(/^i-node0 helm template cilium \S+\/20-cilium\/cilium-1\.19\.6\.tgz --namespace kube-system --values \S+\/values\.json$/)]);
+    const folder = join(nodes[0].root, "var/lib/kubeadm-aws/addons/folders/20-cilium");
+    const rendered = readFileSync(join(folder, "helm-rendered.yaml"), "utf8");
+    const values = JSON.parse(JSON.parse(/values\.json: (.*)$/m.exec(rendered)![1]));
+    expect(values.ipam.operator.clusterPoolIPv4PodCIDRList).toEqual(["10.240.0.0/16"]);
+    expect(applied(box)).toContain("i-node0 20-cilium");
+  }, 60_000);
+
+  it("refuses a specification that names a file outside its add-on's folder", async () => {
+    const { box, nodes } = setup();
+    const spec = JSON.parse(sandboxSpec());
+    spec.addons[0].files["../../escape.sh"] = "#!/bin/sh\n";
+    box.putObject(ADDON_SPEC_KEY, JSON.stringify(spec));
+    const result = await box.run(nodes[0], "apply-addons.sh");
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain("add-on specification names an unsafe path: 10-aws-cloud-controller-manager/../../escape.sh");
+    expect(applied(box)).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,90 @@
+import { AwsEnvironment } from "../aws-environment";
+import { ConfigError } from "../errors";
+import { PolicyStatement } from "../iam";
+import { KubernetesRelease } from "../versions";
+import { Addon, AddonContext } from "./addon";
+import { awsCloudControllerManager } from "./aws-cloud-controller-manager";
+import { CALICO_NODE_PORTS, calico } from "./calico";
+import { CILIUM_NODE_PORTS, cilium } from "./cilium";
+import { AUTOSCALER_EXPANDERS, ClusterAutoscalerOptions, clusterAutoscaler, clusterAutoscalerStatements } from "./cluster-autoscaler";
+import { coreDnsAvailability } from "./coredns";
+import { ebsCsiDriver, ebsCsiDriverStatements } from "./ebs-csi-driver";
+import { metricsServer } from "./metrics-server";
+import { nodeTerminationHandler } from "./node-termination-handler";
+
+export const CNIS = ["calico", "cilium"] as const;
+export type Cni = (typeof CNIS)[number];
+
+/** Cluster add-ons; each can be turned off. */
+export interface AddonsOptions {
+  /** @default "calico" */
+  readonly cni?: Cni;
+  /** @default - on, with the encrypted gp3 class as the default StorageClass */
+  readonly ebsCsiDriver?: { readonly enabled?: boolean; readonly defaultStorageClass?: boolean };
+  /** @default - on */
+  readonly metricsServer?: { readonly enabled?: boolean };
+  /** @default - on, least-waste expander */
+  readonly clusterAutoscaler?: { readonly enabled?: boolean } & ClusterAutoscalerOptions;
+  /** aws-node-termination-handler in queue mode. @default - on */
+  readonly nodeTerminationHandler?: { readonly enabled?: boolean };
+  /** A PodDisruptionBudget and spread constraints for kubeadm's CoreDNS. @default - on */
+  readonly coreDns?: { readonly enabled?: boolean };
+}
+
+export interface AddonsSettings {
+  readonly cni: Cni;
+  readonly ebsCsiDriver?: { readonly defaultStorageClass: boolean };
+  readonly metricsServer: boolean;
+  readonly clusterAutoscaler?: ClusterAutoscalerOptions;
+  readonly nodeTerminationHandler: boolean;
+  readonly coreDns: boolean;
+}
+
+const oneOf = (allowed: readonly string[]) => allowed.map((a) => `"${a}"`).join(", ");
+
+export function resolveAddonsSettings(options: AddonsOptions): AddonsSettings {
+  const cni = options.cni ?? "calico";
+  if (!CNIS.includes(cni)) throw new ConfigError("addons.cni", `${JSON.stringify(cni)} is not one of ${oneOf(CNIS)}`);
+  const expander = options.clusterAutoscaler?.expander;
+  if (expander !== undefined && !AUTOSCALER_EXPANDERS.includes(expander)) {
+    throw new ConfigError("addons.clusterAutoscaler.expander", `${JSON.stringify(expander)} is not one of ${oneOf(AUTOSCALER_EXPANDERS)}`);
+  }
+  const threshold = options.clusterAutoscaler?.scaleDownUtilizationThreshold;
+  if (threshold !== undefined && !(threshold > 0 && threshold <= 1)) {
+    throw new ConfigError("addons.clusterAutoscaler.scaleDownUtilizationThreshold", `${threshold} is not allowed; use a share above 0 and at most 1`);
+  }
+  return {
+    cni,
+    ebsCsiDriver: options.ebsCsiDriver?.enabled === false ? undefined : { defaultStorageClass: options.ebsCsiDriver?.defaultStorageClass ?? true },
+    metricsServer: options.metricsServer?.enabled !== false,
+    clusterAutoscaler: options.clusterAutoscaler?.enabled === false ? undefined : options.clusterAutoscaler ?? {},
+    nodeTerminationHandler: options.nodeTerminationHandler?.enabled !== false,
+    coreDns: options.coreDns?.enabled !== false,
+  };
+}
+
+/** The add-ons of a cluster, in the order the control plane applies them. The CNI and the CCM are always there. */
+export function renderAddons(s: AddonsSettings, ctx: AddonContext, release: KubernetesRelease): Addon[] {
+  return [
+    awsCloudControllerManager({ clusterName: ctx.clusterName, image: release.cloudControllerManagerImage }),
+    s.cni === "cilium" ? cilium({ podCidr: ctx.podCidr, architecture: ctx.controlPlaneArchitecture }) : calico({ podCidr: ctx.podCidr }),
+    ...(s.ebsCsiDriver ? [ebsCsiDriver({ clusterName: ctx.clusterName, region: ctx.region, encryptionKey: ctx.encryptionKeyAliasArn, ...s.ebsCsiDriver })] : []),
+    ...(s.metricsServer ? [metricsServer()] : []),
+    ...(s.clusterAutoscaler ? [clusterAutoscaler({ clusterName: ctx.clusterName, region: ctx.region, image: release.clusterAutoscalerImage, ...s.clusterAutoscaler })] : []),
+    ...(s.nodeTerminationHandler && ctx.terminationQueueUrl ? [nodeTerminationHandler({ region: ctx.region, queueUrl: ctx.terminationQueueUrl })] : []),
+    ...(s.coreDns ? [coreDnsAvailability()] : []),
+  ];
+}
+
+/** Inline policies the add-ons need on the control-plane role (they run there, with the instance role). */
+export function addonPolicies(s: AddonsSettings, env: AwsEnvironment, clusterName: string, keyArn: string): Record<string, PolicyStatement[]> {
+  return {
+    ...(s.ebsCsiDriver ? { "ebs-csi-driver": ebsCsiDriverStatements(env, clusterName, keyArn) } : {}),
+    ...(s.clusterAutoscaler ? { "cluster-autoscaler": clusterAutoscalerStatements(env, clusterName) } : {}),
+  };
+}
+
+/** Ports the chosen CNI needs between every pair of nodes. */
+export function cniNodePorts(cni: Cni): ReadonlyArray<{ protocol: string; port: number; description: string }> {
+  return cni === "cilium" ? CILIUM_NODE_PORTS : CALICO_NODE_PORTS;
+}

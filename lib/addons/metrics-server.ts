@@ -1,0 +1,103 @@
+import { toYamlDocuments } from "../bootstrap/yaml";
+import { METRICS_SERVER_IMAGE } from "../versions";
+import { Addon, deployment, podDisruptionBudget, RESTRICTED_CONTAINER, clusterRoleWithBinding, serviceAccount } from "./addon";
+
+/**
+ * metrics-server, verifying kubelet serving certificates against the cluster
+ * CA (never --kubelet-insecure-tls): kubelets request serving certificates
+ * (serverTLSBootstrap), and the control plane's CSR approver signs only those
+ * whose names and addresses belong to the EC2 instance that asks.
+ */
+export function metricsServer(): Addon {
+  const labels = { "k8s-app": "metrics-server" };
+  const documents = [
+    serviceAccount("metrics-server"),
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: {
+        name: "system:aggregated-metrics-reader",
+        labels: { "rbac.authorization.k8s.io/aggregate-to-view": "true", "rbac.authorization.k8s.io/aggregate-to-edit": "true", "rbac.authorization.k8s.io/aggregate-to-admin": "true" },
+      },
+      rules: [{ apiGroups: ["metrics.k8s.io"], resources: ["pods", "nodes"], verbs: ["get", "list", "watch"] }],
+    },
+    ...clusterRoleWithBinding("system:metrics-server", "metrics-server", [
+      { apiGroups: [""], resources: ["nodes/metrics"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["pods", "nodes"], verbs: ["get", "list", "watch"] },
+    ]),
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: "metrics-server:system:auth-delegator" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" },
+      subjects: [{ kind: "ServiceAccount", name: "metrics-server", namespace: "kube-system" }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "metrics-server-auth-reader", namespace: "kube-system" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "extension-apiserver-authentication-reader" },
+      subjects: [{ kind: "ServiceAccount", name: "metrics-server", namespace: "kube-system" }],
+    },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "metrics-server", namespace: "kube-system", labels },
+      spec: { selector: labels, ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: "https", appProtocol: "https" }] },
+    },
+    deployment("metrics-server", labels, { replicas: 2, strategy: { rollingUpdate: { maxUnavailable: 1 } } }, {
+      serviceAccountName: "metrics-server",
+      priorityClassName: "system-cluster-critical",
+      nodeSelector: { "kubernetes.io/os": "linux" },
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels } },
+        { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: labels } },
+      ],
+      containers: [
+        {
+          name: "metrics-server",
+          image: METRICS_SERVER_IMAGE,
+          args: [
+            "--cert-dir=/tmp",
+            "--secure-port=10250",
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+            "--kubelet-use-node-status-port",
+            "--metric-resolution=15s",
+            // Kubelet serving certificates are signed by the cluster CA (see serverTLSBootstrap).
+            "--kubelet-certificate-authority=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+          ],
+          ports: [{ name: "https", containerPort: 10250, protocol: "TCP" }],
+          readinessProbe: { httpGet: { path: "/readyz", port: "https", scheme: "HTTPS" }, initialDelaySeconds: 20, periodSeconds: 10, failureThreshold: 3 },
+          livenessProbe: { httpGet: { path: "/livez", port: "https", scheme: "HTTPS" }, periodSeconds: 10, failureThreshold: 3 },
+          resources: { requests: { cpu: "100m", memory: "200Mi" } },
+          securityContext: { ...RESTRICTED_CONTAINER, runAsNonRoot: true, runAsUser: 1000 },
+          volumeMounts: [{ name: "tmp-dir", mountPath: "/tmp" }],
+        },
+      ],
+      volumes: [{ name: "tmp-dir", emptyDir: {} }],
+    }),
+    podDisruptionBudget("metrics-server", labels, { minAvailable: 1 }),
+    {
+      apiVersion: "apiregistration.k8s.io/v1",
+      kind: "APIService",
+      metadata: { name: "v1beta1.metrics.k8s.io", labels },
+      spec: {
+        group: "metrics.k8s.io",
+        groupPriorityMinimum: 100,
+        // metrics-server serves a self-signed certificate it makes at start, so there is no CA bundle to pin.
+        insecureSkipTLSVerify: true,
+        service: { name: "metrics-server", namespace: "kube-system" },
+        version: "v1beta1",
+        versionPriority: 100,
+      },
+    },
+  ];
+  return {
+    name: "metrics-server",
+    version: METRICS_SERVER_IMAGE.split(":")[1],
+    order: 40,
+    resources: ["manifest.yaml"],
+    files: { "manifest.yaml": toYamlDocuments(documents) },
+    downloads: [],
+  };
+}
