@@ -47,12 +47,24 @@ export class AwsEnvironment extends Construct {
     if (props.region !== undefined && !REGION_PATTERN.test(props.region)) {
       throw new ConfigError("region", `${JSON.stringify(props.region)} is not an AWS region name such as "eu-west-1"`);
     }
-    this.accountId = props.accountId ?? new DataAwsCallerIdentity(this, "caller").accountId;
+    this.accountId = props.accountId ?? this.caller().accountId;
     this.region = props.region ?? new DataAwsRegion(this, "region").name;
     // Partition follows from the region name; without a known region assume the commercial one.
     const region = props.region ?? "";
     this.partition = region.startsWith("cn-") ? "aws-cn" : region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
     this.dnsSuffix = this.partition === "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com";
+  }
+
+  /**
+   * ARN of the principal that runs Terraform, read with `aws_caller_identity`
+   * (one lookup per stack, shared with the account id's).
+   */
+  callerArn(): string {
+    return this.caller().arn;
+  }
+
+  private caller(): DataAwsCallerIdentity {
+    return (this.node.tryFindChild("caller") as DataAwsCallerIdentity | undefined) ?? new DataAwsCallerIdentity(this, "caller");
   }
 
   /** `arn:<partition>:<service>:<region>:<account>:<resource>` for this account and region. */

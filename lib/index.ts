@@ -18,6 +18,8 @@ export { clusterTagKey, clusterTags } from "./tags";
 export { CNIS, type AddonsOptions, type Cni } from "./addons";
 export type { ObservabilityOptions } from "./observability/settings";
 export type { EtcdBackupOptions } from "./etcd-backup/settings";
+export { POD_SECURITY_LEVELS } from "./bootstrap/apiserver-config";
+export type { PodSecurityLevel } from "./bootstrap/apiserver-config";
 export type { ClusterAutoscalerOptions } from "./addons/cluster-autoscaler";
 export { TerminationQueue } from "./addons/node-termination-handler";
 export {

@@ -10,9 +10,13 @@ function synthCluster(addons?: AddonsOptions): Synthesized {
 }
 
 type Statement = { Sid?: string; Action: string | string[]; Resource: string | string[]; Condition?: Record<string, any> };
-/** Inline policies by name, of the role whose construct path contains `role`. */
+/** Inline and managed policies by name (managed ones without the role-name prefix), of the role whose construct path contains `role`. */
 const policies = (s: Synthesized, role: string): Record<string, Statement[]> =>
-  Object.fromEntries(s.resources("aws_iam_role_policy").filter((p) => p.path.includes(role)).map((p) => [p.values.name, JSON.parse(p.values.policy).Statement]));
+  Object.fromEntries(
+    [...s.resources("aws_iam_role_policy"), ...s.resources("aws_iam_policy")]
+      .filter((p) => p.path.includes(role))
+      .map((p) => [p.values.name.replace(/^.*-control-plane-/, ""), JSON.parse(p.values.policy).Statement]),
+  );
 const actions = (statements: Statement[]) => statements.flatMap((s) => [s.Action].flat());
 
 describe("add-on permissions", () => {

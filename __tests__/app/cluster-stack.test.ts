@@ -65,7 +65,10 @@ describe("ClusterStack (main.ts)", () => {
     ]);
   });
 
-  it("skips the account lookup when the account id is given", () => {
-    expect(JSON.parse(synthApp({ CLUSTER_ACCOUNT_ID: "111122223333" })).data).toBeUndefined();
+  it("looks the caller up once, and not at all when the account id and the admin principals are given", () => {
+    expect(Object.keys(JSON.parse(synthApp({})).data.aws_caller_identity)).toHaveLength(1);
+    expect(Object.keys(JSON.parse(synthApp({ CLUSTER_ACCOUNT_ID: "111122223333" })).data.aws_caller_identity)).toHaveLength(1);
+    const explicit = synthApp({ CLUSTER_ACCOUNT_ID: "111122223333", CLUSTER_ADMIN_PRINCIPALS: "arn:aws:iam::111122223333:role/admin" });
+    expect(JSON.parse(explicit).data).toBeUndefined();
   });
 });

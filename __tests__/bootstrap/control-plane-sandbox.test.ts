@@ -1,10 +1,11 @@
-import { writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256 } from "../../lib/bootstrap/tar";
 import { ADDON_SPEC_KEY } from "../../lib/control-plane/control-plane-user-data";
 import { controlPlaneImage } from "../helpers/control-plane-fixture";
 import { LocalEtcdCluster } from "../helpers/etcd-cluster";
 import { SANDBOX_ARTIFACTS_BUCKET, Sandbox } from "../helpers/sandbox";
+import { evaluateFiles, firstEncryptionProvider, STRONG_ENCRYPTION_PROVIDERS } from "../security/cis-benchmark";
 
 const CALICO_MANIFEST = "# calico manifest stand-in\n";
 /** The control-plane image, its Calico checksum pointing at the stand-in manifest the sandbox serves. */
@@ -179,6 +180,20 @@ describe("control-plane bootstrap in a sandbox", () => {
     expect(result.output).toContain(`does not match sha256 ${IMAGE.bundle.sha256}; refusing to run it`);
     expect(box.calls(/ kubeadm /)).toEqual([]);
     expect(box.calls(/set-instance-health --instance-id i-node0 --health-status Unhealthy/)).toHaveLength(1);
+  }, 60_000);
+
+  it("leaves the files the CIS benchmark lists root-owned and private, and Secrets encrypted by a strong provider (CIS 1.1.x, 1.2.28)", async () => {
+    const box = sandbox();
+    const node = box.addNode(0, IMAGE);
+    expect((await box.boot(node)).code).toBe(0);
+    // kubeadm (here its fake) left them readable by everyone; the bootstrap tightened them.
+    expect(existsSync(join(node.root, "var/lib/kubelet/config.yaml"))).toBe(true);
+    expect(evaluateFiles(node.root)).toEqual([]);
+    expect(STRONG_ENCRYPTION_PROVIDERS).toContain(firstEncryptionProvider(readFileSync(join(node.root, "etc/kubernetes/encryption/config.yaml"), "utf8")));
+    // The evaluator does fail a loose file.
+    chmodSync(join(node.root, "etc/kubernetes/admin.conf"), 0o644);
+    expect(evaluateFiles(node.root)).toEqual([{ check: "CIS-1.1.13/1.1.14", path: "etc/kubernetes/admin.conf", detail: "mode 644 is wider than 600" }]);
+    expect(firstEncryptionProvider("resources:\n  - resources: [secrets]\n    providers:\n      - identity: {}\n")).toBe("identity");
   }, 60_000);
 
   it("keeps every secret it creates out of the user data, the bundle and the environment file", async () => {

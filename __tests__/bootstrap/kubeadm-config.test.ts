@@ -15,6 +15,7 @@ const SETTINGS: KubeadmClusterSettings = {
     publicEndpoint: true,
     audit: { maxAgeDays: 30, maxBackups: 10, maxSizeMiB: 100 },
     encryptionAtRest: true,
+    podSecurity: { enforce: "baseline", audit: "restricted", warn: "restricted", exemptNamespaces: ["kube-system"] },
   },
   controllerManager: { extraArgs: { "node-monitor-grace-period": "50s" }, controllers: ["*", "bootstrapsigner", "tokencleaner", "-ttl"] },
   scheduler: { extraArgs: { v: "3" } },
@@ -89,13 +90,19 @@ describe("kubeadm configs", () => {
     expect(arg(args, "audit-policy-file")).toEqual(["/etc/kubernetes/audit/policy.yaml"]);
     expect(arg(args, "audit-log-path")).toEqual(["/var/log/kubernetes/audit/audit.log"]);
     expect(arg(args, "encryption-provider-config")).toEqual(["/etc/kubernetes/encryption/config.yaml"]);
-    expect(cluster.apiServer.extraVolumes.map((v: any) => v.hostPath)).toEqual(["/etc/kubernetes/audit", "/var/log/kubernetes/audit", "/etc/kubernetes/encryption"]);
+    expect(cluster.apiServer.extraVolumes.map((v: any) => v.hostPath)).toEqual([
+      "/etc/kubernetes/audit",
+      "/var/log/kubernetes/audit",
+      "/etc/kubernetes/apiserver",
+      "/etc/kubernetes/encryption",
+    ]);
+    expect(cluster.apiServer.extraVolumes.filter((v: any) => v.readOnly).map((v: any) => v.name)).toEqual(["audit-policy", "apiserver-config", "encryption-config"]);
   });
 
   it("leave the encryption config out when encryption at rest is off", () => {
     const off = documents(renderInitConfig({ ...SETTINGS, apiServer: { ...SETTINGS.apiServer, encryptionAtRest: false } })).ClusterConfiguration;
     expect(arg(off.apiServer.extraArgs, "encryption-provider-config")).toEqual([]);
-    expect(off.apiServer.extraVolumes).toHaveLength(2);
+    expect(off.apiServer.extraVolumes).toHaveLength(3);
   });
 
   it("never pass --cloud-provider to the apiserver, which no longer has the flag", () => {

@@ -1,7 +1,8 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../helpers/sandbox";
 import { workerImage } from "../helpers/worker-fixture";
+import { evaluateFiles } from "../security/cis-benchmark";
 
 const IMAGE = workerImage({ labels: { team: "data" }, taints: [{ key: "dedicated", value: "data", effect: "NoSchedule" }] });
 const TOKEN = "abcdef.0123456789abcdef";
@@ -95,6 +96,16 @@ describe("worker bootstrap in a sandbox", () => {
     const result = await box.boot(node);
     expect(result.code).not.toBe(0);
     expect(box.file("lifecycle/i-node0")).toBe("ABANDON prod-general node-ready\n");
+  }, 60_000);
+
+  it("leaves the kubelet's files root-owned and private (CIS 4.1.x)", async () => {
+    const box = sandbox();
+    publishJoinCredentials(box);
+    const node = box.addNode(0, IMAGE, "worker");
+    expect(await box.boot(node)).toMatchObject({ code: 0 });
+    expect(existsSync(join(node.root, "usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"))).toBe(true);
+    expect(existsSync(join(node.root, "etc/kubernetes/manifests"))).toBe(false);
+    expect(evaluateFiles(node.root)).toEqual([]);
   }, 60_000);
 
   it("changes nothing when it runs a second time", async () => {

@@ -5,9 +5,11 @@ import { TerraformStack } from "cdktf";
 import { decodeUserData, USER_DATA_LIMIT_BYTES } from "../../lib/bootstrap/user-data";
 import { ClusterKey } from "../../lib/cluster-key";
 import { ControlPlane } from "../../lib/control-plane/control-plane";
+import { controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 import { ClusterNetwork } from "../../lib/network/cluster-network";
 import { untarGz } from "../helpers/bundle";
+import { controlPlaneBootstrap } from "../helpers/control-plane-fixture";
 import { tempDir } from "../helpers/plan";
 import { Synthesized, synthStack } from "../helpers/synth";
 
@@ -22,7 +24,9 @@ function synthControlPlane(options: ControlPlaneOptions = {}): Synthesized {
 }
 
 const bundleObject = (synth: Synthesized) => synth.resources("aws_s3_object").find((o) => o.values.key.startsWith("control-plane/"))!;
-const policyOf = (synth: Synthesized, name: string) => JSON.parse(synth.resources("aws_iam_role_policy").find((p) => p.values.name === name)!.values.policy);
+/** An inline policy of the control-plane role, or one of its managed policies ("<role>-<name>"). */
+const policyOf = (synth: Synthesized, name: string) =>
+  JSON.parse([...synth.resources("aws_iam_role_policy"), ...synth.resources("aws_iam_policy")].find((p) => p.values.name === name || p.values.name.endsWith(`-control-plane-${name}`))!.values.policy);
 
 describe("ControlPlane", () => {
   const synth = synthControlPlane();
@@ -165,5 +169,83 @@ describe("ControlPlane", () => {
 
   it("rejects pod and VPC CIDRs that overlap at synth", () => {
     expect(() => synthControlPlane({ podCidr: "10.0.0.0/16" })).toThrow("podCidr: 10.0.0.0/16 overlaps the VPC CIDR 10.0.0.0/16");
+  });
+});
+
+describe("who may read the cluster's secrets", () => {
+  const policyText = (synth: Synthesized, purpose: "pki" | "admin-kubeconfig"): string => {
+    const secret = synth.resources("aws_secretsmanager_secret").find((s) => s.values.name === `k8s/prod/${purpose}`)!;
+    return synth.resources("aws_secretsmanager_secret_policy").find((p) => p.values.secret_arn === Synthesized.ref("aws_secretsmanager_secret", secret, "arn"))!.values.policy;
+  };
+  const secretPolicy = (synth: Synthesized, purpose: "pki" | "admin-kubeconfig") => JSON.parse(policyText(synth, purpose)).Statement as Array<Record<string, any>>;
+  const role = (synth: Synthesized) =>
+    Synthesized.ref("aws_iam_role", synth.resources("aws_iam_role").find((r) => r.values.name === "prod-control-plane")!, "arn");
+
+  it("denies reading the PKI to every principal but the control-plane role", () => {
+    const synth = synthControlPlane();
+    expect(secretPolicy(synth, "pki")).toEqual([
+      {
+        Sid: "OnlyControlPlaneNodesReadThePki",
+        Effect: "Deny",
+        Principal: { AWS: "*" },
+        Action: "secretsmanager:GetSecretValue",
+        Resource: "*",
+        Condition: { ArnNotLike: { "aws:PrincipalArn": [role(synth)] } },
+      },
+    ]);
+  });
+
+  it("lets only the named principals and the control plane read the admin kubeconfig, with no lookup", () => {
+    const admins = ["arn:aws:iam::111122223333:role/platform/*", "arn:aws:iam::111122223333:user/alice"];
+    const synth = synthControlPlane({ adminAccess: { principalArns: admins } });
+    const [deny] = secretPolicy(synth, "admin-kubeconfig");
+    expect(deny).toMatchObject({ Effect: "Deny", Principal: { AWS: "*" }, Action: "secretsmanager:GetSecretValue" });
+    expect(deny.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual([role(synth), ...admins]);
+    expect(synth.dataSources("aws_caller_identity")).toEqual([]);
+  });
+
+  it("by default names the deploying principal, an assumed role's session turned into its role, as terraform evaluates it", () => {
+    const synth = synthControlPlane();
+    // The policy is JSON once Terraform has evaluated the interpolations, which carry quotes of their own.
+    const text = policyText(synth, "admin-kubeconfig");
+    expect(text).toContain(`"aws:PrincipalArn":["${role(synth)}","\${replace(`);
+    expect(synth.dataSources("aws_caller_identity")).toHaveLength(1);
+    const deployer = [...text.matchAll(/\$\{replace\(data\.aws_caller_identity[^}]*\)\}/g)].map((m) => m[0]);
+    expect(deployer).toHaveLength(2);
+    // Evaluate the expressions with terraform itself, the caller ARN standing in for the data source.
+    const evaluate = (callerArn: string) =>
+      deployer.map((expression) => {
+        const hcl = expression.replace(/^\$\{(.*)\}$/, "$1").replace(/data\.aws_caller_identity\.[\w-]+\.arn/g, JSON.stringify(callerArn));
+        const out = spawnSync("terraform", ["console"], { input: `${hcl}\n`, encoding: "utf8", cwd: tempDir("console") });
+        expect({ status: out.status, stderr: out.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
+        return JSON.parse(out.stdout);
+      });
+    expect(evaluate("arn:aws:sts::111122223333:assumed-role/PlatformAdmin/alice@example.com")).toEqual([
+      "arn:aws:iam::111122223333:role/PlatformAdmin",
+      "arn:aws:iam::111122223333:role/*/PlatformAdmin",
+    ]);
+    expect(evaluate("arn:aws:iam::111122223333:user/ci")).toEqual(["arn:aws:iam::111122223333:user/ci", "arn:aws:iam::111122223333:user/ci"]);
+  });
+
+  it("keeps the control-plane role's inline policies under IAM's limit by making add-on permissions managed policies", () => {
+    const synth = synthControlPlane();
+    const managed = synth.resources("aws_iam_policy").map((p) => p.values.name).sort();
+    expect(managed).toEqual(["prod-control-plane-cloud-controller-manager", "prod-control-plane-cluster-autoscaler", "prod-control-plane-ebs-csi-driver", "prod-control-plane-node-termination-handler"]);
+    expect(synth.resources("aws_iam_role_policy_attachment")).toHaveLength(managed.length);
+  });
+});
+
+describe("kube-apiserver configuration files on control-plane nodes", () => {
+  const synth = synthControlPlane({ apiServer: { podSecurity: { enforce: "restricted" } } });
+  const bundle = untarGz(Buffer.from(bundleObject(synth).values.content_base64, "base64"));
+
+  it("ships the authentication and admission configurations, private, with the chosen Pod Security level", () => {
+    expect(bundle["/etc/kubernetes/apiserver/authentication.yaml"]).toContain("kind: AuthenticationConfiguration");
+    expect(bundle["/etc/kubernetes/apiserver/admission.yaml"]).toContain("enforce: restricted");
+    const files = controlPlaneNode(controlPlaneBootstrap({})).files.filter((f) => f.path.startsWith("/etc/kubernetes/apiserver/"));
+    expect(files.map((f) => [f.path, f.permissions])).toEqual([
+      ["/etc/kubernetes/apiserver/authentication.yaml", "0600"],
+      ["/etc/kubernetes/apiserver/admission.yaml", "0600"],
+    ]);
   });
 });

@@ -16,7 +16,19 @@ describe("resolveControlPlaneSettings", () => {
       rootVolumeSizeGiB: 50,
       apiServer: { encryptionAtRest: true, publicAllowedCidrs: undefined },
       controllerManager: { controllers: ["*", "bootstrapsigner", "tokencleaner"] },
+      adminPrincipalArns: undefined,
     });
+  });
+
+  it("defaults Pod Security to baseline enforced and restricted audited and warned, with kube-system exempt", () => {
+    expect(resolveControlPlaneSettings({}, "10.0.0.0/16").apiServer.podSecurity).toEqual({
+      enforce: "baseline",
+      audit: "restricted",
+      warn: "restricted",
+      exemptNamespaces: ["kube-system"],
+    });
+    const strict = resolveControlPlaneSettings({ apiServer: { podSecurity: { enforce: "restricted", exemptNamespaces: ["kube-system", "ingress"] } } }, "10.0.0.0/16");
+    expect(strict.apiServer.podSecurity).toMatchObject({ enforce: "restricted", exemptNamespaces: ["kube-system", "ingress"] });
   });
 
   it.each([
@@ -40,6 +52,12 @@ describe("resolveControlPlaneSettings", () => {
     [{ controllerManager: { controllers: ["*", "Node Lifecycle"] } }, 'controllerManager.controllers: "Node Lifecycle" is invalid'],
     [{ secretsRecoveryWindowDays: 3 }, "secretsRecoveryWindowDays: 3 is not allowed; use a whole number from 7 to 30"],
     [{ apiServer: { audit: { maxAgeDays: 0 } } }, "apiServer.audit.maxAgeDays: 0 is not allowed"],
+    [{ apiServer: { extraArgs: { "anonymous-auth": "true" } } }, 'apiServer.extraArgs: sets "anonymous-auth", which kube-apiserver rejects next to --authentication-config'],
+    [{ apiServer: { extraArgs: { "oidc-issuer-url": "https://x" } } }, 'apiServer.extraArgs: sets "oidc-issuer-url"'],
+    [{ apiServer: { podSecurity: { enforce: "strict" } } }, 'apiServer.podSecurity.enforce: "strict" is not a Pod Security level; use one of privileged, baseline, restricted'],
+    [{ apiServer: { podSecurity: { exemptNamespaces: ["Kube_System"] } } }, 'apiServer.podSecurity.exemptNamespaces: "Kube_System" is not a namespace name'],
+    [{ adminAccess: { principalArns: [] } }, "adminAccess.principalArns: must name at least one IAM role or user ARN"],
+    [{ adminAccess: { principalArns: ["arn:aws:sts::111122223333:assumed-role/admin/me"] } }, 'adminAccess.principalArns: "arn:aws:sts::111122223333:assumed-role/admin/me" is not an IAM role or user ARN'],
   ])("rejects %j", (options, message) => {
     expect(() => resolveControlPlaneSettings(options as any, "10.0.0.0/16")).toThrow(message);
   });

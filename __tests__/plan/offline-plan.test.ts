@@ -180,7 +180,7 @@ describe("offline plan of the default app (main.ts)", () => {
   });
 
   it("lets the cluster autoscaler resize only Auto Scaling groups tagged for this cluster, which the worker group is", () => {
-    const policy = JSON.parse(ofType("aws_iam_role_policy").find((p) => p.values.name === "cluster-autoscaler")!.values.policy);
+    const policy = JSON.parse(ofType("aws_iam_policy").find((p) => p.values.name === "kubeadm-control-plane-cluster-autoscaler")!.values.policy);
     const writes = policy.Statement.filter((s: any) => [s.Action].flat().some((a: string) => !/:(Describe|Get)/.test(a)));
     expect(writes.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]);
     for (const s of writes) expect(s.Condition).toEqual({ StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/kubeadm": "owned" } });

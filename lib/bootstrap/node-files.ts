@@ -12,6 +12,11 @@ export const NODE_FILES = {
   auditPolicy: "/etc/kubernetes/audit/policy.yaml",
   auditLogDir: "/var/log/kubernetes/audit",
   encryptionConfig: "/etc/kubernetes/encryption/config.yaml",
+  /** Structured authentication and admission configuration of the kube-apiserver (one read-only mount). */
+  authenticationConfig: "/etc/kubernetes/apiserver/authentication.yaml",
+  admissionConfig: "/etc/kubernetes/apiserver/admission.yaml",
+  /** The cluster CA, which kubeadm writes and every component trusts. */
+  clusterCa: "/etc/kubernetes/pki/ca.crt",
 } as const;
 
 /**

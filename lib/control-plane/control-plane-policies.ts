@@ -1,7 +1,7 @@
 import { AwsEnvironment } from "../aws-environment";
 import { PolicyStatement } from "../iam";
 import { ssmParameterName } from "../naming";
-import { cloudControllerManagerStatements, clusterKeyViaServices, sessionManagerStatements } from "../node-permissions";
+import { clusterKeyViaServices, sessionManagerStatements } from "../node-permissions";
 
 export interface ControlPlanePolicyInputs {
   readonly clusterName: string;
@@ -15,7 +15,6 @@ export interface ControlPlanePolicyInputs {
 export function controlPlanePolicies(env: AwsEnvironment, inputs: ControlPlanePolicyInputs): Record<string, PolicyStatement[]> {
   return {
     "session-manager": sessionManagerStatements(),
-    "cloud-controller-manager": cloudControllerManagerStatements(env, inputs.clusterName),
     "cluster-secrets": [
       {
         Sid: "ClusterSecrets",

@@ -1,3 +1,4 @@
+import { renderAdmissionConfig, renderAuthenticationConfig } from "../bootstrap/apiserver-config";
 import { renderAuditPolicy } from "../bootstrap/audit-policy";
 import { renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
 import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
@@ -133,6 +134,8 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
       { path: `${NODE_FILES.kubeadmDir}/init.yaml`, content: renderInitConfig(kubeadm), permissions: "0600" },
       { path: `${NODE_FILES.kubeadmDir}/join.yaml`, content: renderControlPlaneJoinConfig(kubeadm), permissions: "0600" },
       { path: NODE_FILES.auditPolicy, content: renderAuditPolicy(), permissions: "0600" },
+      { path: NODE_FILES.authenticationConfig, content: renderAuthenticationConfig(), permissions: "0600" },
+      { path: NODE_FILES.admissionConfig, content: renderAdmissionConfig(s.apiServer.podSecurity), permissions: "0600" },
       ...observabilityFiles(b.clusterName, b.region, "control-plane"),
     ],
   };

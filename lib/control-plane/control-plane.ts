@@ -24,6 +24,7 @@ import { renderDashboard } from "../observability/dashboard";
 import { ClusterLogGroups, logWriteStatements } from "../observability/logs";
 import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { NodeRole } from "../node-role";
+import { cloudControllerManagerStatements } from "../node-permissions";
 import { controlPlanePolicies } from "./control-plane-policies";
 import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, controlPlaneNode, joinParameterNames } from "./control-plane-user-data";
 import { ClusterSecurityGroups } from "./security-groups";
@@ -169,8 +170,6 @@ export class ControlPlane extends Construct implements IControlPlane {
           autoScalingGroupPrefix: groupPrefix,
         }),
         "node-bundle": bundleReadStatements(env, this.nodeArtifacts, [BUNDLE_PREFIX, ADDON_SPEC_PREFIX], key.keyArn),
-        ...addonPolicies(settings.addons, env, cluster, key.keyArn),
-        ...(this.terminationQueue ? { "node-termination-handler": this.terminationQueue.handlerStatements(env, cluster, key.keyArn) } : {}),
         ...(this.etcdBackup ? { "etcd-backup": this.etcdBackup.nodeStatements(env, key.keyArn) } : {}),
         ...(observability.logs ? { "ship-logs": logWriteStatements(env, cluster, "control-plane") } : {}),
         metrics: [
@@ -185,7 +184,15 @@ export class ControlPlane extends Construct implements IControlPlane {
         ],
         ...(settings.etcd.restoreFrom ? { "etcd-restore": restoreStatements(env, settings.etcd.restoreFrom, key.keyArn) } : {}),
       },
+      // The add-on controllers' permissions are large; as managed policies they keep the inline ones under IAM's size limit.
+      managedPolicies: {
+        "cloud-controller-manager": cloudControllerManagerStatements(env, cluster),
+        ...addonPolicies(settings.addons, env, cluster, key.keyArn),
+        ...(this.terminationQueue ? { "node-termination-handler": this.terminationQueue.handlerStatements(env, cluster, key.keyArn) } : {}),
+      },
     });
+
+    this.secrets.restrictReaders(this.role.roleArn, settings.adminPrincipalArns);
 
     const node = controlPlaneNode({
       clusterName: cluster,

@@ -5,6 +5,7 @@ import { cidrsOverlap, parseCidr } from "../network/cidr";
 import { AddonsOptions, AddonsSettings, resolveAddonsSettings } from "../addons";
 import { ObservabilityOptions, ObservabilitySettings, resolveObservabilitySettings } from "../observability/settings";
 import { EtcdBackupOptions, EtcdBackupSettings, resolveEtcdBackupSettings, validateRestoreSource } from "../etcd-backup/settings";
+import { ANONYMOUS_PATHS, POD_SECURITY_LEVELS, PodSecurityDefaults, PodSecurityLevel } from "../bootstrap/apiserver-config";
 import { DEFAULT_KUBERNETES_VERSION, ResolvedKubernetesVersion, resolveKubernetesVersion } from "../versions";
 
 /** kube-apiserver settings. */
@@ -22,6 +23,34 @@ export interface ApiServerOptions {
   readonly audit?: { readonly maxAgeDays?: number; readonly maxBackups?: number; readonly maxSizeMiB?: number };
   /** Encrypt Secrets at rest, with a key born on the first node. @default true */
   readonly encryptionAtRest?: boolean;
+  /**
+   * Cluster-wide Pod Security Admission defaults. A namespace can still choose
+   * its own level with the `pod-security.kubernetes.io/*` labels.
+   * @default - enforce "baseline", audit and warn "restricted", kube-system exempt
+   */
+  readonly podSecurity?: PodSecurityOptions;
+}
+
+export interface PodSecurityOptions {
+  /** Pods that break this level are rejected. @default "baseline" */
+  readonly enforce?: PodSecurityLevel;
+  /** Pods that break this level are recorded in the audit log. @default "restricted" */
+  readonly audit?: PodSecurityLevel;
+  /** Pods that break this level produce a warning for the client. @default "restricted" */
+  readonly warn?: PodSecurityLevel;
+  /** Namespaces never checked: those that run node-level system pods. @default ["kube-system"] */
+  readonly exemptNamespaces?: string[];
+}
+
+/** Who may read the admin kubeconfig from Secrets Manager. */
+export interface AdminAccessOptions {
+  /**
+   * IAM role or user ARNs allowed to read the admin kubeconfig; everyone else
+   * is denied by the secret's resource policy, whatever their IAM policies say.
+   * Wildcards are allowed in the path (`arn:aws:iam::111122223333:role/platform/*`).
+   * @default - the principal that runs the deploy (read with `aws_caller_identity`)
+   */
+  readonly principalArns?: string[];
 }
 
 export interface ComponentOptions {
@@ -78,6 +107,8 @@ export interface ControlPlaneOptions {
   readonly addons?: AddonsOptions;
   /** Logs, alarms and the dashboard; each can be turned off. @default - all on */
   readonly observability?: ObservabilityOptions;
+  /** Who may read the admin kubeconfig. @default - the deploying principal */
+  readonly adminAccess?: AdminAccessOptions;
   readonly apiServer?: ApiServerOptions;
   readonly etcd?: EtcdOptions;
   readonly scheduler?: ComponentOptions;
@@ -105,7 +136,10 @@ export interface ControlPlaneSettings {
     readonly publicAllowedCidrs?: string[];
     readonly audit: { readonly maxAgeDays: number; readonly maxBackups: number; readonly maxSizeMiB: number };
     readonly encryptionAtRest: boolean;
+    readonly podSecurity: PodSecurityDefaults;
   };
+  /** Principals allowed to read the admin kubeconfig; undefined means the deploying principal. */
+  readonly adminPrincipalArns?: string[];
   readonly etcd: { readonly extraArgs: Record<string, string>; readonly backup?: EtcdBackupSettings; readonly restoreFrom?: string };
   readonly scheduler: { readonly extraArgs: Record<string, string> };
   readonly controllerManager: { readonly extraArgs: Record<string, string>; readonly controllers: string[] };
@@ -117,6 +151,8 @@ const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-
 const FLAG_NAME = /^[a-z0-9][a-z0-9-]*$/;
 const CONTROLLER = /^-?([a-z0-9][a-z0-9-]*|\*)$/;
 const IPV4 = /^(\d{1,3}\.){3}\d{1,3}$/;
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const IAM_PRINCIPAL_ARN = /^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)\/[\w+=,.@\/*-]+$/;
 
 export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCidr: string): ControlPlaneSettings {
   const count = options.count ?? 3;
@@ -160,8 +196,9 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
     secretsRecoveryWindowDays,
     observability: resolveObservabilitySettings(options.observability ?? {}),
     addons: resolveAddonsSettings(options.addons ?? {}),
+    adminPrincipalArns: options.adminAccess?.principalArns === undefined ? undefined : validatePrincipalArns(options.adminAccess.principalArns),
     apiServer: {
-      extraArgs: extraArgs(apiServer.extraArgs, "apiServer.extraArgs"),
+      extraArgs: apiServerExtraArgs(apiServer.extraArgs),
       certSANs: validateCertSans(apiServer.certSANs ?? []),
       publicAllowedCidrs: apiServer.publicAccess ? validateAllowedCidrs(apiServer.publicAccess.allowedCidrs) : undefined,
       audit: {
@@ -170,6 +207,7 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
         maxSizeMiB: wholeNumber(audit.maxSizeMiB ?? 100, "apiServer.audit.maxSizeMiB", 1, 10240),
       },
       encryptionAtRest: apiServer.encryptionAtRest ?? true,
+      podSecurity: resolvePodSecurity(apiServer.podSecurity ?? {}),
     },
     etcd: {
       extraArgs: extraArgs(options.etcd?.extraArgs, "etcd.extraArgs"),
@@ -203,6 +241,52 @@ function extraArgs(args: Record<string, string> | undefined, property: string): 
     if (typeof value !== "string") throw new ConfigError(property, `value of ${name} must be a string, got ${JSON.stringify(value)}`);
   }
   return { ...(args ?? {}) };
+}
+
+/**
+ * Flags that cannot be combined with the structured authentication
+ * configuration: the apiserver refuses to start with them.
+ */
+const CONFLICTS_WITH_AUTHENTICATION_CONFIG = /^(anonymous-auth|oidc-.+)$/;
+
+function apiServerExtraArgs(args: Record<string, string> | undefined): Record<string, string> {
+  const resolved = extraArgs(args, "apiServer.extraArgs");
+  const conflict = Object.keys(resolved).find((name) => CONFLICTS_WITH_AUTHENTICATION_CONFIG.test(name));
+  if (conflict !== undefined) {
+    throw new ConfigError(
+      "apiServer.extraArgs",
+      `sets "${conflict}", which kube-apiserver rejects next to --authentication-config (anonymous access is already limited to ${ANONYMOUS_PATHS.join(", ")}); remove it`,
+    );
+  }
+  return resolved;
+}
+
+function resolvePodSecurity(options: PodSecurityOptions): PodSecurityDefaults {
+  const level = (value: string | undefined, property: string, fallback: PodSecurityLevel): PodSecurityLevel => {
+    const chosen = value ?? fallback;
+    if (!(POD_SECURITY_LEVELS as readonly string[]).includes(chosen)) {
+      throw new ConfigError(`apiServer.podSecurity.${property}`, `${JSON.stringify(chosen)} is not a Pod Security level; use one of ${POD_SECURITY_LEVELS.join(", ")}`);
+    }
+    return chosen as PodSecurityLevel;
+  };
+  const exemptNamespaces = options.exemptNamespaces ?? ["kube-system"];
+  const bad = exemptNamespaces.find((ns) => !NAMESPACE.test(ns));
+  if (bad !== undefined) throw new ConfigError("apiServer.podSecurity.exemptNamespaces", `${JSON.stringify(bad)} is not a namespace name (lowercase DNS label)`);
+  return {
+    enforce: level(options.enforce, "enforce", "baseline"),
+    audit: level(options.audit, "audit", "restricted"),
+    warn: level(options.warn, "warn", "restricted"),
+    exemptNamespaces: [...new Set(exemptNamespaces)],
+  };
+}
+
+function validatePrincipalArns(arns: string[]): string[] {
+  if (arns.length === 0) throw new ConfigError("adminAccess.principalArns", "must name at least one IAM role or user ARN; nobody could read the admin kubeconfig");
+  const bad = arns.find((arn) => !IAM_PRINCIPAL_ARN.test(arn));
+  if (bad !== undefined) {
+    throw new ConfigError("adminAccess.principalArns", `${JSON.stringify(bad)} is not an IAM role or user ARN such as "arn:aws:iam::111122223333:role/platform-admin"`);
+  }
+  return arns;
 }
 
 function validateControllers(controllers: string[]): void {

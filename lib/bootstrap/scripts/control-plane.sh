@@ -204,6 +204,7 @@ main() {
   fi
   log "role: $role"
   if [[ $role == init ]]; then init_cluster; else join_cluster; fi
+  run_step restrict-kubernetes-files restrict_kubernetes_files
   run_step join-token-rotation systemctl enable --now kubeadm-aws-join-token.timer
   run_step addon-timer systemctl enable --now kubeadm-aws-addons.timer kubeadm-aws-approve-kubelet-serving.service
   if [[ $BACKUP_ENABLED == true ]]; then

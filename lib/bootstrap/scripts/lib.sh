@@ -196,3 +196,26 @@ write_private() {
   install -m 0600 /dev/null "$1"
   cat >"$1"
 }
+
+# CIS Kubernetes Benchmark 1.1.x and 4.1.x: owner root, and no access for group
+# or others to what kubeadm and the kubelet package write (static pod manifests,
+# kubeconfigs, the kubelet config and its systemd drop-ins, keys). Certificates
+# lose write and execute bits only. Never loosens a mode; safe to rerun.
+restrict_kubernetes_files() {
+  local file
+  local -a private=()
+  shopt -s nullglob
+  private=("$ROOT"/etc/kubernetes/manifests/*.yaml "$ROOT"/etc/kubernetes/*.conf "$ROOT"/var/lib/kubelet/config.yaml
+    "$ROOT"/etc/systemd/system/kubelet.service.d/*.conf "$ROOT"/usr/lib/systemd/system/kubelet.service.d/*.conf
+    "$ROOT"/etc/kubernetes/pki/*.key "$ROOT"/etc/kubernetes/pki/etcd/*.key)
+  shopt -u nullglob
+  for file in "${private[@]}"; do
+    chown root:root "$file"
+    chmod 600 "$file"
+  done
+  if [[ -d "$ROOT/etc/kubernetes/pki" ]]; then
+    chown -R root:root "$ROOT/etc/kubernetes/pki"
+    find "$ROOT/etc/kubernetes/pki" -type f -name '*.crt' -exec chmod u-x,go-wx {} +
+  fi
+  if [[ -d "$ROOT/var/lib/etcd" ]]; then chmod 700 "$ROOT/var/lib/etcd"; fi
+}

@@ -59,6 +59,7 @@ main() {
   run_step wait-for-cluster wait_for_cluster
   run_step install-kubernetes install_kubernetes
   run_step kubeadm-join kubeadm_join
+  run_step restrict-kubernetes-files restrict_kubernetes_files
   run_step node-ready wait_until_ready
   run_step launch-hook complete_launch_hook CONTINUE
   log "worker node is Ready and in service"
