@@ -5,7 +5,6 @@ import { App, TerraformStack } from "cdktf";
 import { AwsEnvironment } from "../../lib/aws-environment";
 import { KubernetesCluster } from "../../lib/cluster";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
-import { MAX_CLUSTER_NAME_LENGTH } from "../../lib/naming";
 import { INTERFACE_ENDPOINT_SERVICES } from "../../lib/network/endpoints";
 import { StackPlan, planStackOffline, synthApp } from "../../lib/plan/offline-plan";
 import { plannedResources, tempDir } from "../helpers/plan";
@@ -19,7 +18,7 @@ export interface ReviewedStack {
 }
 
 /** The longest cluster name we allow, so every derived name is as long as it gets. */
-export const LONGEST_CLUSTER_NAME = "platform-prod-euw1-a".slice(0, MAX_CLUSTER_NAME_LENGTH);
+export const LONGEST_CLUSTER_NAME = "platform-prod-euw1-a";
 
 /** Control-plane options of the maximal configuration; the CIS evaluator reads them too. */
 export const MAXIMAL_CONTROL_PLANE: ControlPlaneOptions = {

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { MAX_CLUSTER_NAME_LENGTH } from "../../lib/naming";
 import { PlannedResource } from "../helpers/plan";
 import { applyExceptions, readExceptions, SECURITY_MD, SecurityException } from "./exceptions";
 import { ReviewedStack, reviewDefaultApp, reviewMaximalCluster, LONGEST_CLUSTER_NAME } from "./plan-under-review";
@@ -29,6 +30,7 @@ describe("AWS policy suite on the offline plans", () => {
   });
 
   it("plans the maximal configuration with what makes it maximal, on the longest cluster name", () => {
+    expect(LONGEST_CLUSTER_NAME).toHaveLength(MAX_CLUSTER_NAME_LENGTH);
     const resources = byName("maximal").plan.resources;
     const count = (type: string) => resources.filter((r) => r.type === type).length;
     expect(count("aws_autoscaling_group")).toBe(7);
