@@ -68,30 +68,8 @@ describe("offline plan of the default app (main.ts)", () => {
     expect(referencedAddress(group.references.kms_key_id)).toEqual([ofType("aws_kms_key")[0].address]);
   });
 
-  it("requires IMDSv2 on every launch template", () => {
-    const templates = ofType("aws_launch_template");
-    expect(templates.length).toBeGreaterThan(0);
-    for (const t of templates) expect(t.values.metadata_options).toEqual([expect.objectContaining({ http_tokens: "required", http_put_response_hop_limit: 1 })]);
-  });
-
-  it("encrypts every volume and secret with the cluster key", () => {
-    const key = ofType("aws_kms_key")[0].address;
-    const keyed = [
-      ...ofType("aws_launch_template").flatMap((t) => t.values.block_device_mappings.map((b: any, i: number) => ({ encrypted: b.ebs[0].encrypted, refs: referencedAddress(t.references[`block_device_mappings.${i}.ebs.0.kms_key_id`]) }))),
-      ...ofType("aws_secretsmanager_secret").map((s) => ({ encrypted: "true", refs: referencedAddress(s.references.kms_key_id) })),
-    ];
-    expect(keyed.length).toBeGreaterThanOrEqual(3);
-    for (const k of keyed) expect(k).toEqual({ encrypted: "true", refs: [key] });
-  });
-
-  it("opens neither the API nor SSH to the internet", () => {
-    for (const rule of ofType("aws_vpc_security_group_ingress_rule")) {
-      const open = ["0.0.0.0/0", "::/0"].includes(rule.values.cidr_ipv4 ?? rule.values.cidr_ipv6);
-      const ports = (p: number) => rule.values.ip_protocol === "-1" || (rule.values.from_port <= p && p <= rule.values.to_port);
-      expect({ rule: rule.address, openApiOrSsh: open && (ports(6443) || ports(22)) }).toEqual({ rule: rule.address, openApiOrSsh: false });
-    }
-  });
-
+  // IMDSv2, encryption with the cluster key and the absence of internet ingress are checked, with every other
+  // AWS policy, by the security suite on this same app (__tests__/security/policy.test.ts).
   it("lets etcd ports in only from the control-plane security group", () => {
     const controlPlane = ofType("aws_security_group").find((g) => g.values.name === "kubeadm-control-plane")!.address;
     const etcd = ofType("aws_vpc_security_group_ingress_rule").filter((r) => r.values.from_port <= 2380 && r.values.to_port >= 2379);

@@ -67,13 +67,13 @@ export function kubeletExtraArgs(): Arg[] {
  * EventRateLimit and DenyServiceExternalIPs (CIS 1.2.9, 1.2.3). PodSecurity is
  * on by default and configured through the admission configuration file.
  */
-export const ADMISSION_PLUGINS = ["NodeRestriction", "EventRateLimit", "DenyServiceExternalIPs"] as const;
+const ADMISSION_PLUGINS = ["NodeRestriction", "EventRateLimit", "DenyServiceExternalIPs"] as const;
 
 /**
  * The kube-apiserver flags we set on top of kubeadm's defaults. SECURITY.md
  * maps them to the CIS Kubernetes Benchmark items they satisfy.
  */
-export function apiServerArgs(s: KubeadmClusterSettings): Record<string, string> {
+function apiServerArgs(s: KubeadmClusterSettings): Record<string, string> {
   const audit = s.apiServer.audit;
   return {
     "admission-control-config-file": NODE_FILES.admissionConfig,
