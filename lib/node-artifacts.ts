@@ -1,4 +1,5 @@
-import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
+import { S3Object, S3ObjectConfig } from "@cdktf/provider-aws/lib/s3-object";
+import { TerraformResource, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "./aws-environment";
 import { NodeBundle } from "./bootstrap/user-data";
@@ -11,6 +12,13 @@ import { clusterBucketName, resourceName } from "./naming";
 export interface INodeArtifacts {
   readonly bucketName: string;
   readonly bucketArn: string;
+  /**
+   * What an upload must wait for: the bucket with its encryption, TLS-only
+   * policy, public access block, ownership and versioning (see
+   * `PrivateBucket.uploadPrerequisites`). Empty for a bucket that exists
+   * before any stack of this app.
+   */
+  readonly uploadPrerequisites: TerraformResource[];
 }
 
 export interface NodeArtifactsProps {
@@ -27,6 +35,7 @@ export interface NodeArtifactsProps {
 export class NodeArtifacts extends Construct implements INodeArtifacts {
   readonly bucketName: string;
   readonly bucketArn: string;
+  readonly uploadPrerequisites: TerraformResource[];
 
   constructor(scope: Construct, id: string, props: NodeArtifactsProps) {
     super(scope, id);
@@ -39,19 +48,41 @@ export class NodeArtifacts extends Construct implements INodeArtifacts {
       forceDestroy: true,
       // Old bundles stay a while for nodes still booting from them, then go.
       lifecycleRules: [
-        { id: "old-bundles", status: "Enabled", filter: [{ prefix: "" }], noncurrentVersionExpiration: [{ noncurrentDays: 30 }], abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }] },
+        { id: "old-bundles", status: "Enabled", filter: [{ prefix: "" }], noncurrentVersionExpiration: [{ noncurrentDays: 30 }] },
       ],
       tags: { Name: resourceName(props.clusterName, "node-artifacts") },
     });
     this.bucketName = bucket.bucketName;
     this.bucketArn = bucket.bucketArn;
+    this.uploadPrerequisites = bucket.uploadPrerequisites;
   }
+}
+
+/**
+ * Writes an object into the node-artifacts bucket, only once the bucket is
+ * encrypted, TLS-only and private. `scope` may be in another stack than the bucket.
+ *
+ * The bucket is named by a plain string (nodes derive the same name), so
+ * nothing orders the upload after the bucket unless we say so:
+ * - in the bucket's stack, the object depends on the bucket and its configuration;
+ * - in another stack, that stack depends on the bucket's stack, so cdktf
+ *   deploys the bucket's stack, configuration included, first. Terraform
+ *   cannot depend on a resource of another state; apply such stacks in that
+ *   order when running Terraform by hand.
+ */
+export function storeNodeArtifact(scope: Construct, id: string, artifacts: INodeArtifacts, config: Omit<S3ObjectConfig, "bucket">): S3Object {
+  const here = TerraformStack.of(scope);
+  // Empty for a bucket managed outside this app: it exists before any of our stacks.
+  const bucketStack = artifacts.uploadPrerequisites.length ? TerraformStack.of(artifacts.uploadPrerequisites[0]) : undefined;
+  const sameStack = here === bucketStack;
+  if (bucketStack && !sameStack) here.addDependency(bucketStack);
+  const dependsOn = [...(sameStack ? artifacts.uploadPrerequisites : []), ...(config.dependsOn ?? [])];
+  return new S3Object(scope, id, { ...config, bucket: artifacts.bucketName, dependsOn: dependsOn.length ? dependsOn : undefined });
 }
 
 /** Uploads a node bundle; `scope` may be in another stack than the bucket. */
 export function storeBundle(scope: Construct, id: string, artifacts: INodeArtifacts, bundle: NodeBundle): S3Object {
-  return new S3Object(scope, id, {
-    bucket: artifacts.bucketName,
+  return storeNodeArtifact(scope, id, artifacts, {
     key: bundle.key,
     contentBase64: bundle.archive.toString("base64"),
     contentType: "application/gzip",

@@ -5,6 +5,7 @@ import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
+import { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "./aws-environment";
 import { IClusterKey } from "./cluster-key";
@@ -23,16 +24,32 @@ export interface PrivateBucketProps {
   readonly tags?: Record<string, string>;
 }
 
+/** Every bucket drops the parts of multipart uploads that never completed, a day after they began. */
+export const ABORT_INCOMPLETE_UPLOADS_RULE: S3BucketLifecycleConfigurationRule = {
+  id: "abort-incomplete-uploads",
+  status: "Enabled",
+  // The empty prefix covers every key, not only the prefixes of the other rules.
+  filter: [{ prefix: "" }],
+  abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }],
+};
+
 /**
  * A bucket as every cluster bucket must be: encrypted with the cluster key,
  * versioned, public access blocked, ownership enforced, TLS only, with
- * lifecycle rules.
+ * lifecycle rules, one of which aborts incomplete multipart uploads.
  */
 export class PrivateBucket extends Construct {
   readonly bucketName: string;
   /** Built from the name, not read from the bucket, so policies show in full in the plan. */
   readonly bucketArn: string;
   readonly bucketId: string;
+  /**
+   * The bucket and the configuration an object must find in place when it is
+   * written: default encryption, the TLS-only policy, the public access
+   * block, ownership and versioning. Terraform resources that write objects
+   * depend on these; the bucket's name alone, a plain string, orders nothing.
+   */
+  readonly uploadPrerequisites: TerraformResource[];
 
   constructor(scope: Construct, id: string, props: PrivateBucketProps) {
     super(scope, id);
@@ -46,20 +63,20 @@ export class PrivateBucket extends Construct {
     this.bucketName = props.name;
     this.bucketArn = `arn:${env.partition}:s3:::${props.name}`;
     this.bucketId = bucket.id;
-    new S3BucketPublicAccessBlock(this, "public-access-block", {
+    const publicAccessBlock = new S3BucketPublicAccessBlock(this, "public-access-block", {
       bucket: bucket.id,
       blockPublicAcls: true,
       blockPublicPolicy: true,
       ignorePublicAcls: true,
       restrictPublicBuckets: true,
     });
-    new S3BucketOwnershipControls(this, "ownership", { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } });
-    new S3BucketVersioningA(this, "versioning", { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } });
-    new S3BucketServerSideEncryptionConfigurationA(this, "encryption", {
+    const ownership = new S3BucketOwnershipControls(this, "ownership", { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } });
+    const versioning = new S3BucketVersioningA(this, "versioning", { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } });
+    const encryption = new S3BucketServerSideEncryptionConfigurationA(this, "encryption", {
       bucket: bucket.id,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: props.encryptionKey.keyArn }, bucketKeyEnabled: true }],
     });
-    new S3BucketPolicy(this, "policy", {
+    const policy = new S3BucketPolicy(this, "policy", {
       bucket: bucket.id,
       policy: policyDocument([
         {
@@ -73,6 +90,7 @@ export class PrivateBucket extends Construct {
         ...(props.extraPolicy?.(this.bucketArn) ?? []),
       ]),
     });
-    new S3BucketLifecycleConfiguration(this, "lifecycle", { bucket: bucket.id, rule: props.lifecycleRules });
+    new S3BucketLifecycleConfiguration(this, "lifecycle", { bucket: bucket.id, rule: [...props.lifecycleRules, ABORT_INCOMPLETE_UPLOADS_RULE] });
+    this.uploadPrerequisites = [bucket, encryption, policy, publicAccessBlock, ownership, versioning];
   }
 }

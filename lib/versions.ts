@@ -6,9 +6,18 @@ import { ConfigError } from "./errors";
  * that pins it.
  */
 export interface KubernetesRelease {
+  /**
+   * The patch our real-binary tests build from Go modules (k8s.io/kubernetes)
+   * and run: kubeadm, kube-apiserver and kubelet accept what we render.
+   */
+  readonly testedPatch: string;
   /** pkgs.k8s.io channel of the minor. */
   readonly aptRepository: string;
-  /** The pause (sandbox) image kubeadm of this minor expects; containerd must match it. */
+  /**
+   * The pause (sandbox) image kubeadm of this minor expects; containerd must match it. It is
+   * kubeadm's PauseVersion (cmd/kubeadm/app/constants/constants.go at the tested patch), and
+   * the real-binary tests compare it with `kubeadm config images list`.
+   */
   readonly pauseImage: string;
   /** AWS cloud controller manager: its minor must match the cluster's. Pinned by digest where known. */
   readonly cloudControllerManagerImage: string;
@@ -19,6 +28,7 @@ export interface KubernetesRelease {
 /** Minors still supported upstream at the end of 2026 (1.35 until 2027-02, 1.36 until 2027-06). */
 export const KUBERNETES_RELEASES: Readonly<Record<string, KubernetesRelease>> = {
   "1.35": {
+    testedPatch: "1.35.4",
     aptRepository: "https://pkgs.k8s.io/core:/stable:/v1.35/deb",
     pauseImage: "registry.k8s.io/pause:3.10.1",
     cloudControllerManagerImage:
@@ -26,8 +36,9 @@ export const KUBERNETES_RELEASES: Readonly<Record<string, KubernetesRelease>> = 
     clusterAutoscalerImage: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2",
   },
   "1.36": {
+    testedPatch: "1.36.3",
     aptRepository: "https://pkgs.k8s.io/core:/stable:/v1.36/deb",
-    pauseImage: "registry.k8s.io/pause:3.10.1",
+    pauseImage: "registry.k8s.io/pause:3.10.2",
     cloudControllerManagerImage: "registry.k8s.io/provider-aws/cloud-controller-manager:v1.36.1",
     clusterAutoscalerImage: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.1",
   },

@@ -8,11 +8,15 @@ const DEFAULTS: PodSecurityDefaults = { enforce: "baseline", audit: "restricted"
 describe("kube-apiserver authentication configuration", () => {
   const config = parse(renderAuthenticationConfig());
 
-  it("allows anonymous requests only on the health paths", () => {
+  // The real kube-apiserver and `kubeadm join` prove this in __tests__/kubernetes/cluster.test.ts.
+  it("allows anonymous requests only on the health paths and the cluster-info ConfigMap that join discovery reads", () => {
     expect(config).toEqual({
       apiVersion: "apiserver.config.k8s.io/v1",
       kind: "AuthenticationConfiguration",
-      anonymous: { enabled: true, conditions: [{ path: "/livez" }, { path: "/readyz" }, { path: "/healthz" }] },
+      anonymous: {
+        enabled: true,
+        conditions: [{ path: "/livez" }, { path: "/readyz" }, { path: "/healthz" }, { path: "/api/v1/namespaces/kube-public/configmaps/cluster-info" }],
+      },
     });
     expect(ANONYMOUS_PATHS).not.toContain("/");
   });

@@ -81,7 +81,8 @@ describe("kubeadm configs", () => {
     expect(arg(cluster.controllerManager.extraArgs, "cloud-provider")).toEqual(["external"]);
     expect(cluster.controlPlaneEndpoint).toBe("api.prod.k8s.internal:6443");
     expect(cluster.networking).toEqual({ podSubnet: "192.168.0.0/16", serviceSubnet: "10.96.0.0/12", dnsDomain: "cluster.local" });
-    expect(cluster.apiServer.certSANs).toEqual(["api.prod.k8s.internal", "k8s.example.com", "prod-api-public-0123.elb.eu-west-1.amazonaws.com"]);
+    // Loopback too: the cloud controller manager calls the local apiserver at 127.0.0.1 (proven with real TLS in __tests__/kubernetes).
+    expect(cluster.apiServer.certSANs).toEqual(["api.prod.k8s.internal", "127.0.0.1", "localhost", "k8s.example.com", "prod-api-public-0123.elb.eu-west-1.amazonaws.com"]);
     expect(cluster.kubernetesVersion).toBe("v1.35.2");
   });
 

@@ -43,8 +43,13 @@ describe("EtcdBackup", () => {
   });
 
   it("keeps frequent snapshots 7 days and daily ones 90 days by default", () => {
-    const rules = forBucket(s, "aws_s3_bucket_lifecycle_configuration").rule.map((r: any) => [r.filter[0].prefix, r.expiration[0].days]);
-    expect(rules).toEqual([["etcd/frequent/", 7], ["etcd/daily/", 90]]);
+    const rules = forBucket(s, "aws_s3_bucket_lifecycle_configuration").rule.filter((r: any) => r.expiration);
+    expect(rules.map((r: any) => [r.filter[0].prefix, r.expiration[0].days])).toEqual([["etcd/frequent/", 7], ["etcd/daily/", 90]]);
+  });
+
+  it("aborts incomplete multipart uploads anywhere in the bucket (CKV_AWS_300)", () => {
+    const rules = forBucket(s, "aws_s3_bucket_lifecycle_configuration").rule;
+    expect(rules.filter((r: any) => r.abort_incomplete_multipart_upload).map((r: any) => [r.filter[0].prefix, r.abort_incomplete_multipart_upload[0].days_after_initiation])).toEqual([["", 1]]);
   });
 
   it("lets control-plane nodes write and read snapshots under the prefix, and never delete", () => {

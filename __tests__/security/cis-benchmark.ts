@@ -119,6 +119,40 @@ export function clusterView(docs: Record<string, any>, kubeletPatch: Record<stri
   };
 }
 
+/** What the running programs of a node were started with, read off the node. */
+export interface RunningNode {
+  /** kubeadm's static pod manifests, by component. */
+  readonly manifests: Record<"kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "etcd", string>;
+  /** The kubelet's command line as kubeadm's systemd drop-in builds it (its flags and kubeadm-flags.env). */
+  readonly kubeletFlags: string[];
+  readonly kubeletConfig: string;
+  /** The KubeProxyConfiguration kube-proxy reads (the kube-proxy ConfigMap's config.conf). */
+  readonly kubeProxyConfig: string;
+}
+
+/** `--name=value` flags of a command line (a bare `--name` is "true"). */
+export function commandFlags(command: string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (const arg of command.filter((a) => a.startsWith("--"))) {
+    const [name, ...value] = arg.slice(2).split("=");
+    flags.set(name, value.length ? value.join("=") : "true");
+  }
+  return flags;
+}
+
+/** Effective flags and configs of every component, as a node really runs them. */
+export function runningClusterView(node: RunningNode): ClusterView {
+  const manifestFlags = (yaml: string) => commandFlags(parseAllDocuments(yaml)[0].toJS().spec.containers[0].command);
+  return {
+    "kube-apiserver": { flags: manifestFlags(node.manifests["kube-apiserver"]) },
+    "kube-controller-manager": { flags: manifestFlags(node.manifests["kube-controller-manager"]) },
+    "kube-scheduler": { flags: manifestFlags(node.manifests["kube-scheduler"]) },
+    etcd: { flags: manifestFlags(node.manifests.etcd) },
+    kubelet: { flags: commandFlags(node.kubeletFlags), config: parseAllDocuments(node.kubeletConfig)[0].toJS() },
+    "kube-proxy": { flags: new Map(), config: parseAllDocuments(node.kubeProxyConfig)[0].toJS() },
+  };
+}
+
 /** A kube-bench test over one value: a flag's value, or a config field rendered as kube-bench renders it. */
 interface Expectation {
   readonly says: string;

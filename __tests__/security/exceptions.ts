@@ -4,7 +4,7 @@ import { join } from "node:path";
 /** One accepted exception: a check id, the resources or component it covers, and why. */
 export interface SecurityException {
   readonly check: string;
-  /** Glob over resource addresses (policy checks) or a component name (CIS checks); `*` matches anything. */
+  /** Glob over resource addresses (our checks, checkov) or a component name (CIS checks); `*` matches anything. */
   readonly scope: string;
   readonly reason: string;
 }
@@ -14,13 +14,15 @@ export const SECURITY_MD = join(__dirname, "../../SECURITY.md");
 /**
  * The exceptions table of SECURITY.md, the one place an exception may be
  * written: rows of "| `CHECK-ID` | `scope` | reason |" under "## Accepted exceptions".
+ * The ids are ours (`KA-...`), CIS items (`CIS-...`) and checkov's
+ * (`CKV_AWS_...`, `CKV2_AWS_...`); a checkov row is a skip, scoped by resource address.
  */
 export function readExceptions(markdown = readFileSync(SECURITY_MD, "utf8")): SecurityException[] {
   const section = markdown.split(/^## /m).find((s) => s.startsWith("Accepted exceptions"));
   if (!section) throw new Error('SECURITY.md has no "## Accepted exceptions" section');
   return section
     .split("\n")
-    .map((line) => /^\|\s*`([A-Z0-9.-]+)`\s*\|\s*`([^`]+)`\s*\|\s*(.+?)\s*\|\s*$/.exec(line))
+    .map((line) => /^\|\s*`([A-Z0-9._-]+)`\s*\|\s*`([^`]+)`\s*\|\s*(.+?)\s*\|\s*$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
     .map(([, check, scope, reason]) => ({ check, scope, reason }));
 }

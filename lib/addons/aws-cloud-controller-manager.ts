@@ -1,3 +1,4 @@
+import { LOOPBACK_API_NAMES } from "../bootstrap/kubeadm-config";
 import { toYamlDocuments } from "../bootstrap/yaml";
 import { Addon } from "./addon";
 
@@ -81,9 +82,10 @@ export function awsCloudControllerManager(options: { clusterName: string; image:
                   // Pod routes come from the CNI; with routes on and no --cluster-cidr it exits at start.
                   "--configure-cloud-routes=false",
                 ],
-                // The local apiserver, reachable before kube-proxy and the CNI are up.
+                // The local apiserver, reachable before kube-proxy and the CNI are up; its
+                // certificate carries the loopback address (LOOPBACK_API_NAMES).
                 env: [
-                  { name: "KUBERNETES_SERVICE_HOST", value: "127.0.0.1" },
+                  { name: "KUBERNETES_SERVICE_HOST", value: LOOPBACK_API_NAMES[0] },
                   { name: "KUBERNETES_SERVICE_PORT", value: "6443" },
                 ],
                 resources: { requests: { cpu: "200m", memory: "128Mi" } },

@@ -13,14 +13,23 @@ export interface PodSecurityDefaults {
   readonly exemptNamespaces: string[];
 }
 
-/** Paths the kube-apiserver reads: health probes that must work without credentials. */
-export const ANONYMOUS_PATHS = ["/livez", "/readyz", "/healthz"] as const;
+/** The ConfigMap a joining node reads, unauthenticated, to discover the cluster (kubeadm's bootstrap-token discovery). */
+export const CLUSTER_INFO_PATH = "/api/v1/namespaces/kube-public/configmaps/cluster-info";
+
+/**
+ * Paths anonymous requests may reach: the health probes, which the load
+ * balancer and kubelet call without credentials, and the cluster-info
+ * ConfigMap, which `kubeadm join` reads before it has any credential (it
+ * checks the CA it finds there against the pinned hash). RBAC still decides:
+ * kubeadm grants anonymous users `get` on that one ConfigMap and nothing else.
+ */
+export const ANONYMOUS_PATHS = ["/livez", "/readyz", "/healthz", CLUSTER_INFO_PATH] as const;
 
 /**
  * Structured authentication configuration (apiserver.config.k8s.io/v1, GA in
- * Kubernetes 1.34). Anonymous requests are allowed only on the health paths,
- * which the load balancer and kubelet probes call without credentials; every
- * other anonymous request is rejected with 401 before authorization runs.
+ * Kubernetes 1.34). Anonymous requests are allowed only on ANONYMOUS_PATHS
+ * (exact matches); every other anonymous request is rejected with 401 before
+ * authorization runs.
  */
 export function renderAuthenticationConfig(): string {
   return toYamlDocuments([

@@ -46,6 +46,13 @@ export const STRONG_TLS_CIPHER_SUITES = [
   "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
 ];
 
+/**
+ * Loopback names for the local apiserver, which kubeadm leaves out of its
+ * certificate: the cloud controller manager reaches the API at 127.0.0.1
+ * before kube-proxy and the CNI exist, and an operator on the node may too.
+ */
+export const LOOPBACK_API_NAMES = ["127.0.0.1", "localhost"] as const;
+
 export const CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock";
 
 /** Our flags merged with the user's, the user winning by name; sorted so output is stable. */
@@ -109,7 +116,12 @@ export function clusterConfiguration(s: KubeadmClusterSettings): ClusterConfigur
     readOnlyDir("apiserver-config", NODE_FILES.authenticationConfig),
   ];
   if (s.apiServer.encryptionAtRest) volumes.push(readOnlyDir("encryption-config", NODE_FILES.encryptionConfig));
-  const certSANs = [hostOf(s.controlPlaneEndpoint), ...s.apiServer.certSANs, ...(s.apiServer.publicEndpoint ? [placeholder("PUBLIC_API_HOST")] : [])];
+  const certSANs = [
+    hostOf(s.controlPlaneEndpoint),
+    ...LOOPBACK_API_NAMES,
+    ...s.apiServer.certSANs,
+    ...(s.apiServer.publicEndpoint ? [placeholder("PUBLIC_API_HOST")] : []),
+  ];
   return {
     apiVersion: "kubeadm.k8s.io/v1beta4",
     kind: "ClusterConfiguration",

@@ -1,6 +1,5 @@
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
-import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { Construct } from "constructs";
 import { addonPolicies, cniNodePorts, renderAddons } from "../addons";
 import { renderAddonSpec } from "../addons/addon";
@@ -8,7 +7,7 @@ import { TerminationQueue } from "../addons/node-termination-handler";
 import { AwsEnvironment } from "../aws-environment";
 import { ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { encodeUserData, renderBundle, renderUserData } from "../bootstrap/user-data";
-import { INodeArtifacts, NodeArtifacts, bundleReadStatements, storeBundle } from "../node-artifacts";
+import { INodeArtifacts, NodeArtifacts, bundleReadStatements, storeBundle, storeNodeArtifact } from "../node-artifacts";
 import { ClusterKey, IClusterKey } from "../cluster-key";
 import { PolicyStatement } from "../iam";
 import { Architecture } from "../instance-types";
@@ -221,8 +220,7 @@ export class ControlPlane extends Construct implements IControlPlane {
       },
       settings.version.release,
     );
-    const addonSpec = new S3Object(this, "addon-spec", {
-      bucket: this.nodeArtifacts.bucketName,
+    const addonSpec = storeNodeArtifact(this, "addon-spec", this.nodeArtifacts, {
       key: ADDON_SPEC_KEY,
       content: renderAddonSpec(addons),
       contentType: "application/json",

@@ -120,6 +120,6 @@ function lifecycleRule(id: string, prefix: string, days: number) {
     expiration: [{ days }],
     // Versioning keeps overwritten or expired copies; drop them a day later.
     noncurrentVersionExpiration: [{ noncurrentDays: 1 }],
-    abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }],
+    // Incomplete multipart uploads anywhere in the bucket: PrivateBucket's own rule.
   };
 }

@@ -114,4 +114,5 @@ main() {
   log "add-on specification ${sha:0:12} applied"
 }
 
-main "$@"
+# Sourced by tests for its steps; run by the add-on timer otherwise.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -216,4 +216,5 @@ main() {
   log "control-plane node is ready"
 }
 
-main "$@"
+# Sourced by tests for its steps; run by the bootstrap unit otherwise.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

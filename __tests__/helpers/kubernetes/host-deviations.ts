@@ -1,0 +1,65 @@
+/**
+ * Every way the real-binary tests run a node differently from an EC2 instance,
+ * each with its reason. Everything else runs as rendered. Keep this the only
+ * place such differences live.
+ */
+
+/** containerd's rendered configuration, adapted to this host. */
+export function adaptContainerdConfig(rendered: string): string {
+  const cri = '[plugins."io.containerd.grpc.v1.cri"]\n';
+  if (!rendered.includes(cri) || !rendered.includes("SystemdCgroup = true")) {
+    throw new Error("the rendered containerd configuration changed shape; update host-deviations.ts");
+  }
+  return (
+    rendered
+      // No systemd runs as PID 1 here, so cgroups are managed through cgroupfs.
+      .replace("SystemdCgroup = true", "SystemdCgroup = false")
+      // Root here lacks CAP_SYS_RESOURCE: a negative oom_score_adj is refused, and runc
+      // then fails every pod sandbox ("can't get final child's PID from pipe").
+      .replace(cri, `${cri}  restrict_oom_score_adj = true\n`)
+  );
+}
+
+/** Flags added to the kubelet command line that kubeadm's systemd drop-in gives. */
+export function kubeletHostFlags(cgroupRoot: string, options: { staticPods: boolean }): string[] {
+  return [
+    // This host has cgroup v1, which kubelet 1.35 refuses unless told otherwise.
+    "--fail-cgroupv1=false",
+    // No systemd as PID 1 (see SystemdCgroup above).
+    "--cgroup-driver=cgroupfs",
+    // Two kubelets that share /kubepods kill each other's pod sandboxes.
+    `--cgroup-root=${cgroupRoot}`,
+    // Our sysctls would change the host's kernel settings; the node's own tests check them.
+    "--protect-kernel-defaults=false",
+    // The control-plane components run as host processes with the commands of kubeadm's
+    // manifests (their images cannot be pulled here), so the kubelet must not start them too.
+    ...(options.staticPods ? [] : ["--pod-manifest-path=/etc/kubernetes/lab-no-static-pods"]),
+  ];
+}
+
+/**
+ * kubeadm preflight checks that fail here for reasons of this host, not of our
+ * configuration. Everything else in preflight must pass.
+ */
+export const PREFLIGHT_IGNORED = [
+  // kubeadm 1.35 refuses cgroup v1, which this host has, unless the check is skipped.
+  "SystemVerification",
+  // Nothing can be pulled here; the control-plane components run as host processes.
+  "ImagePull",
+];
+
+/**
+ * A `kubeadm` that adds PREFLIGHT_IGNORED to `kubeadm init` and `kubeadm join`
+ * (their phases take no such flag), so our node scripts run unchanged.
+ */
+export function kubeadmPreflightShim(realKubeadm: string): string {
+  return [
+    "#!/usr/bin/env bash",
+    "# Lab stand-in for kubeadm: see __tests__/helpers/kubernetes/host-deviations.ts.",
+    `if [[ ($1 == init || $1 == join) && \${2:-} != phase ]]; then`,
+    `  exec ${realKubeadm} "$@" --ignore-preflight-errors=${PREFLIGHT_IGNORED.join(",")}`,
+    "fi",
+    `exec ${realKubeadm} "$@"`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,429 @@
+import { parse, parseAllDocuments } from "yaml";
+import { CLUSTER_INFO_PATH } from "../../lib/bootstrap/apiserver-config";
+import { LOOPBACK_API_NAMES } from "../../lib/bootstrap/kubeadm-config";
+import { addonSpec, controlPlaneImage } from "../helpers/control-plane-fixture";
+import { ClusterNode, LAB_API_ENDPOINT_HOST, LabCluster } from "../helpers/kubernetes/lab-cluster";
+import { waitFor } from "../helpers/kubernetes/lab";
+import { workerImage } from "../helpers/worker-fixture";
+import { ClusterView, clusterView, evaluateCis, initDocuments, runningClusterView } from "../security/cis-benchmark";
+import { applyExceptions, readExceptions } from "../security/exceptions";
+import { MAXIMAL_CONTROL_PLANE } from "../security/plan-under-review";
+import { ControlPlaneOptions } from "../../lib/control-plane/settings";
+
+/**
+ * Our rendered configuration and node-script steps, run by the real
+ * kubeadm, kube-apiserver, etcd and kubelet of a supported minor's tested
+ * patch, built from Go modules (__tests__/provision/build-kubernetes.sh), in
+ * lab nodes on one machine: each its own network, mount and UTS namespaces,
+ * with containerd as the CRI. Only AWS is fake (SSM, Secrets Manager, EC2).
+ * How the lab differs from EC2 is listed, with reasons, in
+ * __tests__/helpers/kubernetes/host-deviations.ts.
+ */
+
+const CA = "/etc/kubernetes/pki/ca.crt";
+const ETCD_CLIENT = "--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
+const WORKER_OPTIONS = { labels: { "example.com/tier": "batch" }, taints: [{ key: "example.com/dedicated", value: "batch", effect: "NoSchedule" as const }] };
+
+/**
+ * The suite for one minor. `controls` adds the negative controls and the etcd
+ * quorum drill, which stop and restart components (the default minor runs them).
+ */
+export function realClusterSuite(minor: string, options: { controls: boolean }): void {
+  let cluster: LabCluster;
+  let cp1: ClusterNode;
+  let cp2: ClusterNode;
+  let worker: ClusterNode;
+
+  /** HTTP status of an HTTPS request from a node, verified against the cluster CA; "tls: <error>" when the handshake fails. */
+  async function httpsStatus(from: ClusterNode, url: string, extra: string[] = []): Promise<string> {
+    const result = await from.node.exec(["/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "--cacert", CA, ...extra, url]);
+    return result.code === 0 ? result.output.trim() : `tls: ${result.output.trim()}`;
+  }
+
+  async function apiReady(node: ClusterNode): Promise<void> {
+    await waitFor(`${node.node.name}'s apiserver /readyz`, async () => ((await httpsStatus(node, `https://${node.node.ip}:6443/readyz`)) === "200" ? true : undefined), 120_000);
+  }
+
+  async function etcdMembers(on: ClusterNode): Promise<Array<{ name: string; peer: string; learner: boolean }>> {
+    const out = await on.node.execOk(["bash", "-c", `etcdctl --endpoints=https://${on.node.ip}:2379 ${ETCD_CLIENT} member list -w json`], { env: cluster.nodeEnv(on) });
+    return (JSON.parse(out).members as Array<{ name?: string; peerURLs: string[]; isLearner?: boolean }>).map((m) => ({
+      name: m.name ?? "",
+      peer: m.peerURLs[0],
+      learner: m.isLearner ?? false,
+    }));
+  }
+
+  function failureReport(result: { code: number | null; output: string }, node: ClusterNode, logs: string[]): string {
+    return `exit ${result.code}\n${result.output}\n${logs.map((l) => `--- ${l} (last lines)\n${node.node.log(l).split("\n").slice(-25).join("\n")}`).join("\n")}`;
+  }
+
+  const version: ControlPlaneOptions = { kubernetesVersion: minor };
+
+  beforeAll(async () => {
+    cluster = await LabCluster.create(minor);
+    cp1 = await cluster.addNode("cp1", 0, controlPlaneImage(version), "control-plane");
+    // control-plane.sh's init path, step by step, as the elected node runs it.
+    const init = await cp1.steps("kubeadm_init && publish_join_credentials && store_cluster_secrets", ["control-plane.sh"]);
+    if (init.code !== 0) throw new Error(`kubeadm init failed on cp1: ${failureReport(init, cp1, ["kube-apiserver", "etcd", "kubelet"])}`);
+  }, 240_000);
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  describe(`real Kubernetes ${minor}: the first control-plane node`, () => {
+    it("comes up from our InitConfiguration with an API that is ready through the cluster endpoint", async () => {
+      expect(await httpsStatus(cp1, `https://${LAB_API_ENDPOINT_HOST}:6443/readyz`)).toBe("200");
+      const nodes = JSON.parse(await cp1.kubectlOk(["get", "nodes", "-o", "json"])).items;
+      expect(nodes.map((n: any) => n.metadata.name)).toEqual([cp1.node.hostname]);
+      expect(Object.keys(nodes[0].metadata.labels)).toContain("node-role.kubernetes.io/control-plane");
+    });
+
+    it("publishes the join token and the hash of the CA it really made, and stores the PKI", async () => {
+      const hash = await cp1.node.execOk(["bash", "-c", `openssl x509 -pubkey -noout -in ${CA} | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1`]);
+      expect(cluster.aws.ssmValue("/k8s/prod/join/ca-cert-hash")).toBe(`sha256:${hash.trim()}`);
+      expect(cluster.aws.ssmValue("/k8s/prod/join/kubernetes-version")).toBe(cluster.binaries.version);
+      const token = cluster.aws.ssmValue("/k8s/prod/join/token")!;
+      const secrets = await cp1.kubectlOk(["-n", "kube-system", "get", "secret", `bootstrap-token-${token.split(".")[0]}`, "-o", "jsonpath={.data.usage-bootstrap-authentication}"]);
+      expect(Buffer.from(secrets, "base64").toString()).toBe("true");
+      expect(JSON.parse(cluster.aws.secret("k8s/prod/pki")!)["ca.crt"]).toBe(await cp1.node.read(CA));
+    });
+
+    it("encrypts Secrets in etcd with the key the node generated", async () => {
+      await cp1.kubectlOk(["-n", "default", "create", "secret", "generic", "lab-probe", "--from-literal=k=plaintext-marker"]);
+      const raw = await cp1.node.execOk(["bash", "-c", `etcdctl --endpoints=https://127.0.0.1:2379 ${ETCD_CLIENT} get /registry/secrets/default/lab-probe -w fields | grep '"Value"'`], {
+        env: cluster.nodeEnv(cp1),
+      });
+      expect(raw).toContain("k8s:enc:secretbox:v1:key1:");
+      expect(raw).not.toContain("plaintext-marker");
+    });
+  });
+
+  describe("anonymous requests", () => {
+    // The path kubeadm's join discovery reads before it has credentials (kubernetes/kubeadm#1105).
+    it.each([
+      ["/livez", "200"],
+      ["/readyz", "200"],
+      ["/healthz", "200"],
+      [CLUSTER_INFO_PATH, "200"],
+      ["/api/v1/namespaces/kube-public/configmaps", "401"],
+      ["/api/v1/namespaces/kube-system/configmaps/kubeadm-config", "401"],
+      ["/version", "401"],
+      ["/", "401"],
+    ])("%s answers %s", async (path, status) => {
+      expect(await httpsStatus(cp1, `https://${LAB_API_ENDPOINT_HOST}:6443${path}`)).toBe(status);
+    });
+  });
+
+  describe("a worker", () => {
+    beforeAll(async () => {
+      worker = await cluster.addNode("worker1", 20, workerImage(WORKER_OPTIONS, minor), "worker");
+    }, 60_000);
+
+    it("joins with our JoinConfiguration: discovery, TLS bootstrap, and its Node registered with our labels and taints", async () => {
+      // lib.sh's kubeadm_join: token and CA hash read from SSM, filled into the rendered join.yaml.
+      const join = await worker.steps("kubeadm_join");
+      expect({ code: join.code, output: join.code ? failureReport(join, worker, ["kubelet"]) : "" }).toEqual({ code: 0, output: "" });
+      expect(join.output).toContain("This node has joined the cluster");
+
+      // kubeadm returns once TLS bootstrap is done; the kubelet registers its Node right after.
+      const node = await waitFor(
+        "the worker's Node",
+        async () => {
+          const get = await cp1.kubectl(["get", "node", worker.node.hostname, "-o", "json"]);
+          return get.code === 0 ? JSON.parse(get.output) : undefined;
+        },
+        30_000,
+      );
+      expect(node.metadata.labels).toEqual(expect.objectContaining({ "kubeadm-aws/node-group": "general", "example.com/tier": "batch" }));
+      expect(node.spec.taints).toEqual(
+        expect.arrayContaining([
+          { key: "example.com/dedicated", value: "batch", effect: "NoSchedule" },
+          // Until the AWS cloud controller manager initializes it.
+          { key: "node.cloudprovider.kubernetes.io/uninitialized", value: "true", effect: "NoSchedule" },
+        ]),
+      );
+      const subject = await worker.node.execOk(["openssl", "x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", "/var/lib/kubelet/pki/kubelet-client-current.pem"]);
+      expect(subject.trim()).toBe(`subject=CN=system:node:${worker.node.hostname},O=system:nodes`);
+    });
+
+    it("gets its kubelet serving certificate from our approver, and the apiserver verifies the kubelet with it", async () => {
+      // The AWS cloud controller manager sets a node's addresses from EC2; none runs here, so the test sets the same ones.
+      const addresses = [
+        { type: "InternalIP", address: worker.node.ip },
+        { type: "InternalDNS", address: worker.node.hostname },
+        { type: "Hostname", address: worker.node.hostname },
+      ];
+      await cp1.kubectlOk(["patch", "node", worker.node.hostname, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { addresses } })]);
+      const pending = await waitFor(
+        "the worker's kubelet-serving CSR",
+        async () => {
+          const csrs = JSON.parse(await cp1.kubectlOk(["get", "csr", "-o", "json"])).items;
+          return csrs.find((c: any) => c.spec.signerName === "kubernetes.io/kubelet-serving" && c.spec.username === `system:node:${worker.node.hostname}`);
+        },
+        60_000,
+      );
+      const approve = await cp1.steps("KUBECONFIG=/etc/kubernetes/admin.conf /opt/kubeadm-aws/bin/approve-kubelet-serving.sh --once");
+      expect(approve.output).toContain(`approved ${pending.metadata.name} for system:node:${worker.node.hostname}`);
+      // The apiserver reaches the kubelet with --kubelet-certificate-authority: only a CA-signed serving certificate passes.
+      const healthz = await waitFor(
+        "the kubelet to serve with its new certificate",
+        async () => {
+          const result = await cp1.kubectl(["get", "--raw", `/api/v1/nodes/${worker.node.hostname}/proxy/healthz`]);
+          return result.code === 0 ? result.output : undefined;
+        },
+        60_000,
+      );
+      expect(healthz).toBe("ok");
+    });
+  });
+
+  describe("a second control-plane node", () => {
+    beforeAll(async () => {
+      cp2 = await cluster.addNode("cp2", 1, controlPlaneImage(version), "control-plane");
+    }, 60_000);
+
+    it("joins with --control-plane using the PKI as the secret store hands it over, and etcd has two voting members", async () => {
+      const join = await cp2.steps("fetch_cluster_secrets && join_control_plane", ["control-plane.sh"]);
+      expect({ code: join.code, output: join.code ? failureReport(join, cp2, ["etcd", "kube-apiserver", "kubelet"]) : "" }).toEqual({ code: 0, output: "" });
+      await apiReady(cp2);
+      const members = await etcdMembers(cp1);
+      expect(members.map((m) => ({ name: m.name, learner: m.learner })).sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+        { name: cp1.node.hostname, learner: false },
+        { name: cp2.node.hostname, learner: false },
+      ]);
+      // Both apiservers serve the same CA: the one the secret store handed over.
+      expect(await cp2.node.read(CA)).toBe(await cp1.node.read(CA));
+    });
+
+    it("removes an etcd member that belongs to no instance, and keeps the live ones", async () => {
+      const env = `ETCD_EXEC=local ETCD_ENDPOINTS=https://${cp1.node.ip}:2379,https://${cp2.node.ip}:2379 ETCD_TLS_ARGS="${ETCD_CLIENT}"`;
+      // A member that was added but whose node died before it started.
+      // etcd refuses a member change until the newest member has been up for a few seconds ("unhealthy cluster").
+      await waitFor(
+        "etcd to accept a new member",
+        async () => {
+          const add = await cp1.node.exec(["bash", "-c", `etcdctl --endpoints=https://${cp1.node.ip}:2379 ${ETCD_CLIENT} member add ghost --peer-urls=https://10.77.0.99:2380`], {
+            env: cluster.nodeEnv(cp1),
+          });
+          return add.code === 0 ? true : undefined;
+        },
+        30_000,
+        1_000,
+      );
+      expect(await etcdMembers(cp1)).toHaveLength(3);
+      const removal = await cp1.steps(`${env} etcd_remove_dead_members unused`, ["lib.sh", "etcd-members.sh"]);
+      expect({ code: removal.code, output: removal.code ? removal.output : "" }).toEqual({ code: 0, output: "" });
+      expect(removal.output).toMatch(/removing dead etcd member [0-9a-f]+/);
+      expect((await etcdMembers(cp1)).map((m) => m.peer).sort()).toEqual([`https://${cp1.node.ip}:2380`, `https://${cp2.node.ip}:2380`]);
+    });
+  });
+
+  describe("TLS to every address that nodes and add-ons use for the API", () => {
+    /** Addresses the add-ons set for themselves (KUBERNETES_SERVICE_HOST/PORT), which bypass the in-cluster service. */
+    function addonApiAddresses(spec: string): string[] {
+      const addresses = new Set<string>();
+      for (const addon of JSON.parse(spec).addons) {
+        for (const content of Object.values(addon.files as Record<string, string>)) {
+          for (const doc of parseAllDocuments(content).map((d) => d.toJS())) {
+            for (const container of doc?.spec?.template?.spec?.containers ?? []) {
+              const env = Object.fromEntries((container.env ?? []).map((e: any) => [e.name, e.value]));
+              if (env.KUBERNETES_SERVICE_HOST) addresses.add(`${env.KUBERNETES_SERVICE_HOST}:${env.KUBERNETES_SERVICE_PORT ?? "443"}`);
+            }
+          }
+        }
+      }
+      return [...addresses];
+    }
+
+    it("finds the cloud controller manager's own address among them", () => {
+      expect(addonApiAddresses(addonSpec(version))).toEqual([`${LOOPBACK_API_NAMES[0]}:6443`]);
+    });
+
+    it("completes a verified handshake to the add-ons' own addresses from every control-plane node (where they run)", async () => {
+      for (const node of [cp1, cp2]) {
+        for (const address of addonApiAddresses(addonSpec(version))) {
+          expect({ node: node.node.name, address, status: await httpsStatus(node, `https://${address}/readyz`) }).toEqual({ node: node.node.name, address, status: "200" });
+        }
+      }
+    });
+
+    it("completes a verified handshake to every server of every kubeconfig kubeadm wrote, from the node that uses it", async () => {
+      const checked: string[] = [];
+      for (const node of [cp1, cp2, worker]) {
+        const files = (await node.node.execOk(["bash", "-c", "ls /etc/kubernetes/*.conf"])).split("\n").filter(Boolean);
+        for (const file of files) {
+          const server = parse(await node.node.read(file)).clusters[0].cluster.server as string;
+          checked.push(`${node.node.name}:${file}`);
+          expect({ node: node.node.name, file, server, status: await httpsStatus(node, `${server}/readyz`) }).toEqual({ node: node.node.name, file, server, status: "200" });
+        }
+      }
+      expect(checked).toEqual(expect.arrayContaining(["cp1:/etc/kubernetes/admin.conf", "cp2:/etc/kubernetes/kubelet.conf", "worker1:/etc/kubernetes/kubelet.conf"]));
+    });
+
+    it.each(["kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "10.96.0.1"])(
+      "completes a verified handshake for the in-cluster address %s, which pods use through kube-proxy",
+      async (name) => {
+        for (const node of [cp1, cp2]) {
+          // kube-proxy does not run here: connect to the node's apiserver, and verify the certificate for that name.
+          expect(await httpsStatus(node, `https://${name}:443/readyz`, ["--connect-to", `${name}:443:${node.node.ip}:6443`])).toBe("200");
+        }
+      },
+    );
+  });
+
+  describe("add-ons", () => {
+    /** Add-on folders as apply-addons.sh writes them, and the objects each would apply, downloads left out. */
+    async function appliedAddons(spec: string, dir: string): Promise<Array<{ folder: string; downloads: string[] }>> {
+      await cp1.node.write(`${dir}/spec.json`, spec);
+      const materialized = await cp1.steps(`materialize ${dir}/spec.json ${dir}/folders && ls ${dir}/folders`, ["apply-addons.sh"]);
+      if (materialized.code !== 0) throw new Error(materialized.output);
+      const folders = materialized.output.split("\n").filter((l) => /^\d\d-/.test(l));
+      return folders.map((folder) => ({
+        folder,
+        downloads: (JSON.parse(spec).addons.find((a: any) => folder.endsWith(`-${a.name}`)).downloads as Array<{ url: string }>).map((d) => d.url),
+      }));
+    }
+
+    it.each([
+      ["default", version],
+      ["maximal", { ...MAXIMAL_CONTROL_PLANE, ...version }],
+    ])("every object we write ourselves applies to the real API server by server-side apply (%s configuration)", async (name, options) => {
+      const dir = `/var/lib/kubeadm-aws/lab-addons-${name}`;
+      const addons = await appliedAddons(addonSpec(options), dir);
+      // Fetched from the internet on the node (checked by sha256 there), so they cannot be applied here.
+      const downloaded = addons.filter((a) => a.downloads.length);
+      expect(downloaded.flatMap((a) => a.downloads).every((url) => /^https:\/\/(raw\.githubusercontent\.com|helm\.cilium\.io|get\.helm\.sh)\//.test(url))).toBe(true);
+      const own = addons.filter((a) => !a.downloads.length);
+      expect(own.length).toBeGreaterThanOrEqual(5);
+      // kubectl's kustomize renders each folder as the node does; CRDs go first, then everything else.
+      const rendered: string[] = [];
+      for (const addon of own) rendered.push(await cp1.kubectlOk(["kustomize", `${dir}/folders/${addon.folder}`]));
+      const docs = rendered.flatMap((r) => parseAllDocuments(r).map((d) => d.toJS())).filter(Boolean);
+      const ordered = [...docs.filter((d) => d.kind === "CustomResourceDefinition"), ...docs.filter((d) => d.kind !== "CustomResourceDefinition")];
+      await cp1.node.write(`${dir}/all.yaml`, ordered.map((d) => JSON.stringify(d)).join("\n---\n"));
+      const apply = await cp1.kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=kubeadm-aws", "-f", `${dir}/all.yaml`]);
+      expect({ code: apply.code, output: apply.code ? apply.output : "" }).toEqual({ code: 0, output: "" });
+      expect(apply.output.split("\n").filter((l) => / serverside-applied$/.test(l))).toHaveLength(docs.length);
+    });
+  });
+
+  describe("CIS Kubernetes Benchmark on what the real programs run", () => {
+    /** The control-plane components of `controlPlane`, the kubelet of `kubeletNode`, and the cluster's kube-proxy config. */
+    async function runningView(controlPlane: ClusterNode, kubeletNode: ClusterNode): Promise<ClusterView> {
+      const manifest = (name: string) => controlPlane.node.read(`/etc/kubernetes/manifests/${name}.yaml`);
+      return runningClusterView({
+        manifests: {
+          "kube-apiserver": await manifest("kube-apiserver"),
+          "kube-controller-manager": await manifest("kube-controller-manager"),
+          "kube-scheduler": await manifest("kube-scheduler"),
+          etcd: await manifest("etcd"),
+        },
+        kubeletFlags: kubeletNode.runtime.kubeletFlags(),
+        kubeletConfig: await kubeletNode.node.read("/var/lib/kubelet/config.yaml"),
+        kubeProxyConfig: await controlPlane.kubectlOk(["-n", "kube-system", "get", "configmap", "kube-proxy", "-o", "jsonpath={.data.config\\.conf}"]),
+      });
+    }
+    const open = (view: ClusterView) =>
+      applyExceptions(
+        evaluateCis(view),
+        readExceptions().filter((e) => e.check.startsWith("CIS-")),
+        (f) => f.component,
+      ).open;
+
+    it("passes every flag and config check on the real control plane and a control-plane kubelet, but for the exceptions in SECURITY.md", async () => {
+      expect(open(await runningView(cp1, cp1))).toEqual([]);
+    });
+
+    it("passes on a worker's kubelet, which runs with its group's kubelet patch", async () => {
+      expect(open(await runningView(cp1, worker))).toEqual([]);
+    });
+
+    it("finds every flag where the evaluator of rendered configs (cis.test.ts) assumes it, kubeadm's defaults included", async () => {
+      const real = await runningView(cp1, cp1);
+      const rendered = clusterView(initDocuments(await cp1.node.read("/etc/kubeadm-aws/kubeadm/init.yaml")));
+      for (const component of ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kubelet"] as const) {
+        for (const [flag, value] of rendered[component].flags) {
+          expect({ component, flag, value: real[component].flags.get(flag) }).toEqual({ component, flag, value });
+        }
+      }
+    });
+  });
+
+  if (!options.controls) return;
+
+  describe("negative controls: each fix, reverted, fails as the defect did", () => {
+    let probe: ClusterNode;
+    beforeAll(async () => {
+      probe = await cluster.addNode("worker2", 21, workerImage({}, minor), "worker");
+      // Fail within seconds instead of after the 10 minutes a real node waits.
+      await probe.node.execOk(["sed", "-i", "s/discovery: 10m0s/discovery: 8s/", "/etc/kubeadm-aws/kubeadm/join.yaml"]);
+    }, 60_000);
+
+    it("a join fails at discovery with Unauthorized when cluster-info is not among the anonymous paths", async () => {
+      const config = "/etc/kubernetes/apiserver/authentication.yaml";
+      const fixed = await cp1.node.read(config);
+      const reverted = fixed.replace(new RegExp(`\\n\\s*- path: ${CLUSTER_INFO_PATH.replace(/\//g, "\\/")}`), "");
+      expect(reverted).not.toBe(fixed);
+      // kube-apiserver reads `anonymous` only at start.
+      await cp1.node.write(config, reverted);
+      await cp1.runtime.restartStaticPod("kube-apiserver");
+      await apiReady(cp1);
+      try {
+        const join = await probe.steps("kubeadm_join");
+        expect(join.code).not.toBe(0);
+        expect(join.output).toMatch(/failed to request the cluster-info ConfigMap: Unauthorized/);
+      } finally {
+        await cp1.node.write(config, fixed);
+        await cp1.runtime.restartStaticPod("kube-apiserver");
+        await apiReady(cp1);
+      }
+    });
+
+    it("a join with a CA hash that is not the cluster's fails discovery", async () => {
+      const right = cluster.aws.ssmValue("/k8s/prod/join/ca-cert-hash")!;
+      const wrong = `sha256:${"0".repeat(64)}`;
+      await probe.steps(`printf '%s' ${wrong} | ssm_put "$SSM_CA_CERT_HASH" String`);
+      try {
+        const join = await probe.steps("kubeadm_join");
+        expect(join.code).not.toBe(0);
+        expect(join.output).toMatch(/none of the public keys "sha256:[0-9a-f]{64}" are pinned/);
+      } finally {
+        await probe.steps(`printf '%s' ${right} | ssm_put "$SSM_CA_CERT_HASH" String`);
+      }
+    });
+
+    it("without the loopback names in certSANs, the apiserver certificate does not verify for 127.0.0.1", async () => {
+      const init = "/etc/kubeadm-aws/kubeadm/init.yaml";
+      const template = await cp1.node.read(init);
+      const withoutLoopback = template.replace(/\n\s*- 127\.0\.0\.1\n\s*- localhost/, "");
+      expect(withoutLoopback).not.toBe(template);
+      // kubeadm's own certificate phase, with the cluster CA, into a scratch directory.
+      const issue = (config: string, dir: string) => `
+        mkdir -p ${dir} && cp /etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/ca.key ${dir}/
+        export KUBERNETES_VERSION=$(kubeadm version -o short) JOIN_TOKEN=abcdef.0123456789abcdef PUBLIC_API_HOST= CA_CERT_HASH=
+        render_template ${config} ${dir}/filled.yaml
+        sed 's#^kind: ClusterConfiguration$#&\\ncertificatesDir: ${dir}#' ${dir}/filled.yaml >${dir}/init.yaml
+        kubeadm init phase certs apiserver --config ${dir}/init.yaml >${dir}/kubeadm.log 2>&1 || { cat ${dir}/kubeadm.log; exit 9; }
+        openssl verify -CAfile ${dir}/ca.crt -verify_ip 127.0.0.1 ${dir}/apiserver.crt`;
+      await cp1.node.write("/root/lab-without-loopback.yaml", withoutLoopback);
+      const reverted = await cp1.steps(issue("/root/lab-without-loopback.yaml", "/root/lab-pki-reverted"));
+      expect({ code: reverted.code, output: reverted.output }).toEqual({ code: 2, output: expect.stringMatching(/IP address mismatch/) });
+      const fixed = await cp1.steps(issue(init, "/root/lab-pki-fixed"));
+      expect({ code: fixed.code, output: fixed.output.trim() }).toEqual({ code: 0, output: "/root/lab-pki-fixed/apiserver.crt: OK" });
+    });
+  });
+
+  describe("etcd quorum guard", () => {
+    it("refuses to remove members when the live ones lack quorum", async () => {
+      cluster.aws.setInstance({ instanceId: cp2.instanceId, hostname: cp2.node.hostname, ip: cp2.node.ip }, "terminated", "control-plane");
+      await cp2.runtime.stopStaticPod("etcd");
+      // Short etcdctl timeouts: every call fails here, and the script retries each 5 times.
+      const env = `ETCD_EXEC=local ETCD_ENDPOINTS=https://${cp1.node.ip}:2379 ETCD_TLS_ARGS="${ETCD_CLIENT} --dial-timeout=1s --command-timeout=2s" RETRY_DELAY_SECONDS=0`;
+      const removal = await cp1.steps(`${env} etcd_remove_dead_members unused`, ["lib.sh", "etcd-members.sh"]);
+      expect(removal.code).not.toBe(0);
+      expect(removal.output).toMatch(/below quorum|may have lost quorum/);
+      expect(removal.output).not.toMatch(/removing dead etcd member/);
+    });
+  });
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Provisions everything the test suite runs, idempotently; `npm test` calls it
+# first (pretest) and so does CI. A second run only checks, in a second or two.
+#
+#  1. Debian packages the tests spawn (as root, with apt), when missing.
+#  2. terraform and the hashicorp/aws provider mirror: they come with the
+#     machine image and cannot be fetched here, so they are only checked.
+#  3. Real Kubernetes and etcd, built from Go modules for every supported
+#     minor, into a version-keyed cache (build-kubernetes.sh).
+#  4. A Python virtual environment with checkov and moto (python-tools.sh).
+#
+# Where provisioning cannot work, it stops at once with one line that says
+# what is missing and how to get it.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+started=$SECONDS
+say() { echo "provision: $*" >&2; }
+fail() { echo "provision: $*" >&2; exit 1; }
+
+# The real-binary tests run kubeadm, etcd and kubelets in network and mount namespaces.
+((EUID == 0)) || fail "the tests run Kubernetes in Linux namespaces and need root: run sudo npm test"
+
+# --- 1. Debian packages -------------------------------------------------------
+# command it provides -> package, and why the tests need it.
+declare -A PACKAGES=(
+  [shellcheck]=shellcheck       # lint of the node scripts
+  [cloud-init]=cloud-init       # cloud-init schema on rendered user data
+  [jq]=jq                       # node scripts and sandbox fakes
+  [envsubst]=gettext-base       # node scripts fill kubeadm configs
+  [openssl]=openssl             # sandbox fakes make real CA certificates
+  [flock]=util-linux            # sandbox fakes serialize SSM versions
+  [unshare]=util-linux          # real-binary suite: private namespaces
+  [etcd]=etcd-server            # etcd backup, restore and member tests
+  [etcdctl]=etcd-client
+  [containerd]=containerd       # the CRI of the real kubelets
+  [runc]=runc
+  [ip]=iproute2                 # network namespaces, veth pairs and a bridge
+  [curl]=curl                   # TLS checks against the real apiserver
+  [systemd-analyze]=systemd     # verify of the rendered systemd units
+)
+missing=()
+for command in "${!PACKAGES[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${PACKAGES[$command]}")
+done
+# The fake kubectl reads kustomizations with Debian's python3 and its yaml module.
+/usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)
+if ((${#missing[@]})); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  command -v apt-get >/dev/null || fail "Debian packages missing: ${missing[*]}, and there is no apt-get; this suite needs Debian 12 or Ubuntu 24.04"
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Install services without starting them (etcd-server and containerd would start daemons).
+  policy=/usr/sbin/policy-rc.d
+  [[ -e $policy ]] || { printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && trap 'rm -f "$policy"' EXIT; }
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  rm -f "$policy" && trap - EXIT
+fi
+
+# --- 2. terraform and the provider mirror ------------------------------------
+command -v terraform >/dev/null || fail "terraform is not on PATH; the plan tests need Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install)"
+# The places lib/plan/offline-plan.ts looks (findProviderMirror).
+mirror=""
+for dir in "${TF_PROVIDER_MIRROR:-}" /opt/tf-plugins "$HOME/.terraform.d/plugins" "$HOME/.local/share/terraform/plugins" \
+  /usr/local/share/terraform/plugins /usr/share/terraform/plugins; do
+  [[ -n $dir && -d $dir/registry.terraform.io/hashicorp/aws ]] && mirror=$dir && break
+done
+[[ -n $mirror ]] || fail "no filesystem mirror of the hashicorp/aws provider found; set TF_PROVIDER_MIRROR to one (see README, Development)"
+
+# --- 3. Kubernetes and etcd from Go modules ----------------------------------
+command -v go >/dev/null || fail "Go is not installed; the real-binary suite builds Kubernetes from Go modules: install Go >= 1.25 (https://go.dev/doc/install)"
+for version in $("$here/kubernetes-versions.sh"); do
+  "$here/build-kubernetes.sh" "$version" >/dev/null
+done
+
+# --- 4. checkov and moto -----------------------------------------------------
+"$here/python-tools.sh" >/dev/null
+
+((SECONDS - started < 5)) || say "ready in $((SECONDS - started)) s"
