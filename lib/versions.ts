@@ -23,7 +23,43 @@ export interface KubernetesRelease {
   readonly cloudControllerManagerImage: string;
   /** Cluster autoscaler: its minor must match the cluster's. */
   readonly clusterAutoscalerImage: string;
+  /** Where nodes get containerd from (see ContainerdSource). */
+  readonly containerd: ContainerdSource;
 }
+
+/**
+ * containerd for a minor. Kubernetes 1.35 is the last minor that supports
+ * containerd 1.x; Ubuntu 24.04 ships containerd 1.7, so later minors install
+ * containerd 2 and runc from their upstream releases, checked by sha256.
+ */
+export type ContainerdSource =
+  | { readonly source: "ubuntu" }
+  | {
+      readonly source: "release";
+      readonly version: string;
+      readonly sha256: { readonly amd64: string; readonly arm64: string };
+      readonly runc: { readonly version: string; readonly sha256: { readonly amd64: string; readonly arm64: string } };
+    };
+
+/**
+ * containerd 2.3.4 and runc 1.4.3, the release archives' checksums as Kubespray
+ * pins them (roles/kubespray_defaults/vars/main/checksums.yml, August 2026).
+ */
+export const CONTAINERD_2: ContainerdSource = {
+  source: "release",
+  version: "2.3.4",
+  sha256: {
+    amd64: "9d68969855fbf676cdb8ed758e420fb048d61f984f61de3e53eddfebe484d168",
+    arm64: "a985fbb7e18fc0362d31a055338f5d7b0e087a3e27f14c70d1c5965399a29f95",
+  },
+  runc: {
+    version: "1.4.3",
+    sha256: {
+      amd64: "f6ae8efc0fa40079e1475e97cbe9d1bd3f106a28d6af78a11d9f1bd565515e60",
+      arm64: "633301e2e32f8a5ad54031aab4901eb00308bec677dd15faa2751e8f9dab5ca4",
+    },
+  },
+};
 
 /** Minors still supported upstream at the end of 2026 (1.35 until 2027-02, 1.36 until 2027-06). */
 export const KUBERNETES_RELEASES: Readonly<Record<string, KubernetesRelease>> = {
@@ -34,6 +70,8 @@ export const KUBERNETES_RELEASES: Readonly<Record<string, KubernetesRelease>> = 
     cloudControllerManagerImage:
       "registry.k8s.io/provider-aws/cloud-controller-manager:v1.35.2@sha256:5a5d4e5942ad078a184c12bf5435f8226ccb157ee15e9e1f87c183a4bf4b8f1a",
     clusterAutoscalerImage: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2",
+    // Ubuntu 24.04's containerd 1.7, the last line 1.35 supports.
+    containerd: { source: "ubuntu" },
   },
   "1.36": {
     testedPatch: "1.36.3",
@@ -41,6 +79,7 @@ export const KUBERNETES_RELEASES: Readonly<Record<string, KubernetesRelease>> = 
     pauseImage: "registry.k8s.io/pause:3.10.2",
     cloudControllerManagerImage: "registry.k8s.io/provider-aws/cloud-controller-manager:v1.36.1",
     clusterAutoscalerImage: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.1",
+    containerd: CONTAINERD_2,
   },
 };
 

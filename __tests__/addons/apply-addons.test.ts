@@ -118,7 +118,8 @@ describe("apply-addons.sh on a fake cluster", () => {
     writeFileSync(join(box.downloads, "calico.yaml"), "# tampered\n");
     const result = await box.run(nodes[0], "apply-addons.sh");
     expect(result.code).not.toBe(0);
-    expect(result.output).toContain(`checksum mismatch for ${CALICO.manifestUrl}: expected sha256 ${sha256(CALICO_MANIFEST)}, got ${sha256("# tampered\n")}; refusing to apply 20-calico`);
+    expect(result.output).toContain(`checksum mismatch for ${CALICO.manifestUrl}: expected sha256 ${sha256(CALICO_MANIFEST)}, got ${sha256("# tampered\n")}\n`);
+    expect(result.output).toContain("error: refusing to apply 20-calico");
     expect(applied(box)).toEqual(["i-node0 10-aws-cloud-controller-manager"]);
     expect(box.exists("cluster/objects/ConfigMap_kubeadm-aws-addons")).toBe(false);
     // The next run tries again.

@@ -24,8 +24,8 @@ function publishJoinCredentials(box: Sandbox, token = TOKEN): void {
   writeFileSync(join(box.state, "cluster/tokens"), `${TOKEN} 2099-01-01T00:00:00Z\nfedcba.fedcba9876543210 2099-01-01T00:00:00Z\n`);
 }
 
-function sandbox(): Sandbox {
-  const box = new Sandbox();
+function sandbox(options: { awsCli?: boolean } = {}): Sandbox {
+  const box = new Sandbox(options);
   writeFileSync(join(box.downloads, "Release.key"), "fake key");
   return box;
 }
@@ -40,7 +40,7 @@ describe("worker bootstrap in a sandbox", () => {
     publishJoinCredentials(box);
     const result = await running;
     expect(result).toMatchObject({ code: 0 });
-    expect(result.output).toContain("no join credentials in SSM yet; waiting for the control plane");
+    expect(result.output).toContain("no join credentials in SSM yet; waiting for the first control-plane node");
     expect(box.calls(/ kubeadm join /)).toHaveLength(1);
   }, 60_000);
 
@@ -55,7 +55,7 @@ describe("worker bootstrap in a sandbox", () => {
     expect(config).not.toContain("controlPlane:");
     expect(config).toContain("value: kubeadm-aws/node-group=general,team=data");
     expect(config).toMatch(/taints:\n\s+- key: dedicated\n\s+value: data\n\s+effect: NoSchedule/);
-    expect(box.calls(/apt-get install .*kubelet=1\.35\.2-\*/)).toHaveLength(1);
+    expect(box.calls(/apt-get .*install .*kubelet=1\.35\.2-\*/)).toHaveLength(1);
   }, 60_000);
 
   it("completes the launch hook with CONTINUE once its Node is Ready", async () => {
@@ -98,6 +98,67 @@ describe("worker bootstrap in a sandbox", () => {
     expect(box.file("lifecycle/i-node0")).toBe("ABANDON prod-general node-ready\n");
   }, 60_000);
 
+  it("waits for the package locks and snapd's seeding at first boot, and holds containerd at the version it installed", async () => {
+    const box = sandbox({ awsCli: false });
+    publishJoinCredentials(box);
+    const node = box.addNode(0, IMAGE, "worker");
+    expect(await box.boot(node)).toMatchObject({ code: 0 });
+    const apt = box.calls(/ apt-get /);
+    expect(apt.length).toBeGreaterThanOrEqual(4);
+    for (const call of apt) expect(call).toContain("apt-get -o DPkg::Lock::Timeout=600 ");
+    const snap = box.calls(/ snap /).map((l) => l.split(" ").slice(2, 4).join(" "));
+    expect(snap).toEqual(["wait system", "install aws-cli"]);
+    expect(box.calls(/apt-get .*install .* containerd$/)).toHaveLength(1);
+    expect(box.calls(/apt-mark hold containerd$/)).toHaveLength(1);
+  }, 60_000);
+
+  it("keeps trying to reach the internet for as long as a NAT gateway may take, then powers off when it cannot report itself", async () => {
+    const box = sandbox({ awsCli: false });
+    publishJoinCredentials(box);
+    // No route to the internet yet: the snap store never answers, and neither does the Auto Scaling API.
+    const node = box.addNode(0, IMAGE, "worker", { INTERNET_WAIT_SECONDS: "2", RETRY_DELAY_SECONDS: "1" });
+    const started = Date.now();
+    const result = await box.boot(node, { FAKE_FAIL: "^snap install" });
+    expect(result.code).not.toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(result.output).toMatch(/giving up after \d+ attempts in 2s: snap/);
+    expect(box.calls(/ snap install /).length).toBeGreaterThan(1);
+    // Without the AWS CLI it can neither abandon its launch hook nor mark itself unhealthy: it powers off, and its launch template terminates it.
+    expect(result.output).toContain("cannot tell the Auto Scaling group; powering off");
+    expect(box.calls(/ systemctl poweroff --no-block$/)).toHaveLength(1);
+  }, 60_000);
+
+  it("installs containerd 2 and runc from their releases, checked by sha256, for Kubernetes 1.36; a tampered archive stops it", async () => {
+    const image = workerImage({}, "1.36");
+    const tarball = (dir: string) => {
+      require("node:fs").mkdirSync(join(dir, "bin"), { recursive: true });
+      writeFileSync(join(dir, "bin/containerd"), "#!/bin/sh\n");
+      return require("node:child_process").execFileSync("tar", ["-czf", "-", "-C", dir, "bin"]) as Buffer;
+    };
+    const sha = (data: Buffer | string) => require("node:crypto").createHash("sha256").update(data).digest("hex");
+    for (const tampered of [false, true]) {
+      const box = sandbox();
+      publishJoinCredentials(box);
+      const archive = tarball(join(box.dir, "containerd-src"));
+      writeFileSync(join(box.downloads, "containerd-2.3.4-linux-amd64.tar.gz"), tampered ? Buffer.concat([archive, Buffer.from("x")]) : archive);
+      writeFileSync(join(box.downloads, "runc.amd64"), "runc binary");
+      // The image pins the real releases' checksums; the sandbox serves stand-ins, so it pins theirs.
+      const node = box.addNode(0, image, "worker", { CONTAINERD_SHA256_AMD64: sha(archive), RUNC_SHA256_AMD64: sha("runc binary") });
+      const result = await box.boot(node);
+      if (tampered) {
+        expect(result.code).not.toBe(0);
+        expect(result.output).toMatch(/checksum mismatch for https:\/\/github\.com\/containerd\/containerd\/releases\/download\/v2\.3\.4\/containerd-2\.3\.4-linux-amd64\.tar\.gz/);
+        expect(existsSync(join(node.root, "usr/local/bin/containerd"))).toBe(false);
+      } else {
+        expect({ code: result.code, output: result.code ? result.output : "" }).toEqual({ code: 0, output: "" });
+        expect(existsSync(join(node.root, "usr/local/bin/containerd"))).toBe(true);
+        expect(require("node:fs").statSync(join(node.root, "usr/local/sbin/runc")).mode & 0o777).toBe(0o755);
+        expect(existsSync(join(node.root, "etc/systemd/system/containerd.service"))).toBe(true);
+        expect(box.calls(/apt-get .*install .*containerd/)).toEqual([]);
+      }
+    }
+  }, 90_000);
+
   it("leaves the kubelet's files root-owned and private (CIS 4.1.x)", async () => {
     const box = sandbox();
     publishJoinCredentials(box);
@@ -115,6 +176,6 @@ describe("worker bootstrap in a sandbox", () => {
     expect(await box.boot(node)).toMatchObject({ code: 0 });
     const before = box.calls().length;
     expect(await box.boot(node)).toMatchObject({ code: 0 });
-    expect(box.calls().slice(before).filter((l) => /kubeadm join|complete-lifecycle-action|apt-get install/.test(l))).toEqual([]);
+    expect(box.calls().slice(before).filter((l) => /kubeadm join|complete-lifecycle-action|apt-get .*install/.test(l))).toEqual([]);
   }, 60_000);
 });

@@ -122,7 +122,7 @@ describe("etcd restore", () => {
 });
 
 describe("etcd member replacement", () => {
-  const removeDeadMembers = (endpoints: EtcdMember[]) => box.shell(node, ["etcd-members.sh"], "etcd_remove_dead_members none", local(endpoints));
+  const removeDeadMembers = (endpoints: EtcdMember[]) => box.shell(node, ["etcd.sh", "etcd-members.sh"], "etcd_remove_dead_members", local(endpoints));
 
   it("removes the member of a terminated instance, so a replacement joins as the third member with no data lost", async () => {
     for (let i = 0; i < 10; i++) cluster.put(`/registry/k${i}`, "v");

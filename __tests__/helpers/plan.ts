@@ -64,3 +64,42 @@ function flattenReferences(expressions: unknown, prefix = ""): Record<string, st
 export function referencedAddress(references: string[] | undefined): string[] {
   return [...new Set((references ?? []).map((ref) => ref.split(".").slice(0, 2).join(".")))];
 }
+
+/** A resource of the plan's `configuration`: its expressions and explicit depends_on. */
+export interface ConfiguredResource {
+  address: string;
+  type: string;
+  expressions: Record<string, unknown>;
+  depends_on?: string[];
+}
+
+/** Every resource address an expression tree references ("aws_x.y.id" becomes "aws_x.y"). */
+export function referencesIn(expressions: unknown): string[] {
+  if (Array.isArray(expressions)) return expressions.flatMap(referencesIn);
+  if (!expressions || typeof expressions !== "object") return [];
+  return Object.entries(expressions as Record<string, unknown>).flatMap(([key, value]) =>
+    key === "references" && Array.isArray(value) ? value.map((ref: string) => ref.split(".").slice(0, 2).join(".")) : referencesIn(value),
+  );
+}
+
+/** What Terraform creates before `address`: its references and depends_on, followed transitively. */
+export function dependenciesOf(resources: Map<string, ConfiguredResource>, address: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (from: string) => {
+    const resource = resources.get(from);
+    if (!resource) return;
+    for (const to of [...referencesIn(resource.expressions), ...(resource.depends_on ?? [])]) {
+      if (!seen.has(to)) {
+        seen.add(to);
+        visit(to);
+      }
+    }
+  };
+  visit(address);
+  return seen;
+}
+
+/** The plan's configured resources by address. */
+export function configuredResources(plan: StackPlan["plan"]): Map<string, ConfiguredResource> {
+  return new Map(((plan as any).configuration.root_module.resources as ConfiguredResource[]).map((r) => [r.address, r]));
+}

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
 import { NodeBundle } from "../../lib/bootstrap/user-data";
@@ -17,6 +17,8 @@ export interface NodeImage {
 export const SANDBOX_ARTIFACTS_BUCKET = "prod-nodes-111122223333-eu-west-1";
 
 const FAKES = join(__dirname, "../bootstrap/fakes");
+/** The host's PATH without any directory that holds an AWS CLI: a sandbox never reaches real AWS, and starts without one. */
+const HOST_PATH = (process.env.PATH ?? "").split(":").filter((dir) => dir && !existsSync(join(dir, "aws")));
 
 export interface SandboxNode {
   readonly instanceId: string;
@@ -39,10 +41,15 @@ export class Sandbox {
   readonly dir = tempDir("sandbox");
   readonly state = join(this.dir, "aws");
   readonly downloads = join(this.dir, "downloads");
+  /** Where the fake snap installs the AWS CLI (/snap/bin on a node); on PATH after the fakes. */
+  readonly snapBin = join(this.dir, "snap-bin");
 
-  constructor() {
+  /** `awsCli: false` starts every node without the AWS CLI, as a new EC2 instance starts. */
+  constructor(options: { awsCli?: boolean } = {}) {
     mkdirSync(join(this.state, "instances"), { recursive: true });
     mkdirSync(this.downloads, { recursive: true });
+    mkdirSync(this.snapBin, { recursive: true });
+    if (options.awsCli !== false) symlinkSync(join(FAKES, "aws-cli"), join(this.snapBin, "aws"));
     writeFileSync(join(this.state, "calls.log"), "");
   }
 
@@ -63,7 +70,7 @@ export class Sandbox {
     }
     for (const dir of ["etc/apt/sources.list.d", "etc/kubernetes"]) mkdirSync(join(node.root, dir), { recursive: true });
     writeFileSync(join(node.root, "etc/hosts"), "127.0.0.1 localhost\n");
-    const overrides = { POLL_SECONDS: "0.2", CLUSTER_WAIT_SECONDS: "30", RETRY_DELAY_SECONDS: "0", ...envOverrides };
+    const overrides = { POLL_SECONDS: "0.2", CLUSTER_WAIT_SECONDS: "30", RETRY_DELAY_SECONDS: "0", INTERNET_WAIT_SECONDS: "3", ...envOverrides };
     const envFile = join(node.root, "etc/kubeadm-aws/node.env");
     let env = readFileSync(envFile, "utf8");
     for (const [key, value] of Object.entries(overrides)) {
@@ -120,7 +127,8 @@ export class Sandbox {
   private env(node: SandboxNode, env: Record<string, string>): NodeJS.ProcessEnv {
     return {
       ...process.env,
-      PATH: `${FAKES}:${process.env.PATH}`,
+      PATH: [FAKES, this.snapBin, ...HOST_PATH].join(":"),
+      FAKE_SNAP_BIN: this.snapBin,
       KUBEADM_AWS_ROOT: node.root,
       FAKE_STATE: this.state,
       FAKE_DOWNLOADS: this.downloads,

@@ -59,12 +59,16 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
   const version: ControlPlaneOptions = { kubernetesVersion: minor };
 
+  /** What the first node's init printed: what reaches its journal and console. */
+  let initOutput = "";
+
   beforeAll(async () => {
     cluster = await LabCluster.create(minor);
     cp1 = await cluster.addNode("cp1", 0, controlPlaneImage(version), "control-plane");
-    // control-plane.sh's init path, step by step, as the elected node runs it.
-    const init = await cp1.steps("kubeadm_init && publish_join_credentials && store_cluster_secrets", ["control-plane.sh"]);
+    // control-plane.sh's init path, step by step, as the elected node runs it (the add-ons come later in this suite).
+    const init = await cp1.steps("kubeadm_init && store_cluster_secrets && publish_join_credentials", ["control-plane.sh"]);
     if (init.code !== 0) throw new Error(`kubeadm init failed on cp1: ${failureReport(init, cp1, ["kube-apiserver", "etcd", "kubelet"])}`);
+    initOutput = init.output;
   }, 240_000);
 
   afterAll(async () => {
@@ -87,6 +91,33 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       const secrets = await cp1.kubectlOk(["-n", "kube-system", "get", "secret", `bootstrap-token-${token.split(".")[0]}`, "-o", "jsonpath={.data.usage-bootstrap-authentication}"]);
       expect(Buffer.from(secrets, "base64").toString()).toBe("true");
       expect(JSON.parse(cluster.aws.secret("k8s/prod/pki")!)["ca.crt"]).toBe(await cp1.node.read(CA));
+    });
+
+    it("keeps the join token out of what kubeadm printed, and deletes the rendered files that held it", async () => {
+      const token = cluster.aws.ssmValue("/k8s/prod/join/token")!;
+      expect(initOutput).toContain("Your Kubernetes control-plane has initialized successfully");
+      expect(initOutput).not.toContain(token);
+      expect(initOutput).not.toContain(token.split(".")[1]);
+      const left = await cp1.node.exec(["ls", "/var/lib/kubeadm-aws/run"]);
+      expect(left.output.split("\n").filter((f) => /init\.yaml|join|pki\.json/.test(f))).toEqual([]);
+    });
+
+    it("renews the stored admin kubeconfig with kubeadm before it expires, and the new one is cluster-admin", async () => {
+      const stored = cluster.aws.secret("k8s/prod/admin-kubeconfig")!;
+      const untouched = await cp1.steps("/opt/kubeadm-aws/bin/renew-admin-kubeconfig.sh");
+      expect(untouched.output).toMatch(/valid for 36\d more days; nothing to do/);
+      expect(cluster.aws.secret("k8s/prod/admin-kubeconfig")).toBe(stored);
+      // As if a year had passed: renew when less than 400 days are left (the environment file decides).
+      await cp1.node.execOk(["sed", "-i", "s/^ADMIN_KUBECONFIG_RENEW_BEFORE_DAYS=.*/ADMIN_KUBECONFIG_RENEW_BEFORE_DAYS='400'/", "/etc/kubeadm-aws/node.env"]);
+      const renewed = await cp1.steps("/opt/kubeadm-aws/bin/renew-admin-kubeconfig.sh");
+      expect({ code: renewed.code, output: renewed.code ? renewed.output : "" }).toEqual({ code: 0, output: "" });
+      const fresh = cluster.aws.secret("k8s/prod/admin-kubeconfig")!;
+      expect(fresh).not.toBe(stored);
+      expect(parse(fresh).clusters[0].cluster.server).toBe(`https://${LAB_API_ENDPOINT_HOST}:6443`);
+      await cp1.node.write("/root/renewed-admin.conf", fresh, "0600");
+      expect(await cp1.kubectlOk(["auth", "can-i", "*", "*", "--all-namespaces"], "/root/renewed-admin.conf")).toBe("yes\n");
+      const days = await cp1.steps("kubeconfig_days_left /root/renewed-admin.conf", ["renew-admin-kubeconfig.sh"]);
+      expect(Number(days.output.trim())).toBeGreaterThanOrEqual(364);
     });
 
     it("encrypts Secrets in etcd with the key the node generated", async () => {
@@ -184,7 +215,8 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     }, 60_000);
 
     it("joins with --control-plane using the PKI as the secret store hands it over, and etcd has two voting members", async () => {
-      const join = await cp2.steps("fetch_cluster_secrets && join_control_plane", ["control-plane.sh"]);
+      // control-plane.sh's join path: dead members out (none yet), then the join, which fetches the PKI itself.
+      const join = await cp2.steps("ETCD_EXEC=local etcd_remove_dead_members && join_control_plane", ["control-plane.sh"]);
       expect({ code: join.code, output: join.code ? failureReport(join, cp2, ["etcd", "kube-apiserver", "kubelet"]) : "" }).toEqual({ code: 0, output: "" });
       await apiReady(cp2);
       const members = await etcdMembers(cp1);
@@ -197,7 +229,9 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     });
 
     it("removes an etcd member that belongs to no instance, and keeps the live ones", async () => {
-      const env = `ETCD_EXEC=local ETCD_ENDPOINTS=https://${cp1.node.ip}:2379,https://${cp2.node.ip}:2379 ETCD_TLS_ARGS="${ETCD_CLIENT}"`;
+      // The node's own path: live members from EC2, a client certificate it signs with the etcd CA from the secret store.
+      // Only etcdctl is the host's (ETCD_EXEC=local) instead of the etcd image's.
+      const env = "ETCD_EXEC=local";
       // A member that was added but whose node died before it started.
       // etcd refuses a member change until the newest member has been up for a few seconds ("unhealthy cluster").
       await waitFor(
@@ -212,7 +246,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
         1_000,
       );
       expect(await etcdMembers(cp1)).toHaveLength(3);
-      const removal = await cp1.steps(`${env} etcd_remove_dead_members unused`, ["lib.sh", "etcd-members.sh"]);
+      const removal = await cp1.steps(`${env} etcd_remove_dead_members`, ["lib.sh", "etcd.sh", "etcd-members.sh"]);
       expect({ code: removal.code, output: removal.code ? removal.output : "" }).toEqual({ code: 0, output: "" });
       expect(removal.output).toMatch(/removing dead etcd member [0-9a-f]+/);
       expect((await etcdMembers(cp1)).map((m) => m.peer).sort()).toEqual([`https://${cp1.node.ip}:2380`, `https://${cp2.node.ip}:2380`]);
@@ -419,8 +453,8 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       cluster.aws.setInstance({ instanceId: cp2.instanceId, hostname: cp2.node.hostname, ip: cp2.node.ip }, "terminated", "control-plane");
       await cp2.runtime.stopStaticPod("etcd");
       // Short etcdctl timeouts: every call fails here, and the script retries each 5 times.
-      const env = `ETCD_EXEC=local ETCD_ENDPOINTS=https://${cp1.node.ip}:2379 ETCD_TLS_ARGS="${ETCD_CLIENT} --dial-timeout=1s --command-timeout=2s" RETRY_DELAY_SECONDS=0`;
-      const removal = await cp1.steps(`${env} etcd_remove_dead_members unused`, ["lib.sh", "etcd-members.sh"]);
+      const env = "ETCD_EXEC=local ETCD_DIAL_TIMEOUT=1s ETCD_COMMAND_TIMEOUT=2s RETRY_DELAY_SECONDS=0";
+      const removal = await cp1.steps(`${env} etcd_remove_dead_members`, ["lib.sh", "etcd.sh", "etcd-members.sh"]);
       expect(removal.code).not.toBe(0);
       expect(removal.output).toMatch(/below quorum|may have lost quorum/);
       expect(removal.output).not.toMatch(/removing dead etcd member/);

@@ -108,11 +108,8 @@ describe("ClusterNetwork", () => {
     expect(new Set(routes.map((r) => r.values.nat_gateway_id)).size).toBe(1);
   });
 
-  it("creates no NAT and no private default route in none mode, and interface endpoints that admit only the VPC", () => {
-    const synth = synthNetwork({ natGateways: "none", interfaceEndpoints: [...INTERFACE_ENDPOINT_SERVICES] });
-    expect(synth.resources("aws_nat_gateway")).toHaveLength(0);
-    expect(synth.resources("aws_eip")).toHaveLength(0);
-    expect(synth.resources("aws_route").map((r) => r.path)).toEqual([expect.stringMatching(/public-default-route$/)]);
+  it("creates interface endpoints that admit only the VPC", () => {
+    const synth = synthNetwork({ interfaceEndpoints: [...INTERFACE_ENDPOINT_SERVICES] });
     const interfaces = synth.resources("aws_vpc_endpoint").filter((e) => e.values.vpc_endpoint_type === "Interface");
     expect(interfaces.map((e) => e.values.service_name).sort()).toEqual(INTERFACE_ENDPOINT_SERVICES.map((s) => `com.amazonaws.eu-west-1.${s}`).sort());
     for (const endpoint of interfaces) {

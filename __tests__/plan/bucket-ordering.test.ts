@@ -6,7 +6,7 @@ import { AwsEnvironment } from "../../lib/aws-environment";
 import { KubernetesCluster } from "../../lib/cluster";
 import { NodeGroup } from "../../lib/node-group/node-group";
 import { StackPlan, planStackOffline } from "../../lib/plan/offline-plan";
-import { tempDir } from "../helpers/plan";
+import { ConfiguredResource, dependenciesOf, referencesIn, tempDir } from "../helpers/plan";
 
 /**
  * Objects Terraform writes into a bucket must wait for the bucket and for the
@@ -26,39 +26,6 @@ const PREREQUISITES = [
   "aws_s3_bucket_versioning",
 ];
 
-interface ConfiguredResource {
-  address: string;
-  type: string;
-  expressions: Record<string, unknown>;
-  depends_on?: string[];
-}
-
-/** Every resource address an expression tree references ("aws_x.y.id" becomes "aws_x.y"). */
-function referencesIn(expressions: unknown): string[] {
-  if (Array.isArray(expressions)) return expressions.flatMap(referencesIn);
-  if (!expressions || typeof expressions !== "object") return [];
-  return Object.entries(expressions as Record<string, unknown>).flatMap(([key, value]) =>
-    key === "references" && Array.isArray(value) ? value.map((ref: string) => ref.split(".").slice(0, 2).join(".")) : referencesIn(value),
-  );
-}
-
-/** What Terraform creates before `address`: its references and depends_on, followed transitively. */
-function dependencies(resources: Map<string, ConfiguredResource>, address: string): Set<string> {
-  const seen = new Set<string>();
-  const visit = (from: string) => {
-    const resource = resources.get(from);
-    if (!resource) return;
-    for (const to of [...referencesIn(resource.expressions), ...(resource.depends_on ?? [])]) {
-      if (!seen.has(to)) {
-        seen.add(to);
-        visit(to);
-      }
-    }
-  };
-  visit(address);
-  return seen;
-}
-
 /** For each S3 object: the prerequisites of its bucket that it is not ordered after. */
 function unorderedUploads(plan: StackPlan["plan"]): Record<string, string[]> {
   const configured = (plan as any).configuration.root_module.resources as ConfiguredResource[];
@@ -73,7 +40,7 @@ function unorderedUploads(plan: StackPlan["plan"]): Record<string, string[]> {
     const parts = configured.filter((r) => PREREQUISITES.includes(r.type) && referencesIn((r.expressions as any).bucket).includes(bucket)).map((r) => r.address);
     const required = [bucket, ...parts];
     expect(required.map((a) => a.split(".")[0]).sort()).toEqual([...PREREQUISITES].sort());
-    const before = dependencies(byAddress, object.address);
+    const before = dependenciesOf(byAddress, object.address);
     out[object.address] = required.filter((r) => !before.has(r));
   }
   return out;

@@ -14,7 +14,7 @@ import { INTERFACE_ENDPOINT_SERVICES } from "../../lib/network/endpoints";
 import { PLACEHOLDER_ACCOUNT_ID } from "../../lib/plan/fake-aws";
 import { StackPlan, planStackOffline, synthApp } from "../../lib/plan/offline-plan";
 import { untarGz, userDataFiles } from "../helpers/bundle";
-import { PlannedResource, planInProcess, plannedResources, referencedAddress, tempDir } from "../helpers/plan";
+import { PlannedResource, configuredResources, planInProcess, plannedResources, referencedAddress, referencesIn, tempDir } from "../helpers/plan";
 
 const ROOT = join(__dirname, "../..");
 const PLAN_TIMEOUT = 240_000;
@@ -35,6 +35,34 @@ describe("offline plan of the default app (main.ts)", () => {
   it("validates and plans with terraform, creating everything", () => {
     expect(result.summary.actions).toEqual({ create: all.length });
     expect((result.plan as any).errored).toBe(false);
+  });
+
+  /**
+   * The deploy's critical path: what Terraform must finish before it creates
+   * each Auto Scaling group (whose creation waits for its first node), and why.
+   * A new kind of dependency fails this test, so it is a reviewed decision.
+   */
+  it("starts node groups only after what their nodes need at boot, and nothing else", () => {
+    const WHY: Record<string, string> = {
+      aws_route: "the private subnets' default routes through NAT: nodes download packages first thing",
+      aws_s3_object: "the bundle (and, on the control plane, the add-on specification) nodes fetch",
+      aws_launch_template: "what the group launches",
+      aws_subnet: "where the group launches",
+      aws_lb_target_group: "control-plane nodes register in the API's target group",
+    };
+    const configured = configuredResources(result.plan);
+    const egress = ofType("aws_route").filter((r) => r.references.nat_gateway_id);
+    expect(egress).toHaveLength(3);
+    const groups = ofType("aws_autoscaling_group");
+    expect(groups).toHaveLength(4); // 3 control-plane nodes, 1 worker group
+    for (const group of groups) {
+      const resource = configured.get(group.address)!;
+      const direct = new Set([...referencesIn(resource.expressions), ...(resource.depends_on ?? [])]);
+      const types = [...new Set([...direct].map((a) => a.split(".")[0]))].sort();
+      expect({ group: group.address, unexplained: types.filter((t) => !WHY[t]) }).toEqual({ group: group.address, unexplained: [] });
+      expect({ group: group.address, egress: egress.map((r) => direct.has(r.address)) }).toEqual({ group: group.address, egress: [true, true, true] });
+      expect(types).toContain("aws_s3_object");
+    }
   });
 
   it("tags every subnet with the cluster tag", () => {
@@ -223,7 +251,7 @@ describe("offline plan of other network shapes", () => {
       new AwsEnvironment(stack, { accountId: "111122223333", region: "us-east-2" });
       const zones = ["us-east-2a", "us-east-2b"];
       new ClusterNetwork(stack, "single", { clusterName: "single", availabilityZones: zones, natGateways: "single", vpcCidr: "10.1.0.0/16" });
-      new ClusterNetwork(stack, "none", { clusterName: "none", availabilityZones: zones, natGateways: "none", interfaceEndpoints: [...INTERFACE_ENDPOINT_SERVICES], flowLogs: { enabled: false } });
+      new ClusterNetwork(stack, "endpoints", { clusterName: "endpoints", availabilityZones: zones, interfaceEndpoints: [...INTERFACE_ENDPOINT_SERVICES], flowLogs: { enabled: false } });
       new ClusterNetwork(stack, "adopted", {
         clusterName: "adopted",
         existingVpc: { vpcId: "vpc-0abc", vpcCidr: "10.9.0.0/16", availabilityZones: zones, publicSubnetIds: ["subnet-1", "subnet-2"], privateSubnetIds: ["subnet-3", "subnet-4"] },
@@ -234,11 +262,10 @@ describe("offline plan of other network shapes", () => {
 
   const inCluster = (cluster: string, type: string) => all.filter((r) => r.type === type && r.address.includes(`.${cluster}_`));
 
-  it("plans one NAT gateway for single mode and none for none mode", () => {
+  it("plans one NAT gateway for single mode, and every interface endpoint with the S3 gateway", () => {
     expect(inCluster("single", "aws_nat_gateway")).toHaveLength(1);
-    expect(inCluster("none", "aws_nat_gateway")).toHaveLength(0);
-    expect(inCluster("none", "aws_route").map((r) => r.values.destination_cidr_block)).toEqual(["0.0.0.0/0"]); // the public table's IGW route
-    expect(inCluster("none", "aws_vpc_endpoint")).toHaveLength(INTERFACE_ENDPOINT_SERVICES.length + 1);
+    expect(inCluster("endpoints", "aws_nat_gateway")).toHaveLength(2);
+    expect(inCluster("endpoints", "aws_vpc_endpoint")).toHaveLength(INTERFACE_ENDPOINT_SERVICES.length + 1);
   });
 
   it("plans only shared cluster tags for an adopted VPC", () => {

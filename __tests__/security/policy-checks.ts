@@ -1,4 +1,5 @@
 import { gunzipSync } from "node:zlib";
+import { NODE_FLOWS, NodeFlow, NodeKind } from "../../lib/control-plane/security-groups";
 import { PlannedResource, referencedAddress } from "../helpers/plan";
 
 /**
@@ -140,7 +141,41 @@ export function decodeUserData(base64: string): { bytes: number; text: string } 
   return { bytes: raw.length, text };
 }
 
+/** The node security groups of a plan by kind, from their names (<cluster>-control-plane, <cluster>-nodes). */
+function nodeSecurityGroups(plan: PlanUnderReview): Record<NodeKind, string[]> {
+  const groups = ofType(plan, "aws_security_group");
+  return {
+    "control-plane": groups.filter((g) => String(g.values.name).endsWith("-control-plane")).map((g) => g.address),
+    worker: groups.filter((g) => String(g.values.name).endsWith("-nodes")).map((g) => g.address),
+  };
+}
+
+/** Does an ingress rule on `to` admit `flow` from the group `from`? */
+function admits(rule: PlannedResource, flow: NodeFlow, from: string, to: string): boolean {
+  const target = referencedAddress(rule.references.security_group_id);
+  const source = referencedAddress(rule.references.referenced_security_group_id);
+  const protocol = rule.values.ip_protocol;
+  const ports = protocol === "-1" || (rule.values.from_port <= flow.port && flow.port <= rule.values.to_port);
+  return target.includes(to) && source.includes(from) && (protocol === "-1" || protocol === flow.protocol) && ports;
+}
+
 export const POLICY_CHECKS: PolicyCheck[] = [
+  {
+    id: "KA-SG-NODE-FLOWS",
+    title: "Every connection a component makes between nodes (NODE_FLOWS) is admitted by a security group rule",
+    beyondCheckov: "checkov checks what rules open, never what the cluster needs open; a missing rule fails only at run time (metrics-server could not scrape workers)",
+    run: (plan) => {
+      const groups = nodeSecurityGroups(plan);
+      const rules = ofType(plan, "aws_vpc_security_group_ingress_rule");
+      return NODE_FLOWS.flatMap((flow) =>
+        groups[flow.to].flatMap((to) =>
+          groups[flow.from]
+            .filter((from) => !rules.some((rule) => admits(rule, flow, from, to)))
+            .map((from) => finding("KA-SG-NODE-FLOWS", to, `${flow.component}: no rule admits ${flow.protocol}/${flow.port} from ${from} (${flow.from} nodes)`)),
+        ),
+      );
+    },
+  },
   {
     id: "KA-CLUSTER-KEY",
     title: "Launch-template volumes, log groups, bucket default encryption, secrets, queues and topics are encrypted with the cluster key",

@@ -87,6 +87,10 @@ describe("our own AWS checks (beyond checkov) on the offline plans", () => {
       ["KA-EC2-USER-DATA-SIZE", isType("aws_launch_template"), (r) => (r.values.user_data = Buffer.alloc(AWS_LIMITS.userDataBytes + 1, 120).toString("base64")), "16385 bytes"],
       ["KA-SG-NO-PUBLIC-ADMIN-INGRESS", isType("aws_vpc_security_group_ingress_rule", (r) => r.values.from_port === 10250), (r) => (r.values.cidr_ipv4 = "0.0.0.0/0"), "0.0.0.0/0 to 10250"],
       ["KA-SG-NO-PUBLIC-ADMIN-INGRESS", isType("aws_vpc_security_group_ingress_rule", (r) => r.values.ip_protocol === "udp"), (r) => Object.assign(r.values, { cidr_ipv6: "::/0", ip_protocol: "-1", from_port: null, to_port: null }), "::/0 to all ports"],
+      // The rule metrics-server on workers needs to scrape other workers' kubelets, which was missing before.
+      ["KA-SG-NODE-FLOWS", isType("aws_security_group", (r) => String(r.values.name).endsWith("-nodes")), (_, plan) => {
+        plan.resources.splice(plan.resources.findIndex((x) => x.address.includes("worker-kubelet-from-workers")), 1);
+      }, "metrics-server to kubelets: no rule admits tcp/10250"],
       ["KA-SG-NO-PUBLIC-EGRESS", isType("aws_vpc_security_group_egress_rule", (r) => r.address.includes("lb-to-control-plane")), (r) => (r.values.cidr_ipv4 = "0.0.0.0/0"), "egress to 0.0.0.0/0"],
       ["KA-KMS-SERVICE-GRANTS", isType("aws_kms_key"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((s: any) => !JSON.stringify(s.Principal).includes("logs.")))), "CloudWatch Logs"],
       ["KA-KMS-SERVICE-GRANTS", isType("aws_kms_key"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((s: any) => !JSON.stringify(s.Condition ?? {}).includes("AWSServiceRoleForAutoScaling")))), "Auto Scaling"],

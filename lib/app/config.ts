@@ -31,7 +31,7 @@ export const ENVIRONMENT_VARIABLES = [
   { name: "CLUSTER_ACCOUNT_ID", property: "accountId", default: "looked up with STS", description: "AWS account id; set it (and CLUSTER_ADMIN_PRINCIPALS) to skip the STS lookup" },
   { name: "CLUSTER_AZS", property: "availabilityZones", default: DEFAULT_REGION_ZONES.join(","), description: "comma-separated zones; for another region, unset means look up 3 zones" },
   { name: "CLUSTER_VPC_CIDR", property: "vpcCidr", default: "10.0.0.0/16", description: "VPC CIDR, /16 to /21 for 3 zones" },
-  { name: "CLUSTER_NAT_GATEWAYS", property: "natGateways", default: "perAz", description: "perAz | single | none" },
+  { name: "CLUSTER_NAT_GATEWAYS", property: "natGateways", default: "perAz", description: "perAz | single" },
   { name: "CLUSTER_VPC_ENDPOINTS", property: "interfaceEndpoints", default: "none", description: 'comma-separated interface endpoints, or "all"' },
   { name: "CLUSTER_KUBERNETES_VERSION", property: "kubernetesVersion", default: "1.35", description: "Kubernetes minor (1.35, 1.36) or exact patch (1.35.2)" },
   { name: "CLUSTER_CONTROL_PLANE_COUNT", property: "count", default: "3", description: "control-plane nodes: 1, 3 or 5" },

@@ -1,3 +1,7 @@
+import { ContainerdSource } from "../versions";
+import { NodeEnvironment } from "./node-env";
+import { SystemdUnit, containerdService } from "./systemd";
+
 /** Host configuration files every node gets: kernel modules, sysctls and containerd. */
 
 export const KERNEL_MODULES = ["overlay", "br_netfilter"];
@@ -43,4 +47,25 @@ export function renderContainerdConfig(pauseImage: string): string {
     "  SystemdCgroup = true",
     "",
   ].join("\n");
+}
+
+/**
+ * What install_containerd (prepare-node.sh) needs for a minor's containerd:
+ * its environment and, for an upstream release, the systemd unit the
+ * distribution's package would otherwise bring.
+ */
+export function containerdInstall(containerd: ContainerdSource): { env: NodeEnvironment; units: SystemdUnit[] } {
+  if (containerd.source === "ubuntu") return { env: { CONTAINERD_SOURCE: "ubuntu" }, units: [] };
+  return {
+    env: {
+      CONTAINERD_SOURCE: "release",
+      CONTAINERD_VERSION: containerd.version,
+      CONTAINERD_SHA256_AMD64: containerd.sha256.amd64,
+      CONTAINERD_SHA256_ARM64: containerd.sha256.arm64,
+      RUNC_VERSION: containerd.runc.version,
+      RUNC_SHA256_AMD64: containerd.runc.sha256.amd64,
+      RUNC_SHA256_ARM64: containerd.runc.sha256.arm64,
+    },
+    units: [containerdService()],
+  };
 }

@@ -24,6 +24,12 @@ function unit(sections: Record<string, Record<string, string | string[]>>): stri
  * Runs the bootstrap on every boot: it is idempotent, so after a reboot it
  * finishes an interrupted bootstrap, or does nothing. Its output goes to the
  * journal and the serial console, which EC2 keeps even if the node never joins.
+ *
+ * It starts after cloud-init's final stage (which writes and enables it on the
+ * first boot), so it is wanted by cloud-init.target, which comes after
+ * multi-user.target; wanted by multi-user.target it would make an ordering
+ * cycle with cloud-final (After=multi-user.target), and systemd would drop it
+ * on every reboot.
  */
 export function bootstrapService(script: string, timeoutMinutes = BOOTSTRAP_TIMEOUT_MINUTES): SystemdUnit {
   return {
@@ -40,7 +46,7 @@ export function bootstrapService(script: string, timeoutMinutes = BOOTSTRAP_TIME
         // A node stuck longer than this is killed; the script then marks it unhealthy.
         TimeoutStartSec: `${timeoutMinutes}min`,
       },
-      Install: { WantedBy: "multi-user.target" },
+      Install: { WantedBy: "cloud-init.target" },
     }),
   };
 }
@@ -74,6 +80,34 @@ export function longRunningService(name: string, command: string, description: s
     content: unit({
       Unit: { Description: description, Wants: "network-online.target", After: "network-online.target" },
       Service: { Type: "simple", ExecStart: command, Environment: `PATH=${PATH}`, Restart: "always", RestartSec: "5", StandardOutput: "journal", StandardError: "journal" },
+      Install: { WantedBy: "multi-user.target" },
+    }),
+  };
+}
+
+/**
+ * containerd installed from its release archive into /usr/local (the unit its
+ * package would bring): notified when ready, its children in their own cgroups.
+ */
+export function containerdService(): SystemdUnit {
+  return {
+    name: "containerd.service",
+    content: unit({
+      Unit: { Description: "containerd container runtime", Documentation: "https://containerd.io", After: ["network.target", "local-fs.target"] },
+      Service: {
+        ExecStartPre: "-/sbin/modprobe overlay",
+        ExecStart: "/usr/local/bin/containerd",
+        Type: "notify",
+        Delegate: "yes",
+        KillMode: "process",
+        Restart: "always",
+        RestartSec: "5",
+        LimitNPROC: "infinity",
+        LimitCORE: "infinity",
+        LimitNOFILE: "infinity",
+        TasksMax: "infinity",
+        OOMScoreAdjust: "-999",
+      },
       Install: { WantedBy: "multi-user.target" },
     }),
   };

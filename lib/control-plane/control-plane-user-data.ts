@@ -1,5 +1,6 @@
 import { renderAdmissionConfig, renderAuthenticationConfig } from "../bootstrap/apiserver-config";
 import { renderAuditPolicy } from "../bootstrap/audit-policy";
+import { containerdInstall } from "../bootstrap/host-config";
 import { renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
 import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
 import { CLUSTER_WAIT_SECONDS, LOCK_TIMEOUT_SECONDS, POLL_SECONDS, ROLE_TAG_KEY } from "../bootstrap/node-roles";
@@ -42,6 +43,7 @@ export const CONTROL_PLANE_SCRIPTS = [
   "publish-metrics.sh",
   "log-shipper.py",
   "approve-kubelet-serving.sh",
+  "renew-admin-kubeconfig.sh",
 ];
 
 /** Where the add-on specification lives in the node-artifacts bucket. */
@@ -66,6 +68,7 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     KUBERNETES_MINOR: b.settings.version.minor,
     KUBERNETES_PATCH_VERSION: b.settings.version.patch ?? "",
     KUBERNETES_APT_REPO: b.settings.version.release.aptRepository,
+    ...containerdInstall(b.settings.version.release.containerd).env,
     AWS_CLI_SNAP_CHANNEL,
     KMS_KEY_ID: b.kmsKeyAlias,
     SECRET_PKI: b.pkiSecretName,
@@ -99,6 +102,9 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     JOIN_TOKEN_TTL: "24h",
     // Renew once half the lifetime is gone; the timer runs hourly, so a token never has under 11 h left.
     JOIN_TOKEN_RENEW_BEFORE_SECONDS: 12 * 3600,
+    // The stored admin kubeconfig: renewed a month before it expires, by a daily timer.
+    ADMIN_KUBECONFIG_RENEW_BEFORE_DAYS: 30,
+    ADMIN_KUBECONFIG_VALIDITY_DAYS: 365,
   };
 }
 
@@ -126,6 +132,8 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
       ...(s.etcd.backup ? periodicJob("kubeadm-aws-etcd-backup", "etcd-backup.sh", "kubeadm-aws: snapshot etcd to S3", s.etcd.backup.intervalMinutes) : []),
       ...periodicJob("kubeadm-aws-metrics", "publish-metrics.sh", "kubeadm-aws: publish certificate, memory and etcd metrics", 5),
       ...periodicJob("kubeadm-aws-addons", "apply-addons.sh", "kubeadm-aws: apply the add-on specification when it changes", 2),
+      ...periodicJob("kubeadm-aws-admin-kubeconfig", "renew-admin-kubeconfig.sh", "kubeadm-aws: renew the stored admin kubeconfig before it expires", 24 * 60),
+      ...containerdInstall(s.version.release.containerd).units,
       longRunningService("kubeadm-aws-approve-kubelet-serving", `${NODE_FILES.scriptsDir}/approve-kubelet-serving.sh`, "kubeadm-aws: approve kubelet serving certificates of this cluster's instances"),
       ...observabilityUnits(),
     ],

@@ -13,6 +13,7 @@ import { PolicyStatement } from "../iam";
 import { Architecture } from "../instance-types";
 import { iamRoleName, resourceName, validateClusterName } from "../naming";
 import { IClusterNetwork } from "../network/cluster-network";
+import { egressDependencies } from "../network/egress";
 import { clusterTags, stackDefaultTags } from "../tags";
 import { ApiEndpoint } from "./api-endpoint";
 import { ClusterSecrets } from "./cluster-secrets";
@@ -238,6 +239,8 @@ export class ControlPlane extends Construct implements IControlPlane {
       vpcSecurityGroupIds: [this.securityGroups.controlPlaneId],
       // IMDSv2 only; hop limit 1 keeps instance credentials away from pods (host-network pods still reach it).
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+      // A node that cannot bootstrap and cannot reach the Auto Scaling API powers itself off; it must not linger stopped.
+      instanceInitiatedShutdownBehavior: "terminate",
       blockDeviceMappings: [
         {
           deviceName: "/dev/sda1",
@@ -273,8 +276,8 @@ export class ControlPlane extends Construct implements IControlPlane {
         waitForCapacityTimeout: "40m",
         enabledMetrics: GROUP_METRICS,
         tag: Object.entries({ ...tags, Name: name }).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
-        // A booting node fetches both at once.
-        dependsOn: [bundleObject, addonSpec],
+        // A booting node downloads packages through the network's egress first, then fetches both objects.
+        dependsOn: [...egressDependencies(this, props.network), bundleObject, addonSpec],
       });
       if (alarmTopic) autoScalingGroupAlarms(new Construct(this, `node-${i}-alarms`), { clusterName: cluster, topicArn: alarmTopic.topicArn }, name);
       return name;

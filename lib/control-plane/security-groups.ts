@@ -16,6 +16,40 @@ export interface ClusterSecurityGroupsProps {
 
 type Peer = { securityGroupId: string } | { cidr: string };
 
+/** The two kinds of nodes, each with its security group. */
+export type NodeKind = "control-plane" | "worker";
+
+/**
+ * A connection between nodes that a component makes, which the security
+ * groups must admit. A policy check reads this table and fails on any flow
+ * that no rule admits, so a component that needs a port cannot be forgotten.
+ * (The CNI's flows come from the add-on itself: cniPorts.)
+ */
+export interface NodeFlow {
+  readonly component: string;
+  readonly from: NodeKind;
+  readonly to: NodeKind;
+  readonly protocol: "tcp" | "udp";
+  readonly port: number;
+}
+
+const bothWays = (component: string, port: number): NodeFlow[] =>
+  (["control-plane", "worker"] as const).flatMap((from) => (["control-plane", "worker"] as const).map((to) => ({ component, from, to, protocol: "tcp" as const, port })));
+
+export const NODE_FLOWS: readonly NodeFlow[] = [
+  // Logs, exec and port-forward: the apiserver calls every kubelet.
+  { component: "kube-apiserver to kubelets", from: "control-plane", to: "control-plane", protocol: "tcp", port: 10250 },
+  { component: "kube-apiserver to kubelets", from: "control-plane", to: "worker", protocol: "tcp", port: 10250 },
+  // metrics-server runs on any node and scrapes every kubelet; with the CNI's outgoing NAT its
+  // traffic leaves from its node's address, so it comes from the node's security group.
+  ...bothWays("metrics-server to kubelets", 10250),
+  // Kubelets, kube-proxy and pods reach the API directly, through the kubernetes Service.
+  { component: "kubelets and pods to kube-apiserver", from: "control-plane", to: "control-plane", protocol: "tcp", port: 6443 },
+  { component: "kubelets and pods to kube-apiserver", from: "worker", to: "control-plane", protocol: "tcp", port: 6443 },
+  { component: "etcd clients and peers", from: "control-plane", to: "control-plane", protocol: "tcp", port: 2379 },
+  { component: "etcd clients and peers", from: "control-plane", to: "control-plane", protocol: "tcp", port: 2380 },
+];
+
 /**
  * The cluster's security groups, opened port by port and group to group:
  * control plane, workers (shared by every node group), and the API load
@@ -68,9 +102,12 @@ export class ClusterSecurityGroups extends Construct {
     egress(this, "lb-to-control-plane", apiLb, cp, "tcp", 6443, 6443, "To the apiservers, for traffic and health checks");
     // etcd: peers and clients are control-plane nodes only.
     rule("etcd-from-control-plane", controlPlane, cp, "tcp", 2379, 2380, "etcd clients and peers between control-plane nodes");
-    // Kubelet API: the apiserver (logs, exec, port-forward) reaches every kubelet.
-    rule("kubelet-from-control-plane", controlPlane, cp, "tcp", 10250, 10250, "Kubelet API from the control plane");
-    rule("worker-kubelet-from-control-plane", workers, cp, "tcp", 10250, 10250, "Kubelet API from the control plane");
+    // Kubelet API: the apiserver (logs, exec, port-forward) reaches every kubelet, and so does metrics-server,
+    // which runs on any node and scrapes every kubelet (NODE_FLOWS).
+    rule("kubelet-from-control-plane", controlPlane, cp, "tcp", 10250, 10250, "Kubelet API from the control plane: apiserver and metrics-server");
+    rule("worker-kubelet-from-control-plane", workers, cp, "tcp", 10250, 10250, "Kubelet API from the control plane: apiserver and metrics-server");
+    rule("kubelet-from-workers", controlPlane, nodes, "tcp", 10250, 10250, "Kubelet API from workers: metrics-server, which runs there");
+    rule("worker-kubelet-from-workers", workers, nodes, "tcp", 10250, 10250, "Kubelet API from workers: metrics-server, which runs there");
     // The CNI's data plane between every pair of nodes.
     for (const { protocol, port, description } of props.cniPorts) {
       const toPort = protocol === "icmp" ? -1 : port;

@@ -9,7 +9,7 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
-import { Fn, Token } from "cdktf";
+import { Fn, ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
 import { ClusterKey, IClusterKey } from "../cluster-key";
 import { resourceName } from "../naming";
@@ -29,6 +29,13 @@ export interface IClusterNetwork {
   readonly publicSubnetIds: string[];
   /** Private subnets: every node. */
   readonly privateSubnetIds: string[];
+  /**
+   * What a node needs in place before it boots: the private subnets' default
+   * routes to the internet (nodes download packages and images first thing).
+   * Node groups in the same stack depend on them.
+   * @default - none: an adopted VPC's egress exists already
+   */
+  readonly egressResources?: ITerraformDependable[];
 }
 
 export interface ClusterNetworkProps extends ClusterNetworkOptions {
@@ -53,6 +60,7 @@ export class ClusterNetwork extends Construct implements IClusterNetwork {
   readonly availabilityZones: string[];
   readonly publicSubnetIds: string[];
   readonly privateSubnetIds: string[];
+  readonly egressResources: ITerraformDependable[];
   /** Security group of the interface endpoints, when any were created. */
   readonly endpointSecurityGroupId?: string;
   /** Flow-log group name, when flow logs are on. */
@@ -68,6 +76,7 @@ export class ClusterNetwork extends Construct implements IClusterNetwork {
     this.availabilityZones = network.availabilityZones;
     this.publicSubnetIds = network.publicSubnetIds;
     this.privateSubnetIds = network.privateSubnetIds;
+    this.egressResources = network.egressResources;
     if (settings.kind === "adopted") return;
 
     const key = props.encryptionKey ?? new ClusterKey(this, "key", { clusterName: props.clusterName });
@@ -91,7 +100,7 @@ export class ClusterNetwork extends Construct implements IClusterNetwork {
     [...vpc.publicSubnetIds, ...vpc.privateSubnetIds].forEach((subnetId, i) => {
       new Ec2Tag(this, `cluster-tag-${i}`, { resourceId: subnetId, key: clusterTagKey(this.clusterName), value: "shared" });
     });
-    return { ...vpc, routeTableIds: [] as string[] };
+    return { ...vpc, routeTableIds: [] as string[], egressResources: [] as ITerraformDependable[] };
   }
 
   private createVpc(settings: Extract<NetworkSettings, { kind: "created" }>) {
@@ -128,7 +137,7 @@ export class ClusterNetwork extends Construct implements IClusterNetwork {
       return subnet;
     });
 
-    const natCount = { perAz: zones.length, single: 1, none: 0 }[settings.natGateways];
+    const natCount = { perAz: zones.length, single: 1 }[settings.natGateways];
     const natGateways = publicSubnets.slice(0, natCount).map((subnet, i) => {
       const eip = new Eip(this, `nat-${suffixes[i]}-ip`, { domain: "vpc", tags: { Name: resourceName(cluster, "nat", suffixes[i]), ...owned } });
       return new NatGateway(this, `nat-${suffixes[i]}`, {
@@ -140,6 +149,7 @@ export class ClusterNetwork extends Construct implements IClusterNetwork {
     });
 
     const privateRouteTables: RouteTable[] = [];
+    const egressRoutes: Route[] = [];
     const privateSubnets = zones.map((zone, i) => {
       const subnet = new Subnet(this, `private-${suffixes[i]}`, {
         vpcId: vpc.id,
@@ -155,7 +165,7 @@ export class ClusterNetwork extends Construct implements IClusterNetwork {
       new RouteTableAssociation(this, `private-${suffixes[i]}-routes`, { subnetId: subnet.id, routeTableId: routes.id });
       const nat = natGateways[settings.natGateways === "perAz" ? i : 0];
       if (nat) {
-        new Route(this, `private-${suffixes[i]}-default-route`, { routeTableId: routes.id, destinationCidrBlock: "0.0.0.0/0", natGatewayId: nat.id });
+        egressRoutes.push(new Route(this, `private-${suffixes[i]}-default-route`, { routeTableId: routes.id, destinationCidrBlock: "0.0.0.0/0", natGatewayId: nat.id }));
       }
       privateRouteTables.push(routes);
       return subnet;
@@ -168,6 +178,8 @@ export class ClusterNetwork extends Construct implements IClusterNetwork {
       publicSubnetIds: publicSubnets.map((s) => s.id),
       privateSubnetIds: privateSubnets.map((s) => s.id),
       routeTableIds: [publicRoutes.id, ...privateRouteTables.map((t) => t.id)],
+      // A route through a NAT gateway is created once the gateway is available.
+      egressResources: egressRoutes as ITerraformDependable[],
     };
   }
 

@@ -7,8 +7,8 @@ import { INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "./endpoin
 import { FlowLogTrafficType } from "./flow-logs";
 import { MAX_AVAILABILITY_ZONES, SubnetLayout, planSubnets } from "./subnet-layout";
 
-export const NAT_GATEWAY_MODES = ["perAz", "single", "none"] as const;
-/** `perAz`: one NAT gateway per AZ (HA). `single`: one for all AZs (cheap, dev). `none`: no internet egress. */
+export const NAT_GATEWAY_MODES = ["perAz", "single"] as const;
+/** `perAz`: one NAT gateway per AZ (HA). `single`: one for all AZs (cheap, dev). */
 export type NatGatewayMode = (typeof NAT_GATEWAY_MODES)[number];
 
 export interface FlowLogsOptions {
@@ -46,7 +46,7 @@ export interface ClusterNetworkOptions {
   readonly natGateways?: NatGatewayMode;
   /**
    * Interface endpoints to create in the private subnets.
-   * @default - none (only the free S3 gateway endpoint); "none" NAT needs all of INTERFACE_ENDPOINT_SERVICES
+   * @default - none (only the free S3 gateway endpoint)
    */
   readonly interfaceEndpoints?: InterfaceEndpointService[];
   /** @default - on, all traffic, 90 days retention, encrypted with the cluster key */
@@ -93,19 +93,16 @@ export function resolveNetworkSettings(clusterName: string, options: ClusterNetw
   }
   const vpcCidr = options.vpcCidr ?? "10.0.0.0/16";
   const natGateways = options.natGateways ?? "perAz";
+  if ((natGateways as string) === "none") {
+    throw new ConfigError(
+      "natGateways",
+      `"none" is not supported: nodes download from the internet while they boot (the Ubuntu archive, the Snap Store, pkgs.k8s.io, registry.k8s.io, GitHub, get.helm.sh), which no VPC endpoint serves; use "single" for one shared NAT gateway, or adopt a VPC with its own egress (existingVpc)`,
+    );
+  }
   if (!NAT_GATEWAY_MODES.includes(natGateways)) {
     throw new ConfigError("natGateways", `${JSON.stringify(natGateways)} is not one of ${NAT_GATEWAY_MODES.map((m) => `"${m}"`).join(", ")}`);
   }
   const interfaceEndpoints = validateEndpoints(options.interfaceEndpoints ?? []);
-  if (natGateways === "none") {
-    const missing = INTERFACE_ENDPOINT_SERVICES.filter((s) => !interfaceEndpoints.includes(s));
-    if (missing.length > 0) {
-      throw new ConfigError(
-        "natGateways",
-        `"none" leaves nodes without internet egress, so interfaceEndpoints must include every service nodes call; missing: ${missing.join(", ")}`,
-      );
-    }
-  }
   const flowLogs = options.flowLogs ?? {};
   return {
     kind: "created",

@@ -2,6 +2,7 @@ import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
+import { egressDependencies } from "../network/egress";
 import { AwsEnvironment } from "../aws-environment";
 import { ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { encodeUserData, renderBundle, renderUserData } from "../bootstrap/user-data";
@@ -106,6 +107,8 @@ export class NodeGroup extends Construct {
       vpcSecurityGroupIds: [cluster.controlPlane.workerSecurityGroupId],
       // IMDSv2 only; hop limit 1 keeps instance credentials away from pods.
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+      // A node that cannot bootstrap and cannot reach the Auto Scaling API powers itself off; it must not linger stopped.
+      instanceInitiatedShutdownBehavior: "terminate",
       blockDeviceMappings: [
         {
           deviceName: "/dev/sda1",
@@ -165,8 +168,8 @@ export class NodeGroup extends Construct {
       tag: Object.entries(groupTags).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
       // The cluster autoscaler owns the desired size once the group exists.
       lifecycle: { ignoreChanges: ["desired_capacity"] },
-      // A booting node fetches its bundle first thing.
-      dependsOn: [bundleObject],
+      // A booting node downloads packages through the network's egress first, then fetches its bundle.
+      dependsOn: [...egressDependencies(this, cluster.network), bundleObject],
     });
     if (observability.alarmTopicArn) autoScalingGroupAlarms(this, { clusterName, topicArn: observability.alarmTopicArn }, groupName);
     this.settings = settings;

@@ -1,3 +1,4 @@
+import { containerdInstall } from "../bootstrap/host-config";
 import { renderKubeletPatch, renderWorkerJoinConfig } from "../bootstrap/kubeadm-config";
 import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
 import { CLUSTER_WAIT_SECONDS, POLL_SECONDS } from "../bootstrap/node-roles";
@@ -34,6 +35,7 @@ export function workerEnvironment(b: WorkerBootstrap): NodeEnvironment {
     KUBERNETES_MINOR: b.version.minor,
     KUBERNETES_PATCH_VERSION: b.version.patch ?? "",
     KUBERNETES_APT_REPO: b.version.release.aptRepository,
+    ...containerdInstall(b.version.release.containerd).env,
     AWS_CLI_SNAP_CHANNEL,
     SSM_JOIN_TOKEN: b.joinParameters.token,
     SSM_CA_CERT_HASH: b.joinParameters.caCertHash,
@@ -58,7 +60,7 @@ export function workerNode(b: WorkerBootstrap): NodeDefinition {
     env: workerEnvironment(b),
     scripts: WORKER_SCRIPTS,
     bootstrapScript: "worker.sh",
-    units: observabilityUnits(),
+    units: [...containerdInstall(b.version.release.containerd).units, ...observabilityUnits()],
     pauseImage: b.version.release.pauseImage,
     files: [
       {

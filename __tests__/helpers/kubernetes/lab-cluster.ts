@@ -9,7 +9,7 @@ import { NodeRuntime } from "./node-runtime";
 
 const FAKES = join(__dirname, "../../bootstrap/fakes");
 /** The only fakes a lab node uses: AWS (the secret store, SSM, EC2) and instance metadata. Kubernetes is real. */
-const FAKES_IN_LAB = ["aws", "curl"];
+const FAKES_IN_LAB = { aws: "aws-cli", curl: "curl" };
 /** The API endpoint of cluster "prod"; in the lab it resolves to the first control-plane node, as the load balancer would forward. */
 export const LAB_API_ENDPOINT_HOST = "api.prod.k8s.internal";
 
@@ -29,7 +29,7 @@ export class LabCluster {
   ) {
     this.binDir = join(lab.dir, "bin");
     mkdirSync(this.binDir);
-    for (const fake of FAKES_IN_LAB) symlinkSync(join(FAKES, fake), join(this.binDir, fake));
+    for (const [command, fake] of Object.entries(FAKES_IN_LAB)) symlinkSync(join(FAKES, fake), join(this.binDir, command));
     writeFileSync(join(this.binDir, "kubeadm"), kubeadmPreflightShim(join(binaries.bin, "kubeadm")));
     chmodSync(join(this.binDir, "kubeadm"), 0o755);
   }

@@ -42,19 +42,12 @@ acquire_lease() {
 }
 
 download_sources() {
-  local dir=$1 sha url file got
+  local dir=$1 sha url file
   [[ -f "$dir/sources.tsv" ]] || return 0
   while read -r sha url file; do
     [[ -n $sha && $sha != \#* ]] || continue
-    if ! echo "$sha  $dir/$file" | sha256sum --check --status 2>/dev/null; then
-      retry 5 curl -fsSL "$url" -o "$dir/$file.download"
-      got=$(sha256sum "$dir/$file.download" | cut -d' ' -f1)
-      if [[ $got != "$sha" ]]; then
-        rm -f "$dir/$file.download"
-        die "checksum mismatch for $url: expected sha256 $sha, got $got; refusing to apply $(basename "$dir")"
-      fi
-      mv "$dir/$file.download" "$dir/$file"
-    fi
+    echo "$sha  $dir/$file" | sha256sum --check --status 2>/dev/null && continue
+    download_verified "$url" "$sha" "$dir/$file" || die "refusing to apply $(basename "$dir")"
   done <"$dir/sources.tsv"
 }
 

@@ -13,10 +13,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/prepare-node.sh"
 # shellcheck source=init-lock.sh
 . "$HERE/init-lock.sh"
-# shellcheck source=etcd-members.sh
-. "$HERE/etcd-members.sh"
 # shellcheck source=etcd.sh
 . "$HERE/etcd.sh"
+# shellcheck source=etcd-members.sh
+. "$HERE/etcd-members.sh"
 
 PKI_FILES=(ca.crt ca.key sa.key sa.pub front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key)
 
@@ -119,10 +119,15 @@ kubeadm_init() {
     write_encryption_config
   fi
   render_template "$ROOT$KUBEADM_DIR/init.yaml" "$STATE_DIR/run/init.yaml"
+  # Kept until publish_join_credentials, which runs last, after a reboot too.
   printf '%s' "$JOIN_TOKEN" | write_private "$STATE_DIR/run/join-token"
   pin_endpoint_to_self
-  kubeadm init --config "$STATE_DIR/run/init.yaml" "${preflight[@]}"
+  local status=0
+  # --skip-token-print: the token would reach the journal, the console and the bootstrap log.
+  kubeadm init --config "$STATE_DIR/run/init.yaml" --skip-token-print "${preflight[@]}" || status=$?
+  rm -f "$STATE_DIR/run/init.yaml"
   unpin_endpoint
+  return "$status"
 }
 
 ca_cert_hash() {
@@ -130,10 +135,12 @@ ca_cert_hash() {
     openssl pkey -pubin -outform der | sha256sum | awk '{print "sha256:" $1}'
 }
 
+# The CA hash goes last: its presence tells joining nodes the credentials are complete.
 publish_join_credentials() {
   ssm_put "$SSM_JOIN_TOKEN" SecureString <"$STATE_DIR/run/join-token"
-  ca_cert_hash | ssm_put "$SSM_CA_CERT_HASH" String
   kubeadm version -o short | ssm_put "$SSM_KUBERNETES_VERSION" String
+  ca_cert_hash | ssm_put "$SSM_CA_CERT_HASH" String
+  rm -f "$STATE_DIR/run/join-token"
 }
 
 # Stores the CA material, the encryption key and the admin kubeconfig. The PKI
@@ -163,32 +170,37 @@ write_pki_files() {
   rm -f "$STATE_DIR/run/pki.json"
 }
 
-fetch_cluster_secrets() {
-  write_pki_files
-  secret_get "$SECRET_ADMIN_KUBECONFIG" | write_private "$STATE_DIR/run/admin.conf"
-}
-
+# The PKI is fetched inside the join step, after any reset of a partial run:
+# `kubeadm reset` deletes /etc/kubernetes/pki, so a reboot in the middle of a
+# join must not rely on files an earlier step wrote.
 join_control_plane() {
-  kubeadm_join
-  rm -f "$STATE_DIR/run/admin.conf"
+  wait_for_join_credentials
+  reset_partial_kubeadm
+  write_pki_files
+  join_with_published_credentials
 }
 
-# The first node applies the add-ons (CNI and cloud controller manager first) before it marks the cluster
-# initialized; afterwards the add-on timer keeps them in line with the specification.
+# The first node applies the add-ons (CNI and cloud controller manager first).
+# They come from the internet: a failure must not throw the cluster away, so
+# it is logged and left to the add-on timer, which applies them within minutes.
 apply_addons() {
-  KUBECONFIG="$ROOT/etc/kubernetes/admin.conf" "$HERE/apply-addons.sh" --force
+  if ! KUBECONFIG="$ROOT/etc/kubernetes/admin.conf" retry 3 "$HERE/apply-addons.sh" --force; then
+    log "the first add-on apply failed; the add-on timer (kubeadm-aws-addons.timer) applies them later"
+  fi
 }
 
+# Order matters: the PKI first (once stored, the cluster is initialized and no
+# other node runs kubeadm init with a new CA), then the add-ons, then the join
+# credentials, so nodes join a cluster whose CA can no longer change.
 init_cluster() {
   run_step kubeadm-init kubeadm_init
-  run_step publish-join-credentials publish_join_credentials
-  run_step apply-addons apply_addons
   run_step store-cluster-secrets store_cluster_secrets
+  run_step apply-addons apply_addons
+  run_step publish-join-credentials publish_join_credentials
 }
 
 join_cluster() {
-  run_step fetch-cluster-secrets fetch_cluster_secrets
-  run_step remove-dead-etcd-members etcd_remove_dead_members "$STATE_DIR/run/admin.conf"
+  run_step remove-dead-etcd-members etcd_remove_dead_members
   run_step kubeadm-join join_control_plane
 }
 
@@ -207,6 +219,7 @@ main() {
   run_step restrict-kubernetes-files restrict_kubernetes_files
   run_step join-token-rotation systemctl enable --now kubeadm-aws-join-token.timer
   run_step addon-timer systemctl enable --now kubeadm-aws-addons.timer kubeadm-aws-approve-kubelet-serving.service
+  run_step admin-kubeconfig-renewal systemctl enable --now kubeadm-aws-admin-kubeconfig.timer
   if [[ $BACKUP_ENABLED == true ]]; then
     run_step etcd-backups systemctl enable --now kubeadm-aws-etcd-backup.timer
   fi

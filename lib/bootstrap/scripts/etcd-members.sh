@@ -1,27 +1,19 @@
 #!/usr/bin/env bash
-# etcd membership care for control-plane nodes. Sourced after lib.sh.
+# etcd membership care for control-plane nodes. Sourced after lib.sh and etcd.sh.
+#
+# ETCD_EXEC=local with ETCD_ENDPOINTS (and ETCD_TLS_ARGS) points it at a test
+# etcd with the host's etcdctl instead.
 #
 # A replacement node removes the members of dead control-plane nodes before it
 # joins: a member whose instance is gone still counts towards quorum, and a
 # member that was added but never started blocks every later join.
+#
+# It talks to the live members directly, with a client certificate it signs
+# itself with the etcd CA from the secret store, valid for a day. So it needs
+# no kubeconfig (the one stored at init expires after a year) and no running
+# etcd pod to exec into (which may be the dead node's).
 
-# etcd_ctl ARGS...: etcdctl against the cluster. On a joining node it runs
-# inside a healthy etcd pod of another control-plane node; ETCD_EXEC=local runs
-# the host's etcdctl against ETCD_ENDPOINTS instead (tests).
-etcd_ctl() {
-  if [[ ${ETCD_EXEC:-} == local ]]; then
-    # shellcheck disable=SC2086 # ETCD_TLS_ARGS holds several flags
-    ETCDCTL_API=3 etcdctl --endpoints="$ETCD_ENDPOINTS" ${ETCD_TLS_ARGS:-} "$@"
-    return
-  fi
-  local pod
-  pod=$(kubectl --kubeconfig "$ETCD_KUBECONFIG" -n kube-system get pods -l component=etcd \
-    --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')
-  [[ -n $pod ]] || die "no running etcd pod to reach the cluster through"
-  kubectl --kubeconfig "$ETCD_KUBECONFIG" -n kube-system exec "$pod" -- etcdctl \
-    --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt \
-    --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key "$@"
-}
+ETCD_CLIENT_DIR_NAME=etcd-client
 
 # Private DNS names and IPs of this cluster's running control-plane instances, one per line.
 etcd_live_hosts() {
@@ -31,16 +23,61 @@ etcd_live_hosts() {
     jq -r '.Reservations[].Instances[] | .PrivateDnsName, .PrivateIpAddress'
 }
 
-# etcd_remove_dead_members KUBECONFIG: removes members that belong to no live
+# Writes ca.crt, client.crt and client.key under $STATE_DIR/run/etcd-client:
+# a client certificate signed by the etcd CA, whose key never leaves this step.
+etcd_client_credentials() {
+  local dir="$STATE_DIR/run/$ETCD_CLIENT_DIR_NAME"
+  mkdir -p "$dir" && chmod 0700 "$dir"
+  secret_get "$SECRET_PKI" | write_private "$dir/pki.json"
+  jq -j '.["etcd/ca.crt"]' "$dir/pki.json" | write_private "$dir/ca.crt"
+  jq -j '.["etcd/ca.key"]' "$dir/pki.json" | write_private "$dir/ca.key"
+  rm -f "$dir/pki.json"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/client.key" \
+    -subj "/CN=kubeadm-aws-etcd-member-care" -out "$dir/client.csr" 2>/dev/null
+  openssl x509 -req -in "$dir/client.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 1 \
+    -extfile <(printf 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n') \
+    -out "$dir/client.crt" 2>/dev/null
+  rm -f "$dir/ca.key" "$dir/ca.srl" "$dir/client.csr"
+}
+
+etcd_forget_client_credentials() {
+  rm -rf "${STATE_DIR:?}/run/$ETCD_CLIENT_DIR_NAME"
+}
+
+# etcd_ctl ARGS...: etcdctl against ETCD_MEMBER_ENDPOINTS with the credentials
+# above, run from the etcd image (etcd_tool; ETCD_EXEC=local runs the host's).
+etcd_ctl() {
+  local dir="$STATE_DIR/run/$ETCD_CLIENT_DIR_NAME" tls=()
+  [[ -f $dir/client.crt ]] && tls=(--cacert="$dir/ca.crt" --cert="$dir/client.crt" --key="$dir/client.key")
+  # shellcheck disable=SC2086 # ETCD_TLS_ARGS holds several flags
+  etcd_tool etcdctl --endpoints="$ETCD_MEMBER_ENDPOINTS" "${tls[@]}" ${ETCD_TLS_ARGS:-} \
+    --dial-timeout="${ETCD_DIAL_TIMEOUT:-5s}" --command-timeout="${ETCD_COMMAND_TIMEOUT:-15s}" "$@"
+}
+
+# The etcd image kubeadm deploys, for etcd_tool on a node with no etcd of its own yet.
+etcd_image_of_this_release() {
+  kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" | grep '/etcd:'
+}
+
+# etcd_remove_dead_members: removes members that belong to no live
 # control-plane instance: started members by name (the node name is the
 # instance's private DNS name), unstarted ones, which have no name yet, by
 # their peer IP. It never removes a member that still answers, and refuses
 # when the live members lack quorum: then the cluster needs a restore.
 etcd_remove_dead_members() {
-  ETCD_KUBECONFIG=$1
-  local live members id status name peer client host dead=() alive=0 total=0
+  local live members id status name peer client host dead=() alive=0 total=0 ip
   live=$(retry 5 etcd_live_hosts)
-  members=$(retry 5 etcd_ctl member list -w simple) || die "cannot list etcd members; the cluster may have lost quorum"
+  if [[ -n ${ETCD_ENDPOINTS:-} ]]; then
+    # A test etcd of its own (with ETCD_EXEC=local and, if it needs them, ETCD_TLS_ARGS).
+    ETCD_MEMBER_ENDPOINTS=$ETCD_ENDPOINTS
+  else
+    ETCD_MEMBER_ENDPOINTS=""
+    for ip in $(grep -E '^[0-9.]+$' <<<"$live" || true); do ETCD_MEMBER_ENDPOINTS+="${ETCD_MEMBER_ENDPOINTS:+,}https://$ip:2379"; done
+    [[ -n $ETCD_MEMBER_ENDPOINTS ]] || die "no running control-plane instance to reach etcd through"
+    [[ -n ${ETCD_IMAGE:-} || ${ETCD_EXEC:-} == local ]] || { ETCD_IMAGE=$(etcd_image_of_this_release) && export ETCD_IMAGE; }
+    etcd_client_credentials
+  fi
+  members=$(retry 5 etcd_ctl member list -w simple) || { etcd_forget_client_credentials; die "cannot list etcd members; the cluster may have lost quorum"; }
   while IFS=', ' read -r id status name peer client _; do
     [[ -n $id ]] || continue
     total=$((total + 1))
@@ -49,7 +86,7 @@ etcd_remove_dead_members() {
       alive=$((alive + 1))
     elif [[ $status == unstarted ]] && grep -qxF "$host" <<<"$live"; then
       alive=$((alive + 1))
-    elif [[ $status == started ]] && etcd_ctl --endpoints="$client" endpoint health >/dev/null 2>&1; then
+    elif [[ $status == started ]] && ETCD_MEMBER_ENDPOINTS=$client etcd_ctl endpoint health >/dev/null 2>&1; then
       log "etcd member $id ($name) has no running instance but still answers; keeping it"
       alive=$((alive + 1))
     else
@@ -57,12 +94,13 @@ etcd_remove_dead_members() {
       log "etcd member $id (${name:-unstarted}, $peer) belongs to no running control-plane instance"
     fi
   done <<<"$members"
-  ((${#dead[@]} > 0)) || return 0
-  if ((alive < total / 2 + 1)); then
+  if ((${#dead[@]} > 0)) && ((alive < total / 2 + 1)); then
+    etcd_forget_client_credentials
     die "only $alive of $total etcd members are alive, below quorum ($((total / 2 + 1))); not removing any: restore from a backup instead"
   fi
   for id in "${dead[@]}"; do
     log "removing dead etcd member $id"
     retry 3 etcd_ctl member remove "$id"
   done
+  etcd_forget_client_credentials
 }

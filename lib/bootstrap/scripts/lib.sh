@@ -15,6 +15,8 @@ load_config() {
   set -a && . "$ENV_FILE" && set +a
   STATE_DIR="${ROOT}${STATE_DIR}"
   RETRY_DELAY_SECONDS="${RETRY_DELAY_SECONDS:-2}"
+  # How long the first downloads wait for the internet: longer than a NAT gateway and its route take.
+  INTERNET_WAIT_SECONDS="${INTERNET_WAIT_SECONDS:-900}"
   mkdir -p "$STATE_DIR/done"
 }
 
@@ -54,6 +56,42 @@ retry() {
     n=$((n + 1))
     delay=$((delay * 2 > 60 ? 60 : delay * 2))
   done
+}
+
+# retry_for SECONDS COMMAND...: like retry, for as long as SECONDS, not a number
+# of attempts: for what waits on infrastructure that may take minutes (a NAT
+# gateway and its route, the snap store seeding).
+retry_for() {
+  local seconds=$1 deadline=$(($1 + SECONDS)) delay=$RETRY_DELAY_SECONDS n=1
+  shift
+  until "$@"; do
+    if ((SECONDS >= deadline)); then
+      log "giving up after $n attempts in ${seconds}s: $1"
+      return 1
+    fi
+    log "attempt $n failed: $1; retrying in ${delay}s"
+    sleep "$delay"
+    n=$((n + 1))
+    delay=$((delay * 2 > 30 ? 30 : (delay > 0 ? delay * 2 : 0)))
+  done
+}
+
+# apt-get that waits for the dpkg lock (unattended-upgrades runs at first boot) instead of failing.
+apt_get() {
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
+
+# download_verified URL SHA256 FILE: downloads a file and keeps it only if its sha256 matches.
+download_verified() {
+  local url=$1 sha=$2 file=$3 got
+  retry_for "$INTERNET_WAIT_SECONDS" curl -fsSL "$url" -o "$file.download"
+  got=$(sha256sum "$file.download" | cut -d' ' -f1)
+  if [[ $got != "$sha" ]]; then
+    rm -f "$file.download"
+    # `|| return`: callers may run this in a condition, where set -e does not stop a function.
+    die "checksum mismatch for $url: expected sha256 $sha, got $got" || return
+  fi
+  mv "$file.download" "$file"
 }
 
 # run_step NAME COMMAND...: runs a step once per node. A marker records
@@ -105,10 +143,13 @@ backup_bucket() {
 }
 
 # The AWS CLI v2 from its snap (Ubuntu 24.04 has no awscli package); the store
-# verifies the snap's signature.
+# verifies the snap's signature. It is the first thing a node fetches from the
+# internet, so it waits as long as a new NAT gateway and its route may take,
+# and for snapd to finish seeding (a snap install before that fails).
 install_aws_cli() {
   command -v aws >/dev/null && return 0
-  retry 5 snap install aws-cli --classic --channel="$AWS_CLI_SNAP_CHANNEL"
+  retry_for "$INTERNET_WAIT_SECONDS" snap wait system seed.loaded
+  retry_for "$INTERNET_WAIT_SECONDS" snap install aws-cli --classic --channel="$AWS_CLI_SNAP_CHANNEL"
 }
 
 aws_cli() {
@@ -157,11 +198,20 @@ secret_put() {
 }
 
 # Tells the Auto Scaling group this instance is broken, so it replaces it.
+# Without the AWS CLI (it failed to install) or the API, the instance powers
+# itself off: launch templates terminate an instance that shuts down, and the
+# group replaces a terminated instance. Either way no broken node stays.
 report_unhealthy() {
-  local instance_id
-  instance_id=$(imds meta-data/instance-id) || return 0
-  log "marking instance $instance_id unhealthy so its Auto Scaling group replaces it"
-  retry 3 aws_cli autoscaling set-instance-health --instance-id "$instance_id" --health-status Unhealthy --no-should-respect-grace-period || true
+  local instance_id=""
+  instance_id=$(imds meta-data/instance-id) || true
+  if [[ -n $instance_id ]] && command -v aws >/dev/null; then
+    log "marking instance $instance_id unhealthy so its Auto Scaling group replaces it"
+    if retry 3 aws_cli autoscaling set-instance-health --instance-id "$instance_id" --health-status Unhealthy --no-should-respect-grace-period; then
+      return 0
+    fi
+  fi
+  log "cannot tell the Auto Scaling group; powering off, which terminates this instance so the group replaces it"
+  systemctl poweroff --no-block || true
 }
 
 # A crash during kubeadm leaves partial state that makes a rerun fail; reset it.
@@ -172,15 +222,37 @@ reset_partial_kubeadm() {
   fi
 }
 
+# The first control-plane node publishes the join token, the version and, last,
+# the CA hash, once the cluster's PKI is stored and its add-ons applied.
+wait_for_join_credentials() {
+  local deadline=$((SECONDS + CLUSTER_WAIT_SECONDS)) status
+  while :; do
+    status=0
+    ssm_get "$SSM_CA_CERT_HASH" >/dev/null || status=$?
+    ((status == 0)) && return 0
+    ((status == 3)) && log "no join credentials in SSM yet; waiting for the first control-plane node"
+    ((SECONDS < deadline)) || die "the cluster published no join credentials within ${CLUSTER_WAIT_SECONDS}s"
+    sleep "$POLL_SECONDS"
+  done
+}
+
 # Joins with the token and CA hash the control plane keeps in SSM, read now,
 # so a node started long after the cluster uses the most recently rotated token.
-kubeadm_join() {
-  reset_partial_kubeadm
+# The rendered config holds the token: it is deleted once used.
+join_with_published_credentials() {
   export JOIN_TOKEN CA_CERT_HASH KUBERNETES_VERSION="" PUBLIC_API_HOST=""
   JOIN_TOKEN=$(retry 5 ssm_get "$SSM_JOIN_TOKEN")
   CA_CERT_HASH=$(retry 5 ssm_get "$SSM_CA_CERT_HASH")
   render_template "$ROOT$KUBEADM_DIR/join.yaml" "$STATE_DIR/run/join.yaml"
-  kubeadm join --config "$STATE_DIR/run/join.yaml"
+  local status=0
+  kubeadm join --config "$STATE_DIR/run/join.yaml" || status=$?
+  rm -f "$STATE_DIR/run/join.yaml"
+  return "$status"
+}
+
+kubeadm_join() {
+  reset_partial_kubeadm
+  join_with_published_credentials
 }
 
 # Fills the runtime placeholders of a rendered config, and nothing else.

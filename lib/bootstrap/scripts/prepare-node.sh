@@ -25,10 +25,34 @@ load_kernel_settings() {
 }
 
 install_packages() {
-  export DEBIAN_FRONTEND=noninteractive
-  retry 5 apt-get update -q
-  retry 5 apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold \
-    apt-transport-https ca-certificates curl gpg jq gettext-base containerd
+  retry_for "$INTERNET_WAIT_SECONDS" apt_get update -q
+  retry 5 apt_get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold \
+    apt-transport-https ca-certificates curl gpg jq gettext-base
+}
+
+# containerd as lib/versions.ts pairs it with this minor, held at the version
+# installed, so nodes launched on different days run the same one:
+# - "ubuntu": the distribution's package (containerd 1.7 on Ubuntu 24.04);
+# - "release": containerd 2 and runc from their upstream releases, checked by
+#   sha256 (Kubernetes 1.36 and later do not support containerd 1.x).
+install_containerd() {
+  if [[ $CONTAINERD_SOURCE == ubuntu ]]; then
+    retry 5 apt_get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold containerd
+    apt-mark hold containerd >/dev/null
+    return 0
+  fi
+  local arch dir="$STATE_DIR/run/containerd" containerd_sha runc_sha
+  arch=$(dpkg --print-architecture)
+  containerd_sha="CONTAINERD_SHA256_${arch^^}" runc_sha="RUNC_SHA256_${arch^^}"
+  mkdir -p "$dir"
+  download_verified "https://github.com/containerd/containerd/releases/download/v$CONTAINERD_VERSION/containerd-$CONTAINERD_VERSION-linux-$arch.tar.gz" \
+    "${!containerd_sha}" "$dir/containerd.tar.gz"
+  download_verified "https://github.com/opencontainers/runc/releases/download/v$RUNC_VERSION/runc.$arch" "${!runc_sha}" "$dir/runc"
+  mkdir -p "$ROOT/usr/local"
+  tar -xzf "$dir/containerd.tar.gz" -C "$ROOT/usr/local" --no-same-owner
+  install -D -m 0755 "$dir/runc" "$ROOT/usr/local/sbin/runc"
+  rm -rf "$dir"
+  systemctl daemon-reload
 }
 
 configure_containerd() {
@@ -45,7 +69,7 @@ install_kubernetes() {
   retry 5 curl -fsSL "$KUBERNETES_APT_REPO/Release.key" -o "$STATE_DIR/kubernetes-release.key"
   gpg --batch --yes --dearmor -o "$keyring" "$STATE_DIR/kubernetes-release.key"
   echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] $KUBERNETES_APT_REPO/ /" >"$ROOT/etc/apt/sources.list.d/kubernetes.list"
-  retry 5 apt-get update -q
+  retry 5 apt_get update -q
   if [[ -n ${KUBERNETES_PATCH_VERSION:-} ]]; then
     version=$KUBERNETES_PATCH_VERSION
   else
@@ -54,7 +78,7 @@ install_kubernetes() {
   local pin=""
   [[ -n $version ]] && pin="=${version#v}-*"
   log "installing kubelet, kubeadm and kubectl ${version:-(newest of $KUBERNETES_MINOR)}"
-  retry 5 apt-get install -y -q --allow-change-held-packages "kubelet$pin" "kubeadm$pin" "kubectl$pin"
+  retry 5 apt_get install -y -q --allow-change-held-packages "kubelet$pin" "kubeadm$pin" "kubectl$pin"
   apt-mark hold kubelet kubeadm kubectl >/dev/null
   systemctl enable kubelet
 }
@@ -65,5 +89,6 @@ prepare_host() {
   run_step set-hostname set_hostname
   run_step disable-swap disable_swap
   run_step kernel-settings load_kernel_settings
+  run_step install-containerd install_containerd
   run_step containerd configure_containerd
 }

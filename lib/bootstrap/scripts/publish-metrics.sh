@@ -2,7 +2,8 @@
 # Publishes what CloudWatch cannot see from outside a control-plane node, every
 # few minutes (a systemd timer):
 #   CertificateDaysLeft   days until the first kubeadm-managed certificate
-#                         (in /etc/kubernetes/pki and the kubeconfigs) expires;
+#                         (in /etc/kubernetes/pki, the kubeconfigs, and the
+#                         admin kubeconfig kept in Secrets Manager) expires;
 #   MemoryUsedPercent     of this node;
 #   EtcdDbSizeBytes       of this node's etcd member;
 #   EtcdLeaderChanges     leader changes this member saw since the last run.
@@ -18,13 +19,19 @@ KUBECONFIGS=(admin.conf super-admin.conf controller-manager.conf scheduler.conf)
 
 # Days left of the certificate that expires first; kubelet certificates rotate by themselves and are left out.
 certificate_days_left() {
-  local dir="$ROOT/etc/kubernetes" now min="" cert end days conf
+  local dir="$ROOT/etc/kubernetes" now min="" cert end days conf stored
   now=$(date +%s)
   {
     find "$dir/pki" -name '*.crt' -exec cat {} +
     for conf in "${KUBECONFIGS[@]}"; do
       if [[ -f "$dir/$conf" ]]; then sed -n 's/^ *client-certificate-data: *//p' "$dir/$conf" | base64 -d; fi
     done
+    # The stored copy operators use; renew-admin-kubeconfig.sh keeps it fresh, this watches that it does.
+    if stored=$(secret_get "$SECRET_ADMIN_KUBECONFIG"); then
+      sed -n 's/^ *client-certificate-data: *//p' <<<"$stored" | base64 -d
+    else
+      log "cannot read the stored admin kubeconfig; its certificate is left out of CertificateDaysLeft"
+    fi
   } | awk '/-----BEGIN CERTIFICATE-----/{n++} {print > (dir "/cert-" n ".pem")}' dir="$STATE_DIR/run/certs"
   for cert in "$STATE_DIR"/run/certs/cert-*.pem; do
     [[ -f $cert ]] || continue

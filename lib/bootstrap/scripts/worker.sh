@@ -28,19 +28,6 @@ on_exit() {
   fi
 }
 
-# The control plane publishes the token, CA hash and version once the cluster exists.
-wait_for_cluster() {
-  local deadline=$((SECONDS + CLUSTER_WAIT_SECONDS)) status
-  while :; do
-    status=0
-    ssm_get "$SSM_CA_CERT_HASH" >/dev/null || status=$?
-    ((status == 0)) && return 0
-    ((status == 3)) && log "no join credentials in SSM yet; waiting for the control plane"
-    ((SECONDS < deadline)) || die "the cluster published no join credentials within ${CLUSTER_WAIT_SECONDS}s"
-    sleep "$POLL_SECONDS"
-  done
-}
-
 wait_until_ready() {
   local deadline=$((SECONDS + NODE_READY_TIMEOUT_SECONDS)) node ready
   node=$(retry 10 imds meta-data/local-hostname)
@@ -56,7 +43,7 @@ wait_until_ready() {
 main() {
   begin_bootstrap
   prepare_host
-  run_step wait-for-cluster wait_for_cluster
+  run_step wait-for-cluster wait_for_join_credentials
   run_step install-kubernetes install_kubernetes
   run_step kubeadm-join kubeadm_join
   run_step restrict-kubernetes-files restrict_kubernetes_files
