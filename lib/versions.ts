@@ -131,12 +131,16 @@ export const AWS_CLI_SNAP_CHANNEL = "v2/stable";
 export interface ResolvedKubernetesVersion {
   /** "1.35" */
   readonly minor: string;
-  /** "1.35.2" when an exact patch was asked for; otherwise the node installs the newest patch of the minor. */
-  readonly patch?: string;
+  /** The patch nodes install: the one asked for ("1.35.2"), or the minor's tested patch. */
+  readonly patch: string;
   readonly release: KubernetesRelease;
 }
 
-/** Accepts a supported minor ("1.35") or an exact patch of one ("1.35.2"). */
+/**
+ * Accepts a supported minor ("1.35") or an exact patch of one ("1.35.2"). A
+ * minor means its tested patch: nodes launched on different days install the
+ * same version, the one the real-binary tests ran.
+ */
 export function resolveKubernetesVersion(version: string, property = "kubernetesVersion"): ResolvedKubernetesVersion {
   const match = /^v?(\d+\.\d+)(\.\d+)?$/.exec(version);
   const minor = match?.[1];
@@ -147,5 +151,5 @@ export function resolveKubernetesVersion(version: string, property = "kubernetes
       `${JSON.stringify(version)} is not a supported Kubernetes version; use one of ${Object.keys(KUBERNETES_RELEASES).join(", ")}, or an exact patch such as "${DEFAULT_KUBERNETES_VERSION}.2"`,
     );
   }
-  return { minor: minor!, patch: match[2] ? `${minor}${match[2]}` : undefined, release };
+  return { minor: minor!, patch: match[2] ? `${minor}${match[2]}` : release.testedPatch, release };
 }

@@ -231,10 +231,16 @@ describe("control-plane bootstrap in a sandbox", () => {
     expect(firstEncryptionProvider("resources:\n  - resources: [secrets]\n    providers:\n      - identity: {}\n")).toBe("identity");
   }, 60_000);
 
-  it("keeps every secret it creates out of the user data, the bundle and the environment file", async () => {
+  it("keeps every secret it creates out of the user data, the bundle, the environment file and its journal and console", async () => {
     const box = sandbox();
-    const node = box.addNode(0, IMAGE);
-    expect((await box.boot(node)).code).toBe(0);
+    const [node, joiner] = [0, 1].map((i) => box.addNode(i, IMAGE));
+    // What the bootstrap prints reaches the journal, the serial console and the CloudWatch bootstrap log.
+    const journal: string[] = [];
+    for (const n of [node, joiner]) {
+      const run = await box.boot(n);
+      expect(run.code).toBe(0);
+      journal.push(run.output);
+    }
     const pki = JSON.parse(box.secret("k8s/prod/pki")!);
     const firstKeyLine = (pem: string) => pem.split("\n")[1];
     const secrets = [
@@ -251,6 +257,7 @@ describe("control-plane bootstrap in a sandbox", () => {
       expect(IMAGE.userData).not.toContain(secret);
       expect(bundleText).not.toContain(secret);
       expect(envFile).not.toContain(secret);
+      for (const output of journal) expect(output).not.toContain(secret);
     }
     expect(IMAGE.userData + bundleText).not.toMatch(/PRIVATE KEY|[0-9a-f]{6}\.[0-9a-f]{16}/);
   }, 60_000);

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { UNSET_PARAMETER_VALUE } from "../../lib/control-plane/join-parameters";
 import { Sandbox } from "../helpers/sandbox";
 import { workerImage } from "../helpers/worker-fixture";
 import { evaluateFiles } from "../security/cis-benchmark";
@@ -9,7 +10,7 @@ const TOKEN = "abcdef.0123456789abcdef";
 const HASH = `sha256:${"b".repeat(64)}`;
 
 /** Join credentials as the control plane publishes them, and the cluster that knows the token. */
-function publishJoinCredentials(box: Sandbox, token = TOKEN): void {
+function publishJoinCredentials(box: Sandbox, token = TOKEN, version = "v1.35.2"): void {
   const put = (name: string, value: string, type = "String") => {
     const dir = join(box.state, "ssm", name.replace(/\//g, "%2F"));
     mkdirSync(dir, { recursive: true });
@@ -19,7 +20,7 @@ function publishJoinCredentials(box: Sandbox, token = TOKEN): void {
   };
   put("/k8s/prod/join/token", token, "SecureString");
   put("/k8s/prod/join/ca-cert-hash", HASH);
-  put("/k8s/prod/join/kubernetes-version", "v1.35.2");
+  put("/k8s/prod/join/kubernetes-version", version);
   mkdirSync(join(box.state, "cluster"), { recursive: true });
   writeFileSync(join(box.state, "cluster/tokens"), `${TOKEN} 2099-01-01T00:00:00Z\nfedcba.fedcba9876543210 2099-01-01T00:00:00Z\n`);
 }
@@ -55,7 +56,36 @@ describe("worker bootstrap in a sandbox", () => {
     expect(config).not.toContain("controlPlane:");
     expect(config).toContain("value: kubeadm-aws/node-group=general,team=data");
     expect(config).toMatch(/taints:\n\s+- key: dedicated\n\s+value: data\n\s+effect: NoSchedule/);
-    expect(box.calls(/apt-get .*install .*kubelet=1\.35\.2-\*/)).toHaveLength(1);
+    // The patch the node is configured for (the minor's tested one), whatever patch the cluster was created with.
+    expect(box.calls(/apt-get .*install .*kubelet=1\.35\.4-\*/)).toHaveLength(1);
+  }, 60_000);
+
+  it("takes the join parameters Terraform created, still unset, for not published yet", async () => {
+    const box = sandbox();
+    for (const name of ["token", "ca-cert-hash", "kubernetes-version"]) {
+      const dir = join(box.state, "ssm", `%2Fk8s%2Fprod%2Fjoin%2F${name}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "v1"), UNSET_PARAMETER_VALUE);
+      writeFileSync(join(dir, "type"), "SecureString");
+    }
+    const node = box.addNode(0, IMAGE, "worker");
+    const running = box.boot(node);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(box.calls(/ kubeadm join /)).toEqual([]);
+    publishJoinCredentials(box);
+    expect(await running).toMatchObject({ code: 0 });
+    expect(box.file("last-i-node0-join.yaml")).toContain(`token: ${TOKEN}`);
+  }, 60_000);
+
+  it("refuses to join a cluster that runs another minor, before installing anything, and abandons its launch", async () => {
+    const box = sandbox();
+    publishJoinCredentials(box, TOKEN, "v1.36.3");
+    const node = box.addNode(0, IMAGE, "worker");
+    const result = await box.boot(node);
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain("this node is configured for Kubernetes 1.35, but the cluster runs v1.36.3; set kubernetesVersion to 1.36");
+    expect(box.calls(/apt-get .*install .*kubelet/)).toEqual([]);
+    expect(box.file("lifecycle/i-node0")).toBe("ABANDON prod-general node-ready\n");
   }, 60_000);
 
   it("completes the launch hook with CONTINUE once its Node is Ready", async () => {
@@ -138,7 +168,7 @@ describe("worker bootstrap in a sandbox", () => {
     const sha = (data: Buffer | string) => require("node:crypto").createHash("sha256").update(data).digest("hex");
     for (const tampered of [false, true]) {
       const box = sandbox();
-      publishJoinCredentials(box);
+      publishJoinCredentials(box, TOKEN, "v1.36.3");
       const archive = tarball(join(box.dir, "containerd-src"));
       writeFileSync(join(box.downloads, "containerd-2.3.4-linux-amd64.tar.gz"), tampered ? Buffer.concat([archive, Buffer.from("x")]) : archive);
       writeFileSync(join(box.downloads, "runc.amd64"), "runc binary");

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { UNSET_PARAMETER_VALUE } from "../../lib/control-plane/join-parameters";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TerraformStack } from "cdktf";
@@ -125,7 +126,22 @@ describe("ControlPlane", () => {
     expect(secrets.map((s) => s.name)).toEqual(["k8s/prod/pki", "k8s/prod/admin-kubeconfig"]);
     for (const s of secrets) expect(s.kms_key_id).toMatch(/^\$\{aws_kms_key\.key_.*\.arn\}$/);
     expect(synth.resources("aws_secretsmanager_secret_version")).toEqual([]);
-    expect(synth.resources("aws_ssm_parameter")).toEqual([]);
+    // The join parameters: Terraform owns them (a destroy removes them) but holds only a placeholder; nodes write the values,
+    // and the token and the CA hash are encrypted with the cluster key.
+    const parameters = synth.resources("aws_ssm_parameter").map((p) => p.values);
+    expect(parameters.map((p) => [p.name, p.type, p.value, p.lifecycle])).toEqual([
+      ["/k8s/prod/join/token", "SecureString", UNSET_PARAMETER_VALUE, { ignore_changes: ["value"] }],
+      ["/k8s/prod/join/ca-cert-hash", "SecureString", UNSET_PARAMETER_VALUE, { ignore_changes: ["value"] }],
+      ["/k8s/prod/join/kubernetes-version", "String", UNSET_PARAMETER_VALUE, { ignore_changes: ["value"] }],
+    ]);
+    for (const p of parameters.filter((p) => p.type === "SecureString")) expect(p.key_id).toMatch(/^\$\{aws_kms_key\.key_.*\.arn\}$/);
+  });
+
+  it("guards the Kubernetes minor of a running cluster with a precondition on the launch template, read from the recorded version", () => {
+    const template = synth.resources("aws_launch_template")[0].values;
+    const [guard] = template.lifecycle.precondition;
+    expect(guard.condition).toMatch(/aws_ssm_parameter\.control-plane_join-parameters_kubernetes-version_\w+\.value == \\?"kubeadm-aws:unset\\?"\) \|\| startswith\(.*, \\?"v1\.35\.\\?"\)/);
+    expect(guard.error_message).toContain("kubernetesVersion: the cluster runs ${nonsensitive(aws_ssm_parameter.control-plane_join-parameters_kubernetes-version_");
   });
 
   it("limits the node role's secrets access to this cluster's secrets and parameter path", () => {

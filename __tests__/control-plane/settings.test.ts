@@ -9,7 +9,7 @@ describe("resolveControlPlaneSettings", () => {
       count: 3,
       instanceType: "m7i.large",
       architecture: "amd64",
-      version: { minor: "1.35", patch: undefined },
+      version: { minor: "1.35", patch: "1.35.4" },
       podCidr: "192.168.0.0/16",
       serviceCidr: "10.96.0.0/12",
       clusterDomain: "cluster.local",

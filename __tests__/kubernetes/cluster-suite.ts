@@ -417,13 +417,13 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     it("a join with a CA hash that is not the cluster's fails discovery", async () => {
       const right = cluster.aws.ssmValue("/k8s/prod/join/ca-cert-hash")!;
       const wrong = `sha256:${"0".repeat(64)}`;
-      await probe.steps(`printf '%s' ${wrong} | ssm_put "$SSM_CA_CERT_HASH" String`);
+      await cp1.steps(`printf "%s" ${wrong} | ssm_put "$SSM_CA_CERT_HASH" SecureString`);
       try {
         const join = await probe.steps("kubeadm_join");
         expect(join.code).not.toBe(0);
         expect(join.output).toMatch(/none of the public keys "sha256:[0-9a-f]{64}" are pinned/);
       } finally {
-        await probe.steps(`printf '%s' ${right} | ssm_put "$SSM_CA_CERT_HASH" String`);
+        await cp1.steps(`printf "%s" ${right} | ssm_put "$SSM_CA_CERT_HASH" SecureString`);
       }
     });
 

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { UNSET_PARAMETER_VALUE } from "../../lib/control-plane/join-parameters";
 import { parseAllDocuments } from "yaml";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -232,7 +233,12 @@ describe("offline plan of the default app (main.ts)", () => {
     const text = JSON.stringify(result.plan);
     expect(text).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|\b[0-9a-z]{6}\.[0-9a-z]{16}\b/);
     expect(ofType("aws_secretsmanager_secret_version")).toEqual([]);
-    expect(ofType("aws_ssm_parameter")).toEqual([]);
+    // The join parameters exist in Terraform, with a placeholder only: nodes write their values.
+    expect(ofType("aws_ssm_parameter").map((p) => [p.values.name, p.values.value])).toEqual([
+      ["/k8s/kubeadm/join/ca-cert-hash", UNSET_PARAMETER_VALUE],
+      ["/k8s/kubeadm/join/kubernetes-version", UNSET_PARAMETER_VALUE],
+      ["/k8s/kubeadm/join/token", UNSET_PARAMETER_VALUE],
+    ]);
   });
 
   it("resolves the account through the offline stand-in for STS", () => {

@@ -33,7 +33,7 @@ export const ENVIRONMENT_VARIABLES = [
   { name: "CLUSTER_VPC_CIDR", property: "vpcCidr", default: "10.0.0.0/16", description: "VPC CIDR, /16 to /21 for 3 zones" },
   { name: "CLUSTER_NAT_GATEWAYS", property: "natGateways", default: "perAz", description: "perAz | single" },
   { name: "CLUSTER_VPC_ENDPOINTS", property: "interfaceEndpoints", default: "none", description: 'comma-separated interface endpoints, or "all"' },
-  { name: "CLUSTER_KUBERNETES_VERSION", property: "kubernetesVersion", default: "1.35", description: "Kubernetes minor (1.35, 1.36) or exact patch (1.35.2)" },
+  { name: "CLUSTER_KUBERNETES_VERSION", property: "kubernetesVersion", default: "1.35", description: "Kubernetes minor (1.35, 1.36; nodes install its tested patch) or exact patch (1.35.2)" },
   { name: "CLUSTER_CONTROL_PLANE_COUNT", property: "count", default: "3", description: "control-plane nodes: 1, 3 or 5" },
   { name: "CLUSTER_CONTROL_PLANE_INSTANCE_TYPE", property: "instanceType", default: "m7i.large", description: "control-plane instance type, at least 2 vCPU and 2 GiB" },
   { name: "CLUSTER_API_ALLOWED_CIDRS", property: "apiServer.publicAccess.allowedCidrs", default: "none (no public endpoint)", description: "comma-separated CIDRs for an internet-facing API endpoint" },

@@ -10,6 +10,7 @@ import { NodeDefinition } from "../bootstrap/user-data";
 import { BACKUP_PREFIX } from "../etcd-backup/settings";
 import { ETCD_METRIC_NAMESPACE } from "../etcd-backup/etcd-backup";
 import { ssmParameterName } from "../naming";
+import { UNSET_PARAMETER_VALUE, joinParameterNames } from "./join-parameters";
 import { observabilityFiles, observabilityUnits } from "../observability/node-files";
 import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { clusterTagKey } from "../tags";
@@ -50,15 +51,6 @@ export const CONTROL_PLANE_SCRIPTS = [
 export const ADDON_SPEC_PREFIX = "addons";
 export const ADDON_SPEC_KEY = `${ADDON_SPEC_PREFIX}/spec.json`;
 
-/** SSM parameters nodes write and read; workers may read only the join ones. */
-export function joinParameterNames(clusterName: string) {
-  return {
-    token: ssmParameterName(clusterName, "join", "token"),
-    caCertHash: ssmParameterName(clusterName, "join", "ca-cert-hash"),
-    kubernetesVersion: ssmParameterName(clusterName, "join", "kubernetes-version"),
-  };
-}
-
 export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironment {
   const join = joinParameterNames(b.clusterName);
   return {
@@ -66,13 +58,14 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     AWS_REGION: b.region,
     API_ENDPOINT_HOST: b.endpointHost,
     KUBERNETES_MINOR: b.settings.version.minor,
-    KUBERNETES_PATCH_VERSION: b.settings.version.patch ?? "",
+    KUBERNETES_PATCH_VERSION: b.settings.version.patch,
     KUBERNETES_APT_REPO: b.settings.version.release.aptRepository,
     ...containerdInstall(b.settings.version.release.containerd).env,
     AWS_CLI_SNAP_CHANNEL,
     KMS_KEY_ID: b.kmsKeyAlias,
     SECRET_PKI: b.pkiSecretName,
     SECRET_ADMIN_KUBECONFIG: b.adminKubeconfigSecretName,
+    SSM_UNSET_VALUE: UNSET_PARAMETER_VALUE,
     SSM_JOIN_TOKEN: join.token,
     SSM_CA_CERT_HASH: join.caCertHash,
     SSM_KUBERNETES_VERSION: join.kubernetesVersion,

@@ -26,7 +26,8 @@ import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { NodeRole } from "../node-role";
 import { cloudControllerManagerStatements } from "../node-permissions";
 import { controlPlanePolicies } from "./control-plane-policies";
-import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, controlPlaneNode, joinParameterNames } from "./control-plane-user-data";
+import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, controlPlaneNode } from "./control-plane-user-data";
+import { JoinParameters, versionGuard } from "./join-parameters";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
 
@@ -139,6 +140,7 @@ export class ControlPlane extends Construct implements IControlPlane {
       deletionProtection: settings.deletionProtection,
     });
     this.secrets = new ClusterSecrets(this, "secrets", { clusterName: cluster, encryptionKey: key, recoveryWindowDays: settings.secretsRecoveryWindowDays });
+    const joinParameters = new JoinParameters(this, "join-parameters", { clusterName: cluster, encryptionKey: key });
     const groupPrefix = resourceName(cluster, "control-plane");
     this.nodeArtifacts = new NodeArtifacts(this, "node-artifacts", { clusterName: cluster, encryptionKey: key });
     const observability = settings.observability;
@@ -241,6 +243,8 @@ export class ControlPlane extends Construct implements IControlPlane {
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
       // A node that cannot bootstrap and cannot reach the Auto Scaling API powers itself off; it must not linger stopped.
       instanceInitiatedShutdownBehavior: "terminate",
+      // A minor change of a running cluster stops at plan time, before any node is replaced.
+      lifecycle: { precondition: [versionGuard(joinParameters, settings.version)] },
       blockDeviceMappings: [
         {
           deviceName: "/dev/sda1",
@@ -310,8 +314,8 @@ export class ControlPlane extends Construct implements IControlPlane {
     this.endpoint = this.apiEndpoint.endpoint;
     this.endpointHost = this.apiEndpoint.host;
     this.workerSecurityGroupId = this.securityGroups.workersId;
-    this.joinParameters = joinParameterNames(cluster);
-    this.kubernetesVersion = settings.version.patch ?? settings.version.minor;
+    this.joinParameters = joinParameters.names;
+    this.kubernetesVersion = settings.version.patch;
     this.clusterDomain = settings.clusterDomain;
     this.serviceCidr = settings.serviceCidr;
     this.adminKubeconfigCommand = `aws secretsmanager get-secret-value --region ${env.region} --secret-id ${this.secrets.adminKubeconfigSecretName} --query SecretString --output text`;

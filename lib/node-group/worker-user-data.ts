@@ -1,4 +1,5 @@
 import { containerdInstall } from "../bootstrap/host-config";
+import { UNSET_PARAMETER_VALUE } from "../control-plane/join-parameters";
 import { renderKubeletPatch, renderWorkerJoinConfig } from "../bootstrap/kubeadm-config";
 import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
 import { CLUSTER_WAIT_SECONDS, POLL_SECONDS } from "../bootstrap/node-roles";
@@ -33,10 +34,11 @@ export function workerEnvironment(b: WorkerBootstrap): NodeEnvironment {
     AWS_REGION: b.region,
     NODE_GROUP: b.settings.name,
     KUBERNETES_MINOR: b.version.minor,
-    KUBERNETES_PATCH_VERSION: b.version.patch ?? "",
+    KUBERNETES_PATCH_VERSION: b.version.patch,
     KUBERNETES_APT_REPO: b.version.release.aptRepository,
     ...containerdInstall(b.version.release.containerd).env,
     AWS_CLI_SNAP_CHANNEL,
+    SSM_UNSET_VALUE: UNSET_PARAMETER_VALUE,
     SSM_JOIN_TOKEN: b.joinParameters.token,
     SSM_CA_CERT_HASH: b.joinParameters.caCertHash,
     SSM_KUBERNETES_VERSION: b.joinParameters.kubernetesVersion,

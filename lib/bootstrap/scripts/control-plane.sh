@@ -139,7 +139,7 @@ ca_cert_hash() {
 publish_join_credentials() {
   ssm_put "$SSM_JOIN_TOKEN" SecureString <"$STATE_DIR/run/join-token"
   kubeadm version -o short | ssm_put "$SSM_KUBERNETES_VERSION" String
-  ca_cert_hash | ssm_put "$SSM_CA_CERT_HASH" String
+  ca_cert_hash | ssm_put "$SSM_CA_CERT_HASH" SecureString
   rm -f "$STATE_DIR/run/join-token"
 }
 

@@ -172,9 +172,13 @@ aws_read() {
   fi
 }
 
-# ssm_get NAME: prints a parameter's value (decrypted); exit 3 when it does not exist.
+# ssm_get NAME: prints a parameter's value (decrypted); exit 3 when it does not
+# exist or still holds the value Terraform created it with (SSM_UNSET_VALUE).
 ssm_get() {
-  aws_read ParameterNotFound .Parameter.Value ssm get-parameter --name "$1" --with-decryption
+  local value
+  value=$(aws_read ParameterNotFound .Parameter.Value ssm get-parameter --name "$1" --with-decryption) || return
+  [[ $value != "${SSM_UNSET_VALUE:-}" ]] || return 3
+  printf '%s\n' "$value"
 }
 
 # ssm_put NAME TYPE < VALUE: writes a parameter (overwriting), encrypted with

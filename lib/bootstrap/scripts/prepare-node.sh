@@ -61,23 +61,33 @@ configure_containerd() {
   systemctl enable containerd
 }
 
-# kubeadm, kubelet and kubectl from pkgs.k8s.io, for one minor, pinned and held.
-# A node of an existing cluster installs the cluster's exact version.
+# A node configured for another minor than the cluster runs must not join it:
+# a kubelet newer than the apiserver, or a control-plane node of another
+# minor, breaks the version skew policy. Minor changes are refused at plan
+# time; this stops a node that slipped through (say, a node group in another
+# stack), loudly, before it installs anything.
+refuse_version_skew() {
+  local recorded status=0
+  recorded=$(ssm_get "$SSM_KUBERNETES_VERSION") || status=$?
+  ((status == 3)) && return 0 # no cluster yet
+  ((status == 0)) || die "cannot read the cluster's version from SSM ($SSM_KUBERNETES_VERSION)"
+  [[ $recorded =~ ^v?([0-9]+\.[0-9]+)\. ]] || die "the cluster's recorded version \"$recorded\" is not a Kubernetes version"
+  [[ ${BASH_REMATCH[1]} == "$KUBERNETES_MINOR" ]] ||
+    die "this node is configured for Kubernetes $KUBERNETES_MINOR, but the cluster runs $recorded; set kubernetesVersion to ${BASH_REMATCH[1]} (minor upgrades are not automated yet)"
+}
+
+# kubeadm, kubelet and kubectl from pkgs.k8s.io, at the patch the node is
+# configured for (lib/versions.ts), pinned and held.
 install_kubernetes() {
-  local keyring="$ROOT/etc/apt/keyrings/kubernetes-apt-keyring.gpg" version=""
+  local keyring="$ROOT/etc/apt/keyrings/kubernetes-apt-keyring.gpg" version=$KUBERNETES_PATCH_VERSION
   mkdir -p "$(dirname "$keyring")"
   retry 5 curl -fsSL "$KUBERNETES_APT_REPO/Release.key" -o "$STATE_DIR/kubernetes-release.key"
   gpg --batch --yes --dearmor -o "$keyring" "$STATE_DIR/kubernetes-release.key"
   echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] $KUBERNETES_APT_REPO/ /" >"$ROOT/etc/apt/sources.list.d/kubernetes.list"
   retry 5 apt_get update -q
-  if [[ -n ${KUBERNETES_PATCH_VERSION:-} ]]; then
-    version=$KUBERNETES_PATCH_VERSION
-  else
-    version=$(ssm_get "$SSM_KUBERNETES_VERSION") || version=""
-  fi
-  local pin=""
-  [[ -n $version ]] && pin="=${version#v}-*"
-  log "installing kubelet, kubeadm and kubectl ${version:-(newest of $KUBERNETES_MINOR)}"
+  refuse_version_skew
+  log "installing kubelet, kubeadm and kubectl $version"
+  local pin="=${version#v}-*"
   retry 5 apt_get install -y -q --allow-change-held-packages "kubelet$pin" "kubeadm$pin" "kubectl$pin"
   apt-mark hold kubelet kubeadm kubectl >/dev/null
   systemctl enable kubelet
