@@ -84,7 +84,7 @@ describe("worker bootstrap in a sandbox", () => {
     const result = await box.boot(node);
     expect(result.code).not.toBe(0);
     expect(result.output).toContain("this node is configured for Kubernetes 1.35, but the cluster runs v1.36.3; set kubernetesVersion to 1.36");
-    expect(box.calls(/apt-get .*install .*kubelet/)).toEqual([]);
+    expect(box.calls(/ apt-get | apt-mark | snap install | containerd/)).toEqual([]);
     expect(box.file("lifecycle/i-node0")).toBe("ABANDON prod-general node-ready\n");
   }, 60_000);
 

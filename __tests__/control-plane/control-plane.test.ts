@@ -128,11 +128,12 @@ describe("ControlPlane", () => {
     expect(synth.resources("aws_secretsmanager_secret_version")).toEqual([]);
     // The join parameters: Terraform owns them (a destroy removes them) but holds only a placeholder; nodes write the values,
     // and the token and the CA hash are encrypted with the cluster key.
+    // Write-only where it matters: a refresh never brings the published token or hash into the state.
     const parameters = synth.resources("aws_ssm_parameter").map((p) => p.values);
-    expect(parameters.map((p) => [p.name, p.type, p.value, p.lifecycle])).toEqual([
-      ["/k8s/prod/join/token", "SecureString", UNSET_PARAMETER_VALUE, { ignore_changes: ["value"] }],
-      ["/k8s/prod/join/ca-cert-hash", "SecureString", UNSET_PARAMETER_VALUE, { ignore_changes: ["value"] }],
-      ["/k8s/prod/join/kubernetes-version", "String", UNSET_PARAMETER_VALUE, { ignore_changes: ["value"] }],
+    expect(parameters.map((p) => [p.name, p.type, p.value_wo ?? p.insecure_value, p.value, p.lifecycle])).toEqual([
+      ["/k8s/prod/join/token", "SecureString", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
+      ["/k8s/prod/join/ca-cert-hash", "SecureString", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
+      ["/k8s/prod/join/kubernetes-version", "String", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
     ]);
     for (const p of parameters.filter((p) => p.type === "SecureString")) expect(p.key_id).toMatch(/^\$\{aws_kms_key\.key_.*\.arn\}$/);
   });
@@ -140,8 +141,9 @@ describe("ControlPlane", () => {
   it("guards the Kubernetes minor of a running cluster with a precondition on the launch template, read from the recorded version", () => {
     const template = synth.resources("aws_launch_template")[0].values;
     const [guard] = template.lifecycle.precondition;
-    expect(guard.condition).toMatch(/aws_ssm_parameter\.control-plane_join-parameters_kubernetes-version_\w+\.value == \\?"kubeadm-aws:unset\\?"\) \|\| startswith\(.*, \\?"v1\.35\.\\?"\)/);
-    expect(guard.error_message).toContain("kubernetesVersion: the cluster runs ${nonsensitive(aws_ssm_parameter.control-plane_join-parameters_kubernetes-version_");
+    const recorded = /coalesce\(aws_ssm_parameter\.control-plane_join-parameters_kubernetes-version_\w+\.insecure_value, \\?"kubeadm-aws:unset\\?"\)/.source;
+    expect(guard.condition).toMatch(new RegExp(`${recorded} == \\\\?"kubeadm-aws:unset\\\\?"\\) \\|\\| startswith\\(${recorded}, \\\\?"v1\\.35\\.\\\\?"\\)`));
+    expect(guard.error_message).toContain("kubernetesVersion: the cluster runs ${coalesce(aws_ssm_parameter.control-plane_join-parameters_kubernetes-version_");
   });
 
   it("limits the node role's secrets access to this cluster's secrets and parameter path", () => {

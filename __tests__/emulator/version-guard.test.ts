@@ -20,6 +20,8 @@ import { MotoServer, startMotoServer } from "./moto-server";
 const REGION = "eu-west-1";
 const CLUSTER = "guard";
 const VERSION_PARAMETER = `/k8s/${CLUSTER}/join/kubernetes-version`;
+const TOKEN_PARAMETER = `/k8s/${CLUSTER}/join/token`;
+const TOKEN = "abcdef.0123456789abcdef";
 
 function synthesize(kubernetesVersion: string): string {
   const outdir = tempDir("version-guard-synth");
@@ -37,32 +39,40 @@ function synthesize(kubernetesVersion: string): string {
   return join(outdir, "stacks/guard");
 }
 
-/** The address Terraform knows the version parameter by. */
-function versionParameterAddress(stackDir: string): string {
+/** The address Terraform knows a parameter by. */
+function parameterAddress(stackDir: string, parameter: string): string {
   const parameters = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")).resource.aws_ssm_parameter as Record<string, { name: string }>;
-  const [name] = Object.entries(parameters).find(([, p]) => p.name === VERSION_PARAMETER)!;
+  const [name] = Object.entries(parameters).find(([, p]) => p.name === parameter)!;
   return `aws_ssm_parameter.${name}`;
 }
 
 describe("a change of the Kubernetes minor on a running cluster", () => {
   let moto: MotoServer;
   let workDir: string;
-  let address: string;
+  let refreshedState = "";
 
   beforeAll(async () => {
     moto = await startMotoServer();
-    // What the first control-plane node wrote when it created the cluster.
-    const script = `import boto3; boto3.client("ssm", endpoint_url="${moto.url}", region_name="${REGION}", aws_access_key_id="x", aws_secret_access_key="x").put_parameter(Name="${VERSION_PARAMETER}", Value="v1.35.4", Type="String")`;
-    execFileSync(pythonTool("python"), ["-c", script]);
+    // What the first control-plane node writes once it has created the cluster.
+    const putVersion = [
+      `import boto3`,
+      `ssm = boto3.client("ssm", endpoint_url="${moto.url}", region_name="${REGION}", aws_access_key_id="x", aws_secret_access_key="x")`,
+      `ssm.put_parameter(Name="${VERSION_PARAMETER}", Value="v1.35.4", Type="String", Overwrite=True)`,
+      `ssm.put_parameter(Name="${TOKEN_PARAMETER}", Value="${TOKEN}", Type="SecureString", Overwrite=True)`,
+    ].join("\n");
     workDir = tempDir("version-guard");
     const stackDir = synthesize("1.35");
-    address = versionParameterAddress(stackDir);
     const stack = emulatedStack(stackDir, workDir, moto.url);
     const init = await stack.terraform("init", "-input=false");
     if (init.code !== 0) throw new Error(tail(init));
-    // The state of a deployed cluster, as far as the guard reads it.
-    const imported = await stack.terraform("import", "-input=false", address, VERSION_PARAMETER);
-    if (imported.code !== 0) throw new Error(tail(imported));
+    // A deployed cluster, as far as the guard reads it: Terraform created the parameter, then the first node wrote it.
+    const targets = [VERSION_PARAMETER, TOKEN_PARAMETER].map((p) => `-target=${parameterAddress(stackDir, p)}`);
+    const created = await stack.terraform("apply", "-auto-approve", "-input=false", ...targets);
+    if (created.code !== 0) throw new Error(tail(created));
+    execFileSync(pythonTool("python"), ["-c", putVersion]);
+    const refreshed = await stack.terraform("apply", "-refresh-only", "-auto-approve", "-input=false");
+    if (refreshed.code !== 0) throw new Error(tail(refreshed));
+    refreshedState = readFileSync(join(workDir, "emulator.tfstate"), "utf8");
   }, 180_000);
 
   afterAll(async () => {
@@ -71,6 +81,12 @@ describe("a change of the Kubernetes minor on a running cluster", () => {
   });
 
   const plan = (kubernetesVersion: string) => emulatedStack(synthesize(kubernetesVersion), workDir, moto.url).terraform("plan", "-input=false", "-lock=false");
+
+  it("keeps the token nodes publish out of the state when Terraform refreshes, and reads the version", () => {
+    expect(refreshedState).toContain('"insecure_value": "v1.35.4"');
+    expect(refreshedState).not.toContain(TOKEN);
+    expect(refreshedState).not.toContain(TOKEN.split(".")[1]);
+  });
 
   it("plans when the minor stays, for a new patch too", async () => {
     for (const version of ["1.35", "1.35.5"]) {

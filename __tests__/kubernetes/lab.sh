@@ -2,11 +2,12 @@
 # A lab of Kubernetes nodes on one machine, for the real-binary tests. Every
 # node has its own network, mount and UTS namespaces; the host is left as it was.
 #
-#   lab.sh up LAB                          a bridge 10.77.0.1/24 in LAB's own network namespace
+#   lab.sh up LAB OWNER_PID                a bridge 10.77.0.1/24 in LAB's own network namespace,
+#                                          first reaping labs whose owner process is gone
 #   lab.sh node LAB NODE IP HOSTNAME DIR   a node on that bridge, its writes kept under DIR
 #   lab.sh exec LAB NODE COMMAND...        runs a command inside a node
 #   lab.sh gateway LAB COMMAND...          runs a command on the bridge's side (a client of every node)
-#   lab.sh down LAB                        stops every process of the lab and removes it
+#   lab.sh down LAB                        stops every process of the lab, removes it and its cgroups
 #
 # A node sees the host's files through overlays, so kubeadm, kubelet and our
 # scripts read and write the real paths (/etc/kubernetes, /var/lib/kubelet)
@@ -21,13 +22,15 @@ BRIDGE_IP=10.77.0.1
 PREFIX=24
 OVERLAID=(/etc /opt /root /usr /var)
 
-usage() { sed -n '4,9p' "$0" >&2; exit 2; }
+usage() { sed -n '4,10p' "$0" >&2; exit 2; }
 netns() { echo "kaws-$1${2:+-$2}"; }
 
 up() {
-  local lab=$1 ns
+  local lab=$1 owner=$2 ns
+  reap
   ns=$(netns "$lab")
   mkdir -p "$STATE/$lab"
+  echo "$owner" >"$STATE/$lab/owner"
   ip netns add "$ns"
   ip -n "$ns" link set lo up
   ip -n "$ns" link add br0 type bridge
@@ -92,7 +95,7 @@ gateway() {
 
 # Every process of the lab lives in one of its network namespaces, the holders included.
 down() {
-  local lab=$1 ns pids
+  local lab=$1 ns pids root
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^$(netns "$lab")(-|$)" || true); do
     pids=$(ip netns pids "$ns" || true)
     if [[ -n $pids ]]; then
@@ -104,14 +107,30 @@ down() {
     fi
     ip netns delete "$ns"
   done
+  # The kubelets' cgroup roots (/kaws-LAB-NODE), deepest first: cgroups go with rmdir, never rm -r.
+  for root in /sys/fs/cgroup/*/"$(netns "$lab")"-*; do
+    [[ -d $root ]] && { find "$root" -depth -type d -exec rmdir {} + 2>/dev/null || true; }
+  done
   rm -rf "${STATE:?}/$lab"
+}
+
+# A test process killed before it could clean up leaves its lab behind: remove
+# every lab whose owner is gone (or that never recorded one).
+reap() {
+  local dir owner
+  for dir in "$STATE"/*/; do
+    [[ -d $dir ]] || continue
+    owner=$(cat "$dir/owner" 2>/dev/null || true)
+    [[ -n $owner ]] && kill -0 "$owner" 2>/dev/null && continue
+    down "$(basename "$dir")"
+  done
 }
 
 (($# >= 2)) || usage
 command=$1
 shift
 case $command in
-  up) up "$@" ;;
+  up) (($# == 2)) || usage && up "$@" ;;
   node) (($# == 5)) || usage && node "$@" ;;
   exec) (($# >= 3)) || usage && enter "$@" ;;
   gateway) gateway "$@" ;;

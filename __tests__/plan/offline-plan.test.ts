@@ -50,6 +50,7 @@ describe("offline plan of the default app (main.ts)", () => {
       aws_launch_template: "what the group launches",
       aws_subnet: "where the group launches",
       aws_lb_target_group: "control-plane nodes register in the API's target group",
+      aws_ssm_parameter: "the join parameters control-plane nodes write: on destroy, the nodes go first",
     };
     const configured = configuredResources(result.plan);
     const egress = ofType("aws_route").filter((r) => r.references.nat_gateway_id);
@@ -234,10 +235,11 @@ describe("offline plan of the default app (main.ts)", () => {
     expect(text).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|\b[0-9a-z]{6}\.[0-9a-z]{16}\b/);
     expect(ofType("aws_secretsmanager_secret_version")).toEqual([]);
     // The join parameters exist in Terraform, with a placeholder only: nodes write their values.
-    expect(ofType("aws_ssm_parameter").map((p) => [p.values.name, p.values.value])).toEqual([
-      ["/k8s/kubeadm/join/ca-cert-hash", UNSET_PARAMETER_VALUE],
-      ["/k8s/kubeadm/join/kubernetes-version", UNSET_PARAMETER_VALUE],
-      ["/k8s/kubeadm/join/token", UNSET_PARAMETER_VALUE],
+    // The token and CA hash are write-only: not even the placeholder is in the plan.
+    expect(ofType("aws_ssm_parameter").map((p) => [p.values.name, p.values.value ?? null, p.values.insecure_value ?? null])).toEqual([
+      ["/k8s/kubeadm/join/ca-cert-hash", null, null],
+      ["/k8s/kubeadm/join/kubernetes-version", null, UNSET_PARAMETER_VALUE],
+      ["/k8s/kubeadm/join/token", null, null],
     ]);
   });
 

@@ -20,7 +20,10 @@ PURGED=(shellcheck cloud-init etcd-server etcd-client python3-yaml containerd ru
 mkdir -p "$work/upper" "$work/overlay-work" "$work/root"
 # The clone: tracked files at HEAD, then the working tree's changes and new files on top.
 git clone --quiet --no-hardlinks "$project" "$work/clone"
-(cd "$project" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$work/clone"
+(cd "$project" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' file; do
+  [[ -e $file ]] && printf '%s\0' "$file"
+done | tar --null -T - -cf -) | tar -xf - -C "$work/clone"
+(cd "$project" && git ls-files -z --deleted) | (cd "$work/clone" && xargs -0 -r rm -f --)
 
 # What runs on the fresh machine: the purge, then README's two commands, exactly.
 cat >"$work/clone/.fresh-machine-run" <<EOF
@@ -38,8 +41,10 @@ echo "+ npm test"
 npm test
 EOF
 
+# A private PID namespace too: when this script dies, everything the inner run
+# started (kubelets, etcd, moto) dies with it.
 # shellcheck disable=SC2016 # the inner bash expands its arguments
-unshare --mount --propagation private bash -euo pipefail -c '
+unshare --mount --propagation private --pid --fork --kill-child bash -euo pipefail -c '
   work=$1
   root=$work/root
   mount -t overlay overlay -o "lowerdir=/,upperdir=$work/upper,workdir=$work/overlay-work" "$root"
@@ -51,6 +56,7 @@ unshare --mount --propagation private bash -euo pipefail -c '
   mount -t tmpfs -o mode=1777,size=16g tmpfs "$root/tmp"
   mkdir -p "$root/tmp/project"
   mount --bind "$work/clone" "$root/tmp/project"
-  exec chroot "$root" /usr/bin/env -i HOME=/root PATH="$PATH" TERM=dumb LANG=C.UTF-8 KUBEADM_AWS_FRESH_MACHINE=inner \
+  # Not exec: this bash stays PID 1 of the namespace and reaps orphans.
+  chroot "$root" /usr/bin/env -i HOME=/root PATH="$PATH" TERM=dumb LANG=C.UTF-8 KUBEADM_AWS_FRESH_MACHINE=inner \
     bash /tmp/project/.fresh-machine-run
 ' fresh-machine "$work"

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { KUBERNETES_RELEASES } from "../../lib/versions";
 import { tempDir } from "../helpers/plan";
@@ -9,6 +10,18 @@ describe("provisioning for the test suite", () => {
   it("builds the tested patch of every supported minor, as lib/versions.ts lists them", () => {
     const versions = execFileSync(join(HERE, "kubernetes-versions.sh"), { encoding: "utf8" }).split("\n").filter(Boolean);
     expect(versions).toEqual(Object.values(KUBERNETES_RELEASES).map((r) => `v${r.testedPatch}`));
+  });
+
+  it("needs no Go when every version is cached", () => {
+    // The real cache, seen through another directory, and a PATH without Go.
+    const cache = tempDir("cached");
+    const real = execFileSync("bash", ["-c", 'echo "${KUBEADM_AWS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cdktf-kubeadm-aws}"'], { encoding: "utf8" }).trim();
+    for (const dir of ["kubernetes", "python"]) symlinkSync(join(real, dir), join(cache, dir));
+    const path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+    expect(spawnSync("bash", ["--norc", "-c", "command -v go"], { env: { PATH: path } }).status).not.toBe(0);
+    const result = spawnSync("bash", [join(HERE, "provision.sh")], { env: { ...process.env, PATH: path, KUBEADM_AWS_CACHE: cache }, encoding: "utf8", timeout: 30_000 });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
   });
 
   // Each case stops at once with one line that says what is missing and how to get it.

@@ -281,7 +281,8 @@ export class ControlPlane extends Construct implements IControlPlane {
         enabledMetrics: GROUP_METRICS,
         tag: Object.entries({ ...tags, Name: name }).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
         // A booting node downloads packages through the network's egress first, then fetches both objects.
-        dependsOn: [...egressDependencies(this, props.network), bundleObject, addonSpec],
+        // The join parameters: on destroy the nodes that write them go first, so none can create one again.
+        dependsOn: [...egressDependencies(this, props.network), bundleObject, addonSpec, ...joinParameters.parameters],
       });
       if (alarmTopic) autoScalingGroupAlarms(new Construct(this, `node-${i}-alarms`), { clusterName: cluster, topicArn: alarmTopic.topicArn }, name);
       return name;

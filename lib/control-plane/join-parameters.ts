@@ -25,32 +25,49 @@ export interface JoinParametersProps {
 /**
  * The join parameters, owned by Terraform so that a destroy removes them and a
  * cluster re-created under the same name never reads the old one's token, CA
- * hash or version. Terraform creates them unset and never changes their value
- * again (nodes write it); their names are known at synth time, so nodes need no
- * Terraform value.
+ * hash or version. Terraform creates them unset and never changes them again
+ * (`ignore_changes: all`): nodes write the values. Their names are known at
+ * synth time, so nodes need no Terraform value.
+ *
+ * The token and the CA hash are write-only in Terraform (`value_wo`,
+ * Terraform 1.11): a refresh never reads what nodes wrote into the state. The
+ * version is no secret, and the plan reads it (`versionGuard`).
  */
 export class JoinParameters extends Construct {
   readonly names: ReturnType<typeof joinParameterNames>;
+  /** The parameters, for what must be destroyed before them (the nodes that write them). */
+  readonly parameters: SsmParameter[];
   /** The version the first control-plane node recorded, as refreshed at plan time; UNSET_PARAMETER_VALUE before. */
   readonly recordedVersion: string;
 
   constructor(scope: Construct, id: string, props: JoinParametersProps) {
     super(scope, id);
     this.names = joinParameterNames(props.clusterName);
-    const parameter = (name: string, description: string, secure: boolean) =>
+    // An update would write the placeholder over what nodes published: Terraform creates and deletes, nothing else.
+    const ownedByNodes = { ignoreChanges: "all" as const };
+    const secure = (name: string, description: string) =>
       new SsmParameter(this, name.split("/").pop()!, {
         name,
         description,
-        type: secure ? "SecureString" : "String",
-        ...(secure ? { keyId: props.encryptionKey.keyArn } : {}),
-        value: UNSET_PARAMETER_VALUE,
-        // Nodes own the value from the first write on.
-        lifecycle: { ignoreChanges: ["value"] },
+        type: "SecureString",
+        keyId: props.encryptionKey.keyArn,
+        valueWo: UNSET_PARAMETER_VALUE,
+        valueWoVersion: 1,
+        lifecycle: ownedByNodes,
       });
-    parameter(this.names.token, `Kubernetes cluster ${props.clusterName}: the current bootstrap token, kept fresh by the control plane`, true);
+    const token = secure(this.names.token, `Kubernetes cluster ${props.clusterName}: the current bootstrap token, kept fresh by the control plane`);
     // Not a secret, but it decides whom joining nodes trust: only the control plane may write it, under the cluster key.
-    parameter(this.names.caCertHash, `Kubernetes cluster ${props.clusterName}: sha256 of the cluster CA's public key, which joining nodes pin`, true);
-    this.recordedVersion = parameter(this.names.kubernetesVersion, `Kubernetes cluster ${props.clusterName}: the version the cluster was created with`, false).value;
+    const caCertHash = secure(this.names.caCertHash, `Kubernetes cluster ${props.clusterName}: sha256 of the cluster CA's public key, which joining nodes pin`);
+    const version = new SsmParameter(this, "kubernetes-version", {
+      name: this.names.kubernetesVersion,
+      description: `Kubernetes cluster ${props.clusterName}: the version the cluster was created with`,
+      type: "String",
+      insecureValue: UNSET_PARAMETER_VALUE,
+      lifecycle: ownedByNodes,
+    });
+    this.parameters = [token, caCertHash, version];
+    // Null only for a parameter imported into the state (import fills `value`): then the guard has nothing to compare.
+    this.recordedVersion = Fn.coalesce([version.insecureValue, UNSET_PARAMETER_VALUE]);
   }
 }
 
@@ -65,8 +82,7 @@ export function versionGuard(parameters: JoinParameters, version: ResolvedKubern
   return {
     condition: Op.or(Op.eq(recorded, UNSET_PARAMETER_VALUE), Fn.startswith(recorded, `v${version.minor}.`)),
     errorMessage:
-      // The provider marks every parameter value sensitive; a version is not.
-      `kubernetesVersion: the cluster runs ${Fn.nonsensitive(recorded)} (SSM ${parameters.names.kubernetesVersion}), and ${version.minor} is another minor. ` +
+      `kubernetesVersion: the cluster runs ${recorded} (SSM ${parameters.names.kubernetesVersion}), and ${version.minor} is another minor. ` +
       `Upgrading a running cluster's minor is not automated yet; keep the running minor, or a patch of it.`,
   };
 }

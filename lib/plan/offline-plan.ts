@@ -11,7 +11,8 @@ import { PlanJson, PlanSummary, SynthJson, summarizePlan } from "./summary";
  * Used by `npm run plan` and by the plan tests.
  */
 
-export const MIN_TERRAFORM_VERSION = "1.5.0";
+// Write-only attributes (the join token's parameter) need 1.11.
+export const MIN_TERRAFORM_VERSION = "1.11.0";
 const OVERRIDE_FILE = "offline_plan_override.tf.json";
 const CLI_CONFIG_FILE = "offline-plan.tfrc";
 /** A valid state without outputs: remote state then falls back to its defaults. */

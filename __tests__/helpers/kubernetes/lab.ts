@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { tempDir } from "../plan";
 
@@ -13,11 +14,23 @@ export interface CommandResult {
 /** Runs a command to its end, collecting stdout and stderr together. */
 export function run(command: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
-    const child = spawn(command[0], command.slice(1), { env: options.env ?? process.env, stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    // Its own process group, so that a timeout kills what it started too.
+    const child = spawn(command[0], command.slice(1), {
+      env: options.env ?? process.env,
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      detached: true,
+    });
     let output = "";
     child.stdout!.on("data", (d) => (output += d));
     child.stderr!.on("data", (d) => (output += d));
-    const timer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;
+    const kill = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    const timer = options.timeoutMs ? setTimeout(kill, options.timeoutMs) : undefined;
     child.on("close", (code) => {
       if (timer) clearTimeout(timer);
       resolve({ code, output });
@@ -52,13 +65,14 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
  * (lab.sh). Names are unique per process, so two test runs never collide.
  */
 export class Lab {
-  readonly name = `${(process.pid % 0xfff).toString(16)}${Math.floor(Math.random() * 16).toString(16)}`;
+  /** Four hex digits: interface names (v<node>, kaws-<lab>-<node>) have 15 characters. */
+  readonly name = randomBytes(2).toString("hex");
   readonly dir = tempDir("lab");
   private readonly nodes: LabNode[] = [];
 
   static async create(): Promise<Lab> {
     const lab = new Lab();
-    await runOk([LAB_SCRIPT, "up", lab.name]);
+    await runOk([LAB_SCRIPT, "up", lab.name, String(process.pid)]);
     return lab;
   }
 
@@ -78,7 +92,7 @@ export class Lab {
 
   async destroy(): Promise<void> {
     await run([LAB_SCRIPT, "down", this.name]);
-    for (const node of this.nodes) node.removeCgroups();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -137,11 +151,5 @@ export class LabNode {
   /** The kubelet's cgroup root, one per node: two kubelets that share one kill each other's pods. */
   get cgroupRoot(): string {
     return `/kaws-${this.lab.name}-${this.name}`;
-  }
-
-  removeCgroups(): void {
-    const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
-    // Deepest first; cgroup directories go with rmdir, never rm -r.
-    execFileSync("bash", ["-c", `find /sys/fs/cgroup/*${this.cgroupRoot} -depth -type d -exec rmdir {} + 2>/dev/null || true`]);
   }
 }

@@ -1,5 +1,5 @@
 import { ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { KubernetesBinaries, pathWith } from "./binaries";
@@ -13,7 +13,7 @@ import { LabNode, runOk, waitFor } from "./lab";
  * exact commands of kubeadm's manifests.
  */
 export class NodeRuntime {
-  private readonly staticPods = new Map<string, { manifest: string; process: ChildProcess }>();
+  private readonly staticPods = new Map<string, StaticPod>();
   /** Static pods stopped on purpose, which the supervisor leaves stopped. */
   private readonly stopped = new Set<string>();
   private kubelet?: ChildProcess;
@@ -48,7 +48,7 @@ export class NodeRuntime {
     const tick = () => {
       if (options.staticPods) this.syncStaticPods();
       if (!this.kubelet && this.written("/var/lib/kubelet/kubeadm-flags.env") && this.written("/var/lib/kubelet/config.yaml")) {
-        void this.startKubelet(options.staticPods);
+        this.startKubelet(options.staticPods).catch((error) => appendFileSync(this.node.logFile("kubelet"), `lab: the kubelet did not start: ${error}\n`));
       }
     };
     this.timer = setInterval(tick, 300);
@@ -94,16 +94,28 @@ export class NodeRuntime {
       const manifest = readFileSync(join(dir, file), "utf8");
       const name = file.replace(/\.yaml$/, "");
       if (this.stopped.has(name)) continue;
-      const running = this.staticPods.get(name);
-      if (running?.manifest === manifest) continue;
+      const pod = this.staticPods.get(name);
+      if (pod && pod.exitedAt === undefined) {
+        // A changed manifest: stop the old process; a later tick starts the new one once it is gone (ports are free).
+        if (pod.manifest !== manifest && !pod.stopping) {
+          pod.stopping = true;
+          void this.stopProcess(pod.process);
+        }
+        continue;
+      }
+      // An exited pod with the same manifest restarts after a back-off, as the kubelet restarts a crashed container
+      // (doubling from 1 s, capped at 10 s: the kubelet's 10 s to 5 min would only slow the tests).
+      const restarts = pod && pod.manifest === manifest ? pod.restarts + 1 : 0;
+      if (pod && restarts > 0 && Date.now() < pod.exitedAt! + Math.min(1_000 * 2 ** (restarts - 1), 10_000)) continue;
       let command: string[];
       try {
         command = (parse(manifest) as { spec: { containers: Array<{ command: string[] }> } }).spec.containers[0].command;
       } catch {
         continue; // half written; the next tick reads it whole
       }
-      if (running) void this.stopProcess(running.process);
-      this.staticPods.set(name, { manifest, process: this.node.start(name, command, this.env) });
+      const started: StaticPod = { manifest, process: this.node.start(name, command, this.env), restarts, stopping: false };
+      started.process.once("exit", () => (started.exitedAt = Date.now()));
+      this.staticPods.set(name, started);
     }
   }
 
@@ -123,6 +135,15 @@ export class NodeRuntime {
     await exited;
     clearTimeout(timer);
   }
+}
+
+interface StaticPod {
+  readonly manifest: string;
+  readonly process: ChildProcess;
+  /** How often it has restarted with this manifest. */
+  readonly restarts: number;
+  stopping: boolean;
+  exitedAt?: number;
 }
 
 /** Creates the kubelet's cgroup root in every cgroup v1 hierarchy; cpuset needs its cpus and mems filled. */

@@ -47,7 +47,8 @@ download_sources() {
   while read -r sha url file; do
     [[ -n $sha && $sha != \#* ]] || continue
     echo "$sha  $dir/$file" | sha256sum --check --status 2>/dev/null && continue
-    download_verified "$url" "$sha" "$dir/$file" || die "refusing to apply $(basename "$dir")"
+    # The node is online by now: a download that fails for two minutes fails this run; the timer tries again.
+    INTERNET_WAIT_SECONDS=120 download_verified "$url" "$sha" "$dir/$file" || die "refusing to apply $(basename "$dir")"
   done <"$dir/sources.tsv"
 }
 

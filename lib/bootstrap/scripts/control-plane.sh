@@ -184,19 +184,22 @@ join_control_plane() {
 # They come from the internet: a failure must not throw the cluster away, so
 # it is logged and left to the add-on timer, which applies them within minutes.
 apply_addons() {
-  if ! KUBECONFIG="$ROOT/etc/kubernetes/admin.conf" retry 3 "$HERE/apply-addons.sh" --force; then
+  if ! KUBECONFIG="$ROOT/etc/kubernetes/admin.conf" "$HERE/apply-addons.sh" --force; then
     log "the first add-on apply failed; the add-on timer (kubeadm-aws-addons.timer) applies them later"
   fi
 }
 
-# Order matters: the PKI first (once stored, the cluster is initialized and no
-# other node runs kubeadm init with a new CA), then the add-ons, then the join
-# credentials, so nodes join a cluster whose CA can no longer change.
+# Order matters. The PKI first: once stored, the cluster is initialized and no
+# other node will run kubeadm init with a new CA. The join credentials right
+# after, so they are published only for a CA that can no longer change, and
+# within seconds of init: a first node lost later leaves joinable credentials
+# behind. The add-ons last: nodes may join before the CNI is up (they wait
+# NotReady), and a slow download delays nobody.
 init_cluster() {
   run_step kubeadm-init kubeadm_init
   run_step store-cluster-secrets store_cluster_secrets
-  run_step apply-addons apply_addons
   run_step publish-join-credentials publish_join_credentials
+  run_step apply-addons apply_addons
 }
 
 join_cluster() {

@@ -78,7 +78,8 @@ etcd_remove_dead_members() {
     etcd_client_credentials
   fi
   members=$(retry 5 etcd_ctl member list -w simple) || { etcd_forget_client_credentials; die "cannot list etcd members; the cluster may have lost quorum"; }
-  while IFS=', ' read -r id status name peer client _; do
+  # fd 3: etcd_ctl runs commands that could read stdin.
+  while IFS=', ' read -r -u 3 id status name peer client _; do
     [[ -n $id ]] || continue
     total=$((total + 1))
     host=${peer#*://} && host=${host%:*}
@@ -93,7 +94,7 @@ etcd_remove_dead_members() {
       dead+=("$id")
       log "etcd member $id (${name:-unstarted}, $peer) belongs to no running control-plane instance"
     fi
-  done <<<"$members"
+  done 3<<<"$members"
   if ((${#dead[@]} > 0)) && ((alive < total / 2 + 1)); then
     etcd_forget_client_credentials
     die "only $alive of $total etcd members are alive, below quorum ($((total / 2 + 1))); not removing any: restore from a backup instead"

@@ -30,18 +30,21 @@ etcd_tool() {
     return
   fi
   container=$(etcd_container)
+  # </dev/null: both forward stdin into the container, which would drain a caller's `while read` loop.
   if [[ -n $container ]]; then
-    crictl exec "$container" "$tool" "$@"
+    crictl exec "$container" "$tool" "$@" </dev/null
   else
     # etcd is stopped: run the tool from its image, with the host's etcd paths.
     local image
     image=$(etcd_image)
     [[ -n $image ]] || die "no etcd container and no etcd manifest to take the image from"
     ctr -n k8s.io images pull "$image" >/dev/null
+    # A joining node has no etcd PKI yet, and runc refuses a bind mount whose source is missing.
+    mkdir -p "$ROOT$ETCD_PKI"
     ctr -n k8s.io run --rm --net-host \
       --mount "type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw" \
       --mount "type=bind,src=$ETCD_PKI,dst=$ETCD_PKI,options=rbind:ro" \
-      "$image" "kubeadm-aws-etcd-$$" "$tool" "$@"
+      "$image" "kubeadm-aws-etcd-$$" "$tool" "$@" </dev/null
   fi
 }
 

@@ -30,15 +30,17 @@ install_packages() {
     apt-transport-https ca-certificates curl gpg jq gettext-base
 }
 
-# containerd as lib/versions.ts pairs it with this minor, held at the version
-# installed, so nodes launched on different days run the same one:
-# - "ubuntu": the distribution's package (containerd 1.7 on Ubuntu 24.04);
-# - "release": containerd 2 and runc from their upstream releases, checked by
-#   sha256 (Kubernetes 1.36 and later do not support containerd 1.x).
+# containerd as lib/versions.ts pairs it with this minor:
+# - "ubuntu": the distribution's package (containerd 1.7 on Ubuntu 24.04),
+#   held, so unattended-upgrades never replaces it under a running kubelet;
+#   a node launched later gets the archive's newest 1.7 then;
+# - "release": containerd 2 and runc from their upstream releases at the exact
+#   versions pinned, checked by sha256 (Kubernetes 1.36 and later do not
+#   support containerd 1.x).
 install_containerd() {
   if [[ $CONTAINERD_SOURCE == ubuntu ]]; then
     retry 5 apt_get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold containerd
-    apt-mark hold containerd >/dev/null
+    retry 5 apt-mark hold containerd >/dev/null
     return 0
   fi
   local arch dir="$STATE_DIR/run/containerd" containerd_sha runc_sha
@@ -67,8 +69,13 @@ configure_containerd() {
 # time; this stops a node that slipped through (say, a node group in another
 # stack), loudly, before it installs anything.
 refuse_version_skew() {
-  local recorded status=0
-  recorded=$(ssm_get "$SSM_KUBERNETES_VERSION") || status=$?
+  local recorded status attempt
+  for attempt in 1 2 3 4 5; do
+    status=0
+    recorded=$(ssm_get "$SSM_KUBERNETES_VERSION") || status=$?
+    ((status == 0 || status == 3)) && break
+    sleep "$((RETRY_DELAY_SECONDS * attempt))"
+  done
   ((status == 3)) && return 0 # no cluster yet
   ((status == 0)) || die "cannot read the cluster's version from SSM ($SSM_KUBERNETES_VERSION)"
   [[ $recorded =~ ^v?([0-9]+\.[0-9]+)\. ]] || die "the cluster's recorded version \"$recorded\" is not a Kubernetes version"
@@ -85,16 +92,17 @@ install_kubernetes() {
   gpg --batch --yes --dearmor -o "$keyring" "$STATE_DIR/kubernetes-release.key"
   echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] $KUBERNETES_APT_REPO/ /" >"$ROOT/etc/apt/sources.list.d/kubernetes.list"
   retry 5 apt_get update -q
-  refuse_version_skew
   log "installing kubelet, kubeadm and kubectl $version"
   local pin="=${version#v}-*"
   retry 5 apt_get install -y -q --allow-change-held-packages "kubelet$pin" "kubeadm$pin" "kubectl$pin"
-  apt-mark hold kubelet kubeadm kubectl >/dev/null
+  retry 5 apt-mark hold kubelet kubeadm kubectl >/dev/null
   systemctl enable kubelet
 }
 
-# Everything but the Kubernetes packages, whose version may depend on the cluster.
+# Everything but the Kubernetes packages. A node of another minor than the
+# cluster stops first, before it installs anything.
 prepare_host() {
+  run_step version-skew refuse_version_skew
   run_step install-packages install_packages
   run_step set-hostname set_hostname
   run_step disable-swap disable_swap

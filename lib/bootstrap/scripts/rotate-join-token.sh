@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Keeps a valid bootstrap token in SSM for joining nodes. Run by a systemd timer
 # on every control-plane node. It creates a new token only when the one in SSM
-# expires within JOIN_TOKEN_RENEW_BEFORE_SECONDS (or is gone). Rotators on other
+# expires within JOIN_TOKEN_RENEW_BEFORE_SECONDS (or the cluster no longer
+# knows it). With no token published at all (the parameter is unset, or gone
+# because Terraform is destroying the cluster) it does nothing. Rotators on other
 # nodes may race: each creates a valid token and the last write wins; no token
 # is deleted early, so no joining node is broken. Expired tokens are deleted
 # by the tokencleaner controller.
@@ -21,9 +23,15 @@ token_seconds_left() {
 
 main() {
   load_config
-  local current="" left=0
-  current=$(ssm_get "$SSM_JOIN_TOKEN") || [[ $? == 3 ]]
-  [[ -n $current ]] && left=$(token_seconds_left "$current")
+  local current="" left=0 status=0
+  current=$(ssm_get "$SSM_JOIN_TOKEN") || status=$?
+  if ((status == 3)); then
+    # A put would create the parameter again after a destroy, and break a re-created cluster of the same name.
+    log "no join token published in SSM; nothing to do (the first control-plane node publishes it)"
+    return 0
+  fi
+  ((status == 0)) || die "cannot read the join token from SSM"
+  left=$(token_seconds_left "$current")
   if ((left > JOIN_TOKEN_RENEW_BEFORE_SECONDS)); then
     log "join token valid for ${left}s more; nothing to do"
     return 0

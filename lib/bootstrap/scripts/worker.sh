@@ -42,8 +42,9 @@ wait_until_ready() {
 
 main() {
   begin_bootstrap
-  prepare_host
+  # The cluster first: its recorded version decides whether this node may join (prepare_host checks it).
   run_step wait-for-cluster wait_for_join_credentials
+  prepare_host
   run_step install-kubernetes install_kubernetes
   run_step kubeadm-join kubeadm_join
   run_step restrict-kubernetes-files restrict_kubernetes_files
