@@ -21,6 +21,18 @@ describe("ClusterKey", () => {
     });
   });
 
+  it("lets CloudWatch alarms and EventBridge rules use the key only for this cluster's, in this account", () => {
+    const grant = (service: string) => statements.find((st: any) => st.Principal.Service === `${service}.amazonaws.com`);
+    expect(grant("cloudwatch").Condition).toEqual({
+      StringEquals: { "aws:SourceAccount": "111122223333" },
+      ArnLike: { "aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:prod-*" },
+    });
+    expect(grant("events").Condition).toEqual({
+      StringEquals: { "aws:SourceAccount": "111122223333" },
+      ArnLike: { "aws:SourceArn": "arn:aws:events:eu-west-1:111122223333:rule/prod-*" },
+    });
+  });
+
   it("has no statement with a bare * principal", () => {
     for (const statement of statements) expect(statement.Principal).not.toEqual("*");
   });

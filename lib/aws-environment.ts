@@ -1,6 +1,6 @@
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
-import { TerraformStack } from "cdktf";
+import { Fn, TerraformStack } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { ConfigError } from "./errors";
 
@@ -61,6 +61,19 @@ export class AwsEnvironment extends Construct {
    */
   callerArn(): string {
     return this.caller().arn;
+  }
+
+  /**
+   * The deployer as `aws:PrincipalArn` names it, for resource policies that
+   * only the deploying principal passes: an assumed-role session becomes its
+   * role (with or without a path), a user stays itself. It follows whoever
+   * applies: each apply rewrites these policies for its own principal.
+   */
+  deployingPrincipalArns(): string[] {
+    const caller = this.callerArn();
+    // Terraform's replace() takes a /regex/; inner slashes need no escape, and HCL would reject "\/".
+    const session = "/^arn:([^:]+):sts::([0-9]+):assumed-role/([^/]+)/.*$/";
+    return [Fn.replace(caller, session, "arn:$1:iam::$2:role/$3"), Fn.replace(caller, session, "arn:$1:iam::$2:role/*/$3")];
   }
 
   private caller(): DataAwsCallerIdentity {

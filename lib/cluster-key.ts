@@ -77,22 +77,22 @@ function keyPolicy(env: AwsEnvironment, clusterName: string): PolicyStatement[] 
       },
     },
     {
-      // CloudWatch alarms publish to the cluster's encrypted SNS topic.
+      // This cluster's CloudWatch alarms (all named "<cluster>-...") publish to its encrypted SNS topic.
       Sid: "CloudWatchAlarmsPublishToEncryptedTopic",
       Effect: "Allow",
       Principal: { Service: env.servicePrincipal("cloudwatch") },
       Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
       Resource: "*",
-      Condition: { StringEquals: { "aws:SourceAccount": env.accountId } },
+      Condition: { StringEquals: { "aws:SourceAccount": env.accountId }, ArnLike: { "aws:SourceArn": env.arn("cloudwatch", `alarm:${clusterName}-*`) } },
     },
     {
-      // EventBridge delivers node-termination events to the cluster's encrypted queue.
+      // This cluster's EventBridge rules (all named "<cluster>-...") deliver node-termination events to its encrypted queue.
       Sid: "EventBridgeSendsToEncryptedQueue",
       Effect: "Allow",
       Principal: { Service: env.servicePrincipal("events") },
       Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
       Resource: "*",
-      Condition: { StringEquals: { "aws:SourceAccount": env.accountId } },
+      Condition: { StringEquals: { "aws:SourceAccount": env.accountId }, ArnLike: { "aws:SourceArn": env.arn("events", `rule/${clusterName}-*`) } },
     },
     // Auto Scaling launches instances with volumes encrypted by this key, through its service-linked role. The
     // principal is "*" narrowed to that role by condition: naming the role directly fails while the role does not

@@ -30,7 +30,7 @@ export interface NodeArtifactsProps {
  * The bucket nodes fetch their bundles (scripts and configs) from. Each
  * bundle's key carries its checksum, and user data pins that checksum, so a
  * node runs exactly what the plan showed. Encrypted with the cluster key,
- * TLS only, private.
+ * TLS only, private, and written only by the principal that deploys.
  */
 export class NodeArtifacts extends Construct implements INodeArtifacts {
   readonly bucketName: string;
@@ -50,6 +50,8 @@ export class NodeArtifacts extends Construct implements INodeArtifacts {
       lifecycleRules: [
         { id: "old-bundles", status: "Enabled", filter: [{ prefix: "" }], noncurrentVersionExpiration: [{ noncurrentDays: 30 }] },
       ],
+      // Nodes run what this bucket holds: only the deploying principal (Terraform) may write it.
+      writers: env.deployingPrincipalArns(),
       tags: { Name: resourceName(props.clusterName, "node-artifacts") },
     });
     this.bucketName = bucket.bucketName;

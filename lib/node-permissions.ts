@@ -188,7 +188,9 @@ export function joinParameterReadStatements(env: AwsEnvironment, parameterNames:
 }
 
 /** Image pulls from ECR repositories of this account and region. */
-export function ecrPullStatements(env: AwsEnvironment): PolicyStatement[] {
+/** Pulls from the named private ECR repositories (or prefixes) only; none named, no statement. */
+export function ecrPullStatements(env: AwsEnvironment, repositories: string[]): PolicyStatement[] {
+  if (repositories.length === 0) return [];
   return [
     // The token call takes no resource.
     { Sid: "EcrAuthorization", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
@@ -196,7 +198,7 @@ export function ecrPullStatements(env: AwsEnvironment): PolicyStatement[] {
       Sid: "EcrPull",
       Effect: "Allow",
       Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-      Resource: env.arn("ecr", "repository/*"),
+      Resource: repositories.map((r) => env.arn("ecr", `repository/${r}`)),
     },
   ];
 }

@@ -15,14 +15,30 @@ export interface PrivateBucketProps {
   readonly name: string;
   readonly encryptionKey: IClusterKey;
   readonly lifecycleRules: S3BucketLifecycleConfigurationRule[];
-  /** Statements added to the bucket policy, after the TLS-only one. */
+  /** Statements added to the bucket policy, after the TLS-only and cluster-key ones. */
   readonly extraPolicy?: (bucketArn: string) => PolicyStatement[];
+  /**
+   * The only principals (`aws:PrincipalArn` patterns) that may write or
+   * delete objects, whatever their IAM policies allow.
+   * @default - anyone IAM allows
+   */
+  readonly writers?: string[];
   /** Object Lock needs to be switched on when the bucket is created. @default false */
   readonly objectLockEnabled?: boolean;
   /** Let `destroy` empty the bucket first. @default false */
   readonly forceDestroy?: boolean;
   readonly tags?: Record<string, string>;
 }
+
+/** What writes, replaces or deletes an object or its version, or changes what guards it. */
+export const OBJECT_WRITES = [
+  "s3:PutObject",
+  "s3:DeleteObject",
+  "s3:DeleteObjectVersion",
+  "s3:PutObjectRetention",
+  "s3:PutObjectLegalHold",
+  "s3:RestoreObject",
+];
 
 /** Every bucket drops the parts of multipart uploads that never completed, a day after they began. */
 export const ABORT_INCOMPLETE_UPLOADS_RULE: S3BucketLifecycleConfigurationRule = {
@@ -87,6 +103,37 @@ export class PrivateBucket extends Construct {
           Resource: [this.bucketArn, `${this.bucketArn}/*`],
           Condition: { Bool: { "aws:SecureTransport": "false" } },
         },
+        // Uploads take the bucket's default encryption, the cluster key: one that asks for another algorithm
+        // (SSE-S3) or names a key (any key: the default needs none) is refused. Naming no key keeps the
+        // policy free of the key's ARN, so the plan shows it in full.
+        {
+          Sid: "DenyUploadsWithOtherEncryption",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "s3:PutObject",
+          Resource: `${this.bucketArn}/*`,
+          Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" }, Null: { "s3:x-amz-server-side-encryption": "false" } },
+        },
+        {
+          Sid: "DenyUploadsNamingAKey",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "s3:PutObject",
+          Resource: `${this.bucketArn}/*`,
+          Condition: { Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" } },
+        },
+        ...(props.writers
+          ? [
+              {
+                Sid: "OnlyNamedPrincipalsWrite",
+                Effect: "Deny" as const,
+                Principal: "*" as const,
+                Action: OBJECT_WRITES,
+                Resource: `${this.bucketArn}/*`,
+                Condition: { ArnNotLike: { "aws:PrincipalArn": props.writers } },
+              },
+            ]
+          : []),
         ...(props.extraPolicy?.(this.bucketArn) ?? []),
       ]),
     });

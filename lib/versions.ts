@@ -61,24 +61,34 @@ export const CONTAINERD_2: ContainerdSource = {
   },
 };
 
+/*
+ * Images run with host access or AWS credentials are pinned by the digest of
+ * their multi-arch index, as the Kubernetes image promoter recorded it when it
+ * copied the image to registry.k8s.io (github.com/kubernetes/k8s.io,
+ * registry.k8s.io/images/<staging project>/images.yaml: k8s-staging-kubernetes
+ * for pause, k8s-staging-provider-aws, k8s-staging-autoscaling,
+ * k8s-staging-sig-storage). Images without such a record are the exceptions
+ * `KA-IMAGE-DIGEST` in SECURITY.md.
+ */
+
 /** Minors still supported upstream at the end of 2026 (1.35 until 2027-02, 1.36 until 2027-06). */
 export const KUBERNETES_RELEASES: Readonly<Record<string, KubernetesRelease>> = {
   "1.35": {
     testedPatch: "1.35.4",
     aptRepository: "https://pkgs.k8s.io/core:/stable:/v1.35/deb",
-    pauseImage: "registry.k8s.io/pause:3.10.1",
+    pauseImage: "registry.k8s.io/pause:3.10.1@sha256:278fb9dbcca9518083ad1e11276933a2e96f23de604a3a08cc3c80002767d24c",
     cloudControllerManagerImage:
       "registry.k8s.io/provider-aws/cloud-controller-manager:v1.35.2@sha256:5a5d4e5942ad078a184c12bf5435f8226ccb157ee15e9e1f87c183a4bf4b8f1a",
-    clusterAutoscalerImage: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2",
+    clusterAutoscalerImage: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2@sha256:aac369dc283927a623deb1af54696efcc722ae79255aa07788422e495bab887d",
     // Ubuntu 24.04's containerd 1.7, the last line 1.35 supports.
     containerd: { source: "ubuntu" },
   },
   "1.36": {
     testedPatch: "1.36.3",
     aptRepository: "https://pkgs.k8s.io/core:/stable:/v1.36/deb",
-    pauseImage: "registry.k8s.io/pause:3.10.2",
+    pauseImage: "registry.k8s.io/pause:3.10.2@sha256:f548e0e8e3dc1896ca956272154dde3314e8cc4fde0a57577ee9fa1c63f5baf4",
     cloudControllerManagerImage: "registry.k8s.io/provider-aws/cloud-controller-manager:v1.36.1",
-    clusterAutoscalerImage: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.1",
+    clusterAutoscalerImage: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.1@sha256:461388d03eb5b55db58941ee7a81d9a619dd15302b01cbab9f5a9946715994b4",
     containerd: CONTAINERD_2,
   },
 };
@@ -90,9 +100,14 @@ export const CALICO = {
   version: "v3.32.1",
   manifestUrl: "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests/calico.yaml",
   manifestSha256: "a1df919d9721cf667accdc3e72848911b0cb25cfab7d2478ad0c996302c95744",
+  /** What that manifest runs, by tag: the manifest is pinned, so these are too, but the registry's tags are not. */
+  images: ["quay.io/calico/cni:v3.32.1", "quay.io/calico/node:v3.32.1", "quay.io/calico/kube-controllers:v3.32.1"],
 } as const;
 
-/** Cilium, from its Helm chart (checked by sha256) rendered with Helm on the node. Tested on Kubernetes 1.32 to 1.35. */
+/**
+ * Cilium, from its Helm chart (checked by sha256) rendered with Helm on the node. Tested on Kubernetes 1.32 to 1.35.
+ * The chart names its images by digest (`useDigest: true` in its values), so the pinned chart pins them.
+ */
 export const CILIUM = {
   version: "1.19.6",
   chartUrl: "https://helm.cilium.io/cilium-1.19.6.tgz",
@@ -112,11 +127,12 @@ export const EBS_CSI_DRIVER = {
   version: "v1.64.0",
   images: {
     driver: "public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver:v1.64.0",
-    provisioner: "public.ecr.aws/csi-components/csi-provisioner:v6.3.0-eksbuild.4",
-    attacher: "public.ecr.aws/csi-components/csi-attacher:v4.12.0-eksbuild.5",
-    resizer: "public.ecr.aws/csi-components/csi-resizer:v2.2.1-eksbuild.3",
-    livenessProbe: "public.ecr.aws/csi-components/livenessprobe:v2.19.0-eksbuild.5",
-    nodeDriverRegistrar: "public.ecr.aws/csi-components/csi-node-driver-registrar:v2.17.0-eksbuild.5",
+    // The upstream Kubernetes CSI sidecars, whose digests the Kubernetes image promoter publishes.
+    provisioner: "registry.k8s.io/sig-storage/csi-provisioner:v6.3.0@sha256:a4b0b1a37605b7b04a293e136edf7006ec1786a8eb3f4e5a945f81d667dcc371",
+    attacher: "registry.k8s.io/sig-storage/csi-attacher:v4.12.0@sha256:b9dc9a714a484ccdeeb6f86d88d4db9b7a5ecfc5a55da6db3a60bb3fa33c278a",
+    resizer: "registry.k8s.io/sig-storage/csi-resizer:v2.2.1@sha256:ea1d25e23479000c7e8eeb92d827df66258df4e482ca054c5e7ce3fc0f5c41a5",
+    livenessProbe: "registry.k8s.io/sig-storage/livenessprobe:v2.19.0@sha256:06da0d5b8908072f2e4522692aee8dc119fba7247a9658497e1153992cd777e9",
+    nodeDriverRegistrar: "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.17.0@sha256:f9de845b170155199f2a2a3f9531cf13d78e31235e9db6b6582a8b0db0a50dad",
   },
 } as const;
 
@@ -124,6 +140,15 @@ export const EBS_CSI_DRIVER = {
 export const METRICS_SERVER_IMAGE = "registry.k8s.io/metrics-server/metrics-server:v0.9.0";
 
 export const NODE_TERMINATION_HANDLER_IMAGE = "public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.6";
+
+/**
+ * The key that signs pkgs.k8s.io's repositories ("isv:kubernetes OBS Project"),
+ * by fingerprint: nodes refuse a downloaded Release.key that is not exactly
+ * this key. Source: `gpg --show-keys` of pkgs.k8s.io/core:/stable:/v1.27/deb/Release.key
+ * in kubernetes/kubernetes#128609; the key was re-issued with a later expiry
+ * and the same fingerprint (kubernetes/release#3818).
+ */
+export const KUBERNETES_APT_KEY_FINGERPRINT = "DE15B14486CD377B9E876E1A234654DA9A296436";
 
 /** The AWS CLI v2 comes from its snap on Ubuntu 24.04, tracking this channel. */
 export const AWS_CLI_SNAP_CHANNEL = "v2/stable";

@@ -53,7 +53,7 @@ describe("the add-on specification, by default", () => {
   it("pins every container image to a version tag, never latest", () => {
     const images = addons.flatMap(containers).map((c) => c.image as string);
     expect(images.length).toBeGreaterThan(8);
-    for (const image of images) expect(image).toMatch(/:v\d+\.\d+\.\d+(-eksbuild\.\d+)?(@sha256:[0-9a-f]{64})?$/);
+    for (const image of images) expect(image).toMatch(/:v\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?$/);
     expect(images).toEqual(expect.arrayContaining([METRICS_SERVER_IMAGE, NODE_TERMINATION_HANDLER_IMAGE, EBS_CSI_DRIVER.images.driver, KUBERNETES_RELEASES["1.35"].clusterAutoscalerImage]));
   });
 

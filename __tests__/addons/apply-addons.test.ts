@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 import { ADDON_SPEC_KEY } from "../../lib/control-plane/control-plane-user-data";
+import { SANDBOX_ARTIFACTS_BUCKET } from "../helpers/sandbox";
 import { sha256 } from "../../lib/bootstrap/tar";
 import { CALICO, CILIUM, HELM } from "../../lib/versions";
 import { addonSpec, controlPlaneImage } from "../helpers/control-plane-fixture";
@@ -46,7 +47,7 @@ function setup(nodes = 1): { box: Sandbox; nodes: SandboxNode[] } {
     box.unpackBundle(node, image);
     return node;
   });
-  box.putObject(ADDON_SPEC_KEY, sandboxSpec());
+  box.publishAddonSpec(sandboxSpec());
   return { box, nodes: created };
 }
 
@@ -69,11 +70,37 @@ describe("apply-addons.sh on a fake cluster", () => {
     expect(applied(box)).toHaveLength(names.length);
 
     const changed = sandboxSpec({ addons: { metricsServer: { enabled: false } } });
-    box.putObject(ADDON_SPEC_KEY, changed);
+    box.publishAddonSpec(changed);
     expect(await box.run(nodes[0], "apply-addons.sh")).toMatchObject({ code: 0 });
     expect(applied(box)).toHaveLength(2 * names.length - 1);
     expect(applied(box).slice(names.length)).not.toContain("i-node0 40-metrics-server");
     expect(recordedSha(box)).toBe(sha256(changed));
+  }, 60_000);
+
+  it("applies only the specification whose sha256 Terraform recorded in SSM: a bucket write alone changes nothing", async () => {
+    const { box, nodes } = setup();
+    expect(await box.run(nodes[0], "apply-addons.sh")).toMatchObject({ code: 0 });
+    const before = applied(box).length;
+    // An attacker with s3:PutObject and nothing else replaces the specification with one that runs their image.
+    const spec = JSON.parse(sandboxSpec());
+    spec.addons[0].name = "planted";
+    const planted = JSON.stringify(spec);
+    box.putObject(ADDON_SPEC_KEY, planted);
+    for (const args of [[], ["--force"]]) {
+      const run = await box.run(nodes[0], "apply-addons.sh", {}, args);
+      expect(run.code).not.toBe(0);
+      expect(run.output).toContain(`has sha256 ${sha256(planted)}, not ${sha256(sandboxSpec())} as recorded in /k8s/prod/control-plane/addon-spec-sha256; not applying it`);
+    }
+    expect(applied(box)).toHaveLength(before);
+    expect(recordedSha(box)).toBe(sha256(sandboxSpec()));
+  }, 60_000);
+
+  it("names the bucket's owner, this account, on every request to the bucket it derives", async () => {
+    const { box, nodes } = setup();
+    expect(await box.run(nodes[0], "apply-addons.sh")).toMatchObject({ code: 0 });
+    const requests = box.calls(new RegExp(`aws s3 .*${SANDBOX_ARTIFACTS_BUCKET}`));
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toContain("--expected-bucket-owner 111122223333");
   }, 60_000);
 
   it("applies with --force even when the specification is unchanged (the first node, at init)", async () => {
@@ -103,7 +130,7 @@ describe("apply-addons.sh on a fake cluster", () => {
     const stale = lease(box);
     stale.spec.renewTime = new Date(Date.now() - 600_000).toISOString().replace(/\.\d+Z$/, ".000000Z");
     writeFileSync(file, JSON.stringify(stale));
-    box.putObject(ADDON_SPEC_KEY, sandboxSpec({ addons: { coreDns: { enabled: false } } }));
+    box.publishAddonSpec(sandboxSpec({ addons: { coreDns: { enabled: false } } }));
 
     const results = await Promise.all(nodes.slice(1).map((n) => box.run(n, "apply-addons.sh")));
     expect(results.map((r) => r.code)).toEqual([0, 0]);
@@ -130,7 +157,7 @@ describe("apply-addons.sh on a fake cluster", () => {
 
   it("renders Cilium's chart with the downloaded Helm and the values of the specification", async () => {
     const { box, nodes } = setup();
-    box.putObject(ADDON_SPEC_KEY, sandboxSpec({ addons: { cni: "cilium" }, podCidr: "10.240.0.0/16" }));
+    box.publishAddonSpec(sandboxSpec({ addons: { cni: "cilium" }, podCidr: "10.240.0.0/16" }));
     const result = await box.run(nodes[0], "apply-addons.sh");
     expect(result).toMatchObject({ code: 0 });
     expect(box.calls(/ helm /)).toEqual([expect.stringMatching(/^i-node0 helm template cilium \S+\/20-cilium\/cilium-1\.19\.6\.tgz --namespace kube-system --values \S+\/values\.json$/)]);
@@ -145,7 +172,7 @@ describe("apply-addons.sh on a fake cluster", () => {
     const { box, nodes } = setup();
     const spec = JSON.parse(sandboxSpec());
     spec.addons[0].files["../../escape.sh"] = "#!/bin/sh\n";
-    box.putObject(ADDON_SPEC_KEY, JSON.stringify(spec));
+    box.publishAddonSpec(JSON.stringify(spec));
     const result = await box.run(nodes[0], "apply-addons.sh");
     expect(result.code).not.toBe(0);
     expect(result.output).toContain("add-on specification names an unsafe path: 10-aws-cloud-controller-manager/../../escape.sh");

@@ -6,6 +6,7 @@ import { controlPlaneImage } from "../helpers/control-plane-fixture";
 import { LocalEtcdCluster } from "../helpers/etcd-cluster";
 import { SANDBOX_ARTIFACTS_BUCKET, Sandbox } from "../helpers/sandbox";
 import { evaluateFiles, firstEncryptionProvider, STRONG_ENCRYPTION_PROVIDERS } from "../security/cis-benchmark";
+import { findSecrets } from "../security/secret-scan";
 
 const CALICO_MANIFEST = "# calico manifest stand-in\n";
 /** The control-plane image, its Calico checksum pointing at the stand-in manifest the sandbox serves. */
@@ -14,7 +15,6 @@ const IMAGE = controlPlaneImage({}, { calicoSha256: sha256(CALICO_MANIFEST) });
 /** A sandbox whose download server has the Kubernetes apt key and a Calico manifest. */
 function sandbox(calicoManifest = CALICO_MANIFEST): Sandbox {
   const box = new Sandbox();
-  writeFileSync(join(box.downloads, "Release.key"), "fake key");
   writeFileSync(join(box.downloads, "calico.yaml"), calicoManifest);
   return box;
 }
@@ -43,6 +43,9 @@ describe("control-plane bootstrap in a sandbox", () => {
     // Only the first node applies add-ons while booting; later changes are the timer's.
     expect([...new Set(box.calls(/kubectl apply .* -k /).map((l) => l.split(" ")[0]))]).toEqual([initNode]);
     expect(box.exists("unhealthy")).toBe(false);
+    // What reaches the journal and the serial console: no token, key or kubeconfig credential.
+    expect(results.flatMap((r) => findSecrets(r.output).map((f) => `${r.node.instanceId}: ${f}`))).toEqual([]);
+    expect(results.map((r) => r.output).join("\n")).not.toContain(box.ssmValue("/k8s/prod/join/token")!.split(".")[1]);
   }, 60_000);
 
   it("publishes the join credentials and stores the PKI, encrypted, once initialized", async () => {
@@ -60,13 +63,23 @@ describe("control-plane bootstrap in a sandbox", () => {
     );
     expect(pki["encryption-config.yaml"]).toMatch(/secretbox:\n\s+keys:\n\s+- name: key1\n\s+secret: [A-Za-z0-9+/]{43}=/);
     expect(box.secret("k8s/prod/admin-kubeconfig")).toContain("admin kubeconfig");
-    // The PKI first (the cluster is then initialized and its CA final), then the join credentials, then every add-on.
+    // kubeadm's blanket approval of bootstrap requests gone and our approver running before anything else, then the PKI
+    // (the cluster is then initialized and its CA final), then the join credentials, then every add-on.
     const addons = JSON.parse(IMAGE.objects![ADDON_SPEC_KEY]).addons.length;
     expect(addons).toBeGreaterThanOrEqual(7);
     const order = box
-      .calls(/kubectl apply .* -k |put-secret-value --secret-id k8s\/prod\/pki|put-parameter --name \/k8s\/prod\/join\//)
-      .map((l) => (l.includes("kubectl") ? "apply" : l.includes("pki") ? "pki" : l.split(" ")[5]));
-    expect(order).toEqual(["pki", "/k8s/prod/join/token", "/k8s/prod/join/kubernetes-version", "/k8s/prod/join/ca-cert-hash", ...Array(addons).fill("apply")]);
+      .calls(/kubectl .*delete clusterrolebinding|systemctl enable --now kubeadm-aws-approve-node-certificates.service$|kubectl apply .* -k |put-secret-value --secret-id k8s\/prod\/pki|put-parameter --name \/k8s\/prod\/join\//)
+      .map((l) => (l.includes("clusterrolebinding") ? l.split(" ").pop() : l.includes("systemctl") ? "approver" : l.includes("kubectl") ? "apply" : l.includes("pki") ? "pki" : l.split(" ")[5]));
+    expect(order).toEqual([
+      "--ignore-not-found",
+      "approver",
+      "pki",
+      "/k8s/prod/join/token",
+      "/k8s/prod/join/kubernetes-version",
+      "/k8s/prod/join/ca-cert-hash",
+      ...Array(addons).fill("apply"),
+    ]);
+    expect(box.calls(/delete clusterrolebinding/)).toEqual([expect.stringContaining("delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found")]);
     // Nothing that holds the token stays on the node, and kubeadm was told not to print it.
     expect(box.calls(/ kubeadm init /)).toEqual([expect.stringMatching(/ --skip-token-print/)]);
     for (const file of ["init.yaml", "join-token", "pki.json"]) expect(existsSync(join(node.root, "var/lib/kubeadm-aws/run", file))).toBe(false);
@@ -327,13 +340,19 @@ describe("join token rotation in a sandbox", () => {
     // The cluster says the token expires in one hour.
     const tokens = join(box.state, "cluster/tokens");
     const soon = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
-    writeFileSync(tokens, box.file("cluster/tokens").replace(new RegExp(`^${token} .*$`, "m"), `${token} ${soon}`));
+    writeFileSync(tokens, box.file("cluster/tokens").replace(new RegExp(`^${token} \\S+`, "m"), `${token} ${soon}`));
     const result = await box.run(node, "rotate-join-token.sh");
     expect(result.code).toBe(0);
     const rotated = box.ssmValue("/k8s/prod/join/token")!;
     expect(rotated).not.toBe(token);
     expect(box.file("cluster/tokens")).toContain(`${rotated} `);
-    expect(box.file("cluster/tokens")).toContain(`${token} `); // the old token stays valid until it expires
+    // The old token stays valid for joins in flight; the next run, an hour later, revokes it.
+    expect(box.file("cluster/tokens")).toContain(`${token} `);
+    const next = await box.run(node, "rotate-join-token.sh");
+    expect(next.output).toContain(`revoked join token ${token.split(".")[0]}, replaced in SSM over an hour ago`);
+    expect(box.file("cluster/tokens")).not.toContain(`${token} `);
+    expect(box.file("cluster/tokens")).toContain(`${rotated} `);
+    expect(box.calls(/ kubeadm token delete /)).toEqual([`i-node0 kubeadm token delete ${token}`]);
   }, 60_000);
 
   it("leaves a valid token in SSM when rotators on several nodes race", async () => {

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UNSET_PARAMETER_VALUE } from "../../lib/control-plane/join-parameters";
-import { Sandbox } from "../helpers/sandbox";
+import { Sandbox, testReleaseKey } from "../helpers/sandbox";
 import { workerImage } from "../helpers/worker-fixture";
+import { findSecrets } from "../security/secret-scan";
 import { evaluateFiles } from "../security/cis-benchmark";
 
 const IMAGE = workerImage({ labels: { team: "data" }, taints: [{ key: "dedicated", value: "data", effect: "NoSchedule" }] });
@@ -27,11 +28,25 @@ function publishJoinCredentials(box: Sandbox, token = TOKEN, version = "v1.35.2"
 
 function sandbox(options: { awsCli?: boolean } = {}): Sandbox {
   const box = new Sandbox(options);
-  writeFileSync(join(box.downloads, "Release.key"), "fake key");
   return box;
 }
 
 describe("worker bootstrap in a sandbox", () => {
+  it.each([
+    ["another key", () => testReleaseKey("attacker").armored],
+    ["the pinned key with another beside it", () => testReleaseKey().armored + testReleaseKey("attacker").armored],
+  ])("refuses a pkgs.k8s.io Release.key that is %s, before apt trusts it", async (_, served) => {
+    const box = sandbox();
+    publishJoinCredentials(box);
+    writeFileSync(join(box.downloads, "Release.key"), served());
+    const node = box.addNode(0, IMAGE, "worker");
+    const result = await box.boot(node);
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(`is not the pinned pkgs.k8s.io key ${testReleaseKey().fingerprint}`);
+    expect(box.calls(/ gpg .*--dearmor/)).toEqual([]);
+    expect(box.calls(/apt-get .*install .*kubelet/)).toEqual([]);
+  }, 60_000);
+
   it("waits while no join token exists, then joins once the control plane publishes one", async () => {
     const box = sandbox();
     const node = box.addNode(0, IMAGE, "worker");
@@ -49,7 +64,11 @@ describe("worker bootstrap in a sandbox", () => {
     const box = sandbox();
     publishJoinCredentials(box, "fedcba.fedcba9876543210"); // the token rotated in most recently
     const node = box.addNode(0, IMAGE, "worker");
-    expect(await box.boot(node)).toMatchObject({ code: 0 });
+    const booted = await box.boot(node);
+    expect(booted).toMatchObject({ code: 0 });
+    // Nothing of the token reaches the journal or the serial console.
+    expect(findSecrets(booted.output)).toEqual([]);
+    expect(booted.output).not.toContain("fedcba9876543210");
     const config = box.file("last-i-node0-join.yaml");
     expect(config).toContain("token: fedcba.fedcba9876543210");
     expect(config).toContain(`- ${HASH}`);

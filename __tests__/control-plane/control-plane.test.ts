@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { TerraformStack } from "cdktf";
 import { decodeUserData, USER_DATA_LIMIT_BYTES } from "../../lib/bootstrap/user-data";
 import { ClusterKey } from "../../lib/cluster-key";
+import { SECRET_MANAGEMENT } from "../../lib/control-plane/cluster-secrets";
 import { ControlPlane } from "../../lib/control-plane/control-plane";
 import { controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
@@ -12,7 +13,7 @@ import { ClusterNetwork } from "../../lib/network/cluster-network";
 import { untarGz } from "../helpers/bundle";
 import { controlPlaneBootstrap } from "../helpers/control-plane-fixture";
 import { tempDir } from "../helpers/plan";
-import { Synthesized, synthStack } from "../helpers/synth";
+import { DEPLOYER, Synthesized, policyStatements, synthStack } from "../helpers/synth";
 
 const ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
 
@@ -25,6 +26,7 @@ function synthControlPlane(options: ControlPlaneOptions = {}): Synthesized {
 }
 
 const bundleObject = (synth: Synthesized) => synth.resources("aws_s3_object").find((o) => o.values.key.startsWith("control-plane/"))!;
+const addonSpecObject = (synth: Synthesized) => synth.resources("aws_s3_object").find((o) => o.values.key === "addons/spec.json")!;
 /** An inline policy of the control-plane role, or one of its managed policies ("<role>-<name>"). */
 const policyOf = (synth: Synthesized, name: string) =>
   JSON.parse([...synth.resources("aws_iam_role_policy"), ...synth.resources("aws_iam_policy")].find((p) => p.values.name === name || p.values.name.endsWith(`-control-plane-${name}`))!.values.policy);
@@ -134,6 +136,8 @@ describe("ControlPlane", () => {
       ["/k8s/prod/join/token", "SecureString", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       ["/k8s/prod/join/ca-cert-hash", "SecureString", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       ["/k8s/prod/join/kubernetes-version", "String", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
+      // Not a secret: the add-on specification's checksum, read from the object Terraform uploads.
+      ["/k8s/prod/control-plane/addon-spec-sha256", "String", undefined, `\${sha256(${Synthesized.ref("aws_s3_object", addonSpecObject(synth), "content").slice(2, -1)})}`, undefined],
     ]);
     for (const p of parameters.filter((p) => p.type === "SecureString")) expect(p.key_id).toMatch(/^\$\{aws_kms_key\.key_.*\.arn\}$/);
   });
@@ -149,8 +153,15 @@ describe("ControlPlane", () => {
   it("limits the node role's secrets access to this cluster's secrets and parameter path", () => {
     const statements = policyOf(synth, "cluster-secrets").Statement;
     expect(statements[0].Resource).toEqual([expect.stringMatching(/aws_secretsmanager_secret\.control-plane_secrets_pki_.*\.arn/), expect.stringMatching(/admin-kubeconfig_.*\.arn/)]);
-    expect(statements[1].Resource).toBe("arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/*");
-    expect(statements[2]).toMatchObject({ Condition: { StringEquals: { "kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com"] } } });
+    expect(statements[1]).toMatchObject({ Action: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory"], Resource: "arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/*" });
+    // Nodes write only what they publish; the add-on specification's checksum is Terraform's alone.
+    expect(statements[2]).toEqual({
+      Sid: "WriteJoinParametersAndInitLock",
+      Effect: "Allow",
+      Action: "ssm:PutParameter",
+      Resource: ["arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/join/*", "arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/control-plane/init-lock"],
+    });
+    expect(statements[3]).toMatchObject({ Condition: { StringEquals: { "kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com"] } } });
   });
 
   it("conditions the cloud controller's changes on the cluster tag", () => {
@@ -195,31 +206,33 @@ describe("who may read the cluster's secrets", () => {
     const secret = synth.resources("aws_secretsmanager_secret").find((s) => s.values.name === `k8s/prod/${purpose}`)!;
     return synth.resources("aws_secretsmanager_secret_policy").find((p) => p.values.secret_arn === Synthesized.ref("aws_secretsmanager_secret", secret, "arn"))!.values.policy;
   };
-  const secretPolicy = (synth: Synthesized, purpose: "pki" | "admin-kubeconfig") => JSON.parse(policyText(synth, purpose)).Statement as Array<Record<string, any>>;
+  const secretPolicy = (synth: Synthesized, purpose: "pki" | "admin-kubeconfig") => policyStatements(policyText(synth, purpose));
   const role = (synth: Synthesized) =>
     Synthesized.ref("aws_iam_role", synth.resources("aws_iam_role").find((r) => r.values.name === "prod-control-plane")!, "arn");
 
-  it("denies reading the PKI to every principal but the control-plane role", () => {
+  it("denies reading the PKI to every principal but the control-plane role, and writing it to all but the control plane and the deployer", () => {
     const synth = synthControlPlane();
-    expect(secretPolicy(synth, "pki")).toEqual([
-      {
-        Sid: "OnlyControlPlaneNodesReadThePki",
-        Effect: "Deny",
-        Principal: { AWS: "*" },
-        Action: "secretsmanager:GetSecretValue",
-        Resource: "*",
-        Condition: { ArnNotLike: { "aws:PrincipalArn": [role(synth)] } },
-      },
+    const statements = secretPolicy(synth, "pki");
+    // Each statement: who it exempts from a denial of which actions, whatever their IAM policies allow.
+    expect(statements.map((st) => [st.Sid, st.Action, st.Condition.ArnNotLike["aws:PrincipalArn"]])).toEqual([
+      ["OnlyControlPlaneNodesReadThePki", "secretsmanager:GetSecretValue", [role(synth)]],
+      ["OnlyControlPlaneNodesAndTheDeployerWriteValues", ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"], [role(synth), ...DEPLOYER]],
+      ["OnlyTheDeployerManagesTheSecret", SECRET_MANAGEMENT, DEPLOYER],
     ]);
+    for (const st of statements) expect(st).toMatchObject({ Effect: "Deny", Principal: { AWS: "*" }, Resource: "*" });
+    // Everything that could plant a value or lift these denials.
+    for (const action of ["UpdateSecret", "DeleteSecret", "PutResourcePolicy", "DeleteResourcePolicy"]) expect(SECRET_MANAGEMENT).toContain(`secretsmanager:${action}`);
+    expect(secretPolicy(synth, "admin-kubeconfig").slice(1)).toEqual(secretPolicy(synth, "pki").slice(1));
   });
 
-  it("lets only the named principals and the control plane read the admin kubeconfig, with no lookup", () => {
+  it("lets only the named principals and the control plane read the admin kubeconfig; the deployer still writes and manages it", () => {
     const admins = ["arn:aws:iam::111122223333:role/platform/*", "arn:aws:iam::111122223333:user/alice"];
     const synth = synthControlPlane({ adminAccess: { principalArns: admins } });
-    const [deny] = secretPolicy(synth, "admin-kubeconfig");
-    expect(deny).toMatchObject({ Effect: "Deny", Principal: { AWS: "*" }, Action: "secretsmanager:GetSecretValue" });
-    expect(deny.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual([role(synth), ...admins]);
-    expect(synth.dataSources("aws_caller_identity")).toEqual([]);
+    const [read, write, manage] = secretPolicy(synth, "admin-kubeconfig");
+    expect(read).toMatchObject({ Effect: "Deny", Principal: { AWS: "*" }, Action: "secretsmanager:GetSecretValue" });
+    expect(read.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual([role(synth), ...admins]);
+    expect(write.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual([role(synth), ...DEPLOYER]);
+    expect(manage.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual(DEPLOYER);
   });
 
   it("by default names the deploying principal, an assumed role's session turned into its role, as terraform evaluates it", () => {
@@ -228,7 +241,8 @@ describe("who may read the cluster's secrets", () => {
     const text = policyText(synth, "admin-kubeconfig");
     expect(text).toContain(`"aws:PrincipalArn":["${role(synth)}","\${replace(`);
     expect(synth.dataSources("aws_caller_identity")).toHaveLength(1);
-    const deployer = [...text.matchAll(/\$\{replace\(data\.aws_caller_identity[^}]*\)\}/g)].map((m) => m[0]);
+    // The same two expressions in each statement that names the deployer.
+    const deployer = [...new Set([...text.matchAll(/\$\{replace\(data\.aws_caller_identity[^}]*\)\}/g)].map((m) => m[0]))];
     expect(deployer).toHaveLength(2);
     // Evaluate the expressions with terraform itself, the caller ARN standing in for the data source.
     const evaluate = (callerArn: string) =>

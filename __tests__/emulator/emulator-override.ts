@@ -113,11 +113,14 @@ function throughVersioning(bucketExpression: string, synth: { resource?: Resourc
 
 /** The policy without its conditional statements; a placeholder that moto evaluates correctly if none is left. */
 function withoutConditionalStatements(policy: string): string {
-  // Interpolations such as the account id sit inside JSON strings: the document parses, and Terraform still fills them in.
-  const doc = JSON.parse(policy) as { Version?: string; Statement: Array<Record<string, any>> };
+  // Interpolations such as the account id sit inside JSON strings, and Terraform fills them in. Those with quotes of
+  // their own (the deployer's ARN) stand aside while the document is parsed, and come back unchanged.
+  const expressions: string[] = [];
+  const text = policy.replace(/\$\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\}/g, (expression) => `<expression ${expressions.push(expression) - 1}>`);
+  const doc = JSON.parse(text) as { Version?: string; Statement: Array<Record<string, any>> };
   const kept = doc.Statement.filter((s) => !s.Condition);
   const bucketArn = [doc.Statement[0].Resource].flat()[0].replace(/\/\*$/, "");
   // A bucket-level action: moto checks bucket policies on object requests only, so this never refuses one.
   const placeholder = { Sid: "EmulatorPlaceholder", Effect: "Deny", Principal: "*", Action: "s3:PutBucketAcl", Resource: bucketArn };
-  return JSON.stringify({ ...doc, Statement: kept.length ? kept : [placeholder] });
+  return JSON.stringify({ ...doc, Statement: kept.length ? kept : [placeholder] }).replace(/<expression (\d+)>/g, (_, i) => expressions[Number(i)]);
 }

@@ -3,7 +3,8 @@ import { ClusterKey } from "../../lib/cluster-key";
 import { ControlPlane } from "../../lib/control-plane/control-plane";
 import { ControlPlaneOptions, resolveControlPlaneSettings } from "../../lib/control-plane/settings";
 import { ClusterNetwork } from "../../lib/network/cluster-network";
-import { Synthesized, synthStack } from "../helpers/synth";
+import { OBJECT_WRITES } from "../../lib/private-bucket";
+import { DEPLOYER, Synthesized, policyStatements, synthStack } from "../helpers/synth";
 
 function synth(options: ControlPlaneOptions = {}): Synthesized {
   return synthStack((stack: TerraformStack) => {
@@ -36,10 +37,34 @@ describe("EtcdBackup", () => {
     expect(forBucket(s, "aws_s3_bucket_ownership_controls").rule).toEqual({ object_ownership: "BucketOwnerEnforced" });
   });
 
-  it("denies any access without TLS, and uploads without KMS", () => {
-    const statements = JSON.parse(forBucket(s, "aws_s3_bucket_policy").policy).Statement;
-    expect(statements[0]).toMatchObject({ Effect: "Deny", Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } });
-    expect(statements[1]).toMatchObject({ Effect: "Deny", Action: "s3:PutObject", Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" } } });
+  it("denies plain HTTP, other encryption than the bucket's default (the cluster key), overwrites, and writes or reads by anyone but the control plane and the deployer", () => {
+    const bucket = "arn:aws:s3:::prod-etcd-111122223333-eu-west-1";
+    const controlPlaneRole = "arn:aws:iam::111122223333:role/prod-control-plane";
+    const statements = policyStatements(forBucket(s, "aws_s3_bucket_policy").policy);
+    expect(statements.map((st) => [st.Sid, st.Effect, st.Action, st.Condition])).toEqual([
+      ["DenyInsecureTransport", "Deny", "s3:*", { Bool: { "aws:SecureTransport": "false" } }],
+      ["DenyUploadsWithOtherEncryption", "Deny", "s3:PutObject", { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" }, Null: { "s3:x-amz-server-side-encryption": "false" } }],
+      ["DenyUploadsNamingAKey", "Deny", "s3:PutObject", { Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" } }],
+      ["OnlyNamedPrincipalsWrite", "Deny", OBJECT_WRITES, { ArnNotLike: { "aws:PrincipalArn": [controlPlaneRole] } }],
+      ["DenyOverwrites", "Deny", "s3:PutObject", { Null: { "s3:if-none-match": "true" } }],
+      ["OnlyControlPlaneNodesAndNamedPrincipalsRead", "Deny", ["s3:GetObject", "s3:GetObjectVersion"], { ArnNotLike: { "aws:PrincipalArn": [controlPlaneRole, ...DEPLOYER] } }],
+    ]);
+    expect(statements.every((st) => st.Principal === "*")).toBe(true);
+    expect(statements.slice(1).map((st) => st.Resource)).toEqual(Array(5).fill(`${bucket}/*`));
+    // The control-plane role, named before it exists, is the one the nodes get.
+    expect(s.resources("aws_iam_role").map((r) => r.values.name)).toContain("prod-control-plane");
+  });
+
+  it("lets the admin kubeconfig's readers, when named, read snapshots instead of the deployer", () => {
+    const admins = ["arn:aws:iam::111122223333:role/platform/*"];
+    const named = synth({ adminAccess: { principalArns: admins } });
+    const read = policyStatements(forBucket(named, "aws_s3_bucket_policy").policy).find((st) => st.Sid === "OnlyControlPlaneNodesAndNamedPrincipalsRead")!;
+    expect(read.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual(["arn:aws:iam::111122223333:role/prod-control-plane", ...admins]);
+  });
+
+  it("keeps a deleted or expired snapshot's version for the retention of its kind", () => {
+    const rules = forBucket(s, "aws_s3_bucket_lifecycle_configuration").rule.filter((r: any) => r.expiration);
+    expect(rules.map((r: any) => [r.filter[0].prefix, r.noncurrent_version_expiration[0].noncurrent_days])).toEqual([["etcd/frequent/", 7], ["etcd/daily/", 90]]);
   });
 
   it("keeps frequent snapshots 7 days and daily ones 90 days by default", () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { controlPlaneImage } from "../helpers/control-plane-fixture";
 import { EtcdMember, LocalEtcdCluster } from "../helpers/etcd-cluster";
@@ -39,7 +39,7 @@ const backups = (kind: "frequent" | "daily") => {
 const snapshotStatus = (file: string) => JSON.parse(spawnSync("etcdctl", ["snapshot", "status", file, "-w", "json"], { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } }).stdout);
 
 describe("etcd backups", () => {
-  it("store a valid snapshot under a name that sorts by time, encrypted, and publish its age", async () => {
+  it("store a valid snapshot under a name that sorts by time, never over another, and publish its age", async () => {
     for (let i = 0; i < 20; i++) cluster.put(`/registry/key-${i}`, `value-${i}`);
     const leader = await leaderMember();
     expect(await box.run(node, "etcd-backup.sh", local(leader))).toMatchObject({ code: 0 });
@@ -58,8 +58,30 @@ describe("etcd backups", () => {
     expect(status.revision).toBe(first);
     // One daily snapshot per day, whatever the number of runs.
     expect(backups("daily")).toHaveLength(1);
-    expect(box.calls(/aws s3 cp .* s3:\/\/.* --sse aws:kms --sse-kms-key-id alias\/k8s\/prod/)).toHaveLength(3);
+    // Conditional writes to the bucket of this account, encrypted by its default (the cluster key).
+    const uploads = box.calls(/aws s3api put-object /);
+    expect(uploads).toHaveLength(3);
+    for (const upload of uploads) {
+      expect(upload).toContain(`--expected-bucket-owner 111122223333 --bucket ${BUCKET} `);
+      expect(upload).toMatch(/ --if-none-match \*$/);
+      expect(upload).not.toMatch(/--server-side-encryption|--ssekms-key-id/);
+    }
     expect(box.file("metrics/data")).toMatch(/^KubeadmAws\/Etcd MetricName=EtcdSnapshotAgeSeconds,Value=\d+,Unit=Seconds,Dimensions=\[\{Name=ClusterName,Value=prod\}\]$/m);
+  }, TIMEOUT);
+
+  it("keep a stored snapshot when an upload to its key is attempted again", async () => {
+    cluster.put("/registry/a", "1");
+    expect(await box.run(node, "etcd-backup.sh", local(await leaderMember()))).toMatchObject({ code: 0 });
+    const [stored] = backups("frequent");
+    const file = join(box.state, "s3", BUCKET, "etcd", "frequent", stored);
+    const before = readFileSync(file);
+    // A second upload to the same key, as a retry after a lost response would make.
+    const other = join(node.root, "other.db");
+    writeFileSync(other, "other");
+    const again = await box.shell(node, ["etcd-backup.sh"], `BUCKET=${BUCKET}; OWNER=(); upload ${other} etcd/frequent/${stored}`);
+    expect(again).toMatchObject({ code: 0 });
+    expect(again.output).toContain(`s3://${BUCKET}/etcd/frequent/${stored} exists already; keeping it`);
+    expect(readFileSync(file)).toEqual(before);
   }, TIMEOUT);
 
   it("are taken by the leader's node only: one snapshot when every member's timer runs", async () => {

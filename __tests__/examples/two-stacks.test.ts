@@ -33,7 +33,7 @@ describe("a node group in its own stack (examples/separate-node-group-stack)", (
       ["aws_cloudwatch_metric_alarm", 2],
       ["aws_iam_instance_profile", 1],
       ["aws_iam_role", 1],
-      ["aws_iam_role_policy", 5],
+      ["aws_iam_role_policy", 4],
       ["aws_launch_template", 1],
       ["aws_s3_object", 1],
     ]);

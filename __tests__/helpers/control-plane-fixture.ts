@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { renderAddons } from "../../lib/addons";
 import { AddonContext, renderAddonSpec } from "../../lib/addons/addon";
 import { renderBundle, renderUserData } from "../../lib/bootstrap/user-data";
-import { ADDON_SPEC_KEY, ControlPlaneBootstrap, controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
+import { ADDON_SPEC_KEY, ControlPlaneBootstrap, addonSpecChecksumParameter, controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
 import { ControlPlaneOptions, resolveControlPlaneSettings } from "../../lib/control-plane/settings";
 import { CALICO } from "../../lib/versions";
 import { NodeImage } from "./sandbox";
@@ -49,10 +50,12 @@ export function addonSpec(options: ControlPlaneOptions = {}): string {
 export function controlPlaneImage(options: ControlPlaneOptions = {}, fixture: { publicLoadBalancerName?: string; calicoSha256?: string } = {}): NodeImage {
   const node = controlPlaneNode(controlPlaneBootstrap(options, fixture.publicLoadBalancerName));
   const bundle = renderBundle(node, "control-plane");
-  const spec = addonSpec(options);
+  const pinned = addonSpec(options);
+  const spec = fixture.calicoSha256 ? pinned.split(CALICO.manifestSha256).join(fixture.calicoSha256) : pinned;
   return {
     userData: renderUserData(node, bundle),
     bundle,
-    objects: { [ADDON_SPEC_KEY]: fixture.calicoSha256 ? spec.split(CALICO.manifestSha256).join(fixture.calicoSha256) : spec },
+    objects: { [ADDON_SPEC_KEY]: spec },
+    parameters: { [addonSpecChecksumParameter("prod")]: createHash("sha256").update(spec).digest("hex") },
   };
 }

@@ -1,8 +1,10 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
 import { NodeBundle } from "../../lib/bootstrap/user-data";
+import { ADDON_SPEC_KEY, addonSpecChecksumParameter } from "../../lib/control-plane/control-plane-user-data";
 import { tempDir } from "./plan";
 
 /** What an EC2 instance of a node role gets: user data, the bundle it fetches from S3, and other objects of the bucket. */
@@ -11,12 +13,34 @@ export interface NodeImage {
   readonly bundle: NodeBundle;
   /** Further objects of the node-artifacts bucket, by key (the add-on specification). */
   readonly objects?: Record<string, string>;
+  /** SSM parameters that Terraform writes, by name (the add-on specification's checksum). */
+  readonly parameters?: Record<string, string>;
 }
 
 /** The node-artifacts bucket of cluster "prod" in the sandbox's account and region. */
 export const SANDBOX_ARTIFACTS_BUCKET = "prod-nodes-111122223333-eu-west-1";
 
 const FAKES = join(__dirname, "../bootstrap/fakes");
+
+const releaseKeys = new Map<string, { armored: string; fingerprint: string }>();
+
+/**
+ * An OpenPGP key made with the real gpg, once per name and test process. The
+ * default one stands in for pkgs.k8s.io's: the sandbox serves it, and nodes
+ * pin its fingerprint.
+ */
+export function testReleaseKey(name = "sandbox release key"): { armored: string; fingerprint: string } {
+  let key = releaseKeys.get(name);
+  if (!key) {
+    const home = tempDir("gnupg");
+    const gpg = (args: string[]) => execFileSync("gpg", ["--homedir", home, "--batch", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    gpg(["--passphrase", "", "--quick-gen-key", `${name} <release@example.com>`, "ed25519", "sign", "never"]);
+    const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(gpg(["--with-colons", "--list-keys"]))![1];
+    key = { armored: gpg(["--armor", "--export", fingerprint]), fingerprint };
+    releaseKeys.set(name, key);
+  }
+  return key;
+}
 /** The host's PATH without any directory that holds an AWS CLI: a sandbox never reaches real AWS, and starts without one. */
 const HOST_PATH = (process.env.PATH ?? "").split(":").filter((dir) => dir && !existsSync(join(dir, "aws")));
 
@@ -50,6 +74,8 @@ export class Sandbox {
     mkdirSync(this.downloads, { recursive: true });
     mkdirSync(this.snapBin, { recursive: true });
     if (options.awsCli !== false) symlinkSync(join(FAKES, "aws-cli"), join(this.snapBin, "aws"));
+    // pkgs.k8s.io's Release.key, as nodes download it: a real key, whose fingerprint nodes are told to expect.
+    writeFileSync(join(this.downloads, "Release.key"), testReleaseKey().armored);
     writeFileSync(join(this.state, "calls.log"), "");
   }
 
@@ -61,6 +87,7 @@ export class Sandbox {
   addNode(index: number, image: NodeImage, role = "control-plane", envOverrides: Record<string, string> = {}): SandboxNode {
     const node = { instanceId: `i-node${index}`, hostname: `ip-10-0-0-${10 + index}.eu-west-1.compute.internal`, ip: `10.0.0.${10 + index}`, root: join(this.dir, `node${index}`) };
     for (const [key, content] of Object.entries({ [image.bundle.key]: image.bundle.archive, ...image.objects })) this.putObject(key, content);
+    for (const [name, value] of Object.entries(image.parameters ?? {})) this.putParameter(name, value);
     const config = parse(image.userData.replace(/^#cloud-config\n/, "")) as { write_files: Array<{ path: string; content: string; permissions: string }> };
     for (const file of config.write_files) {
       const path = join(node.root, file.path);
@@ -70,7 +97,7 @@ export class Sandbox {
     }
     for (const dir of ["etc/apt/sources.list.d", "etc/kubernetes"]) mkdirSync(join(node.root, dir), { recursive: true });
     writeFileSync(join(node.root, "etc/hosts"), "127.0.0.1 localhost\n");
-    const overrides = { POLL_SECONDS: "0.2", CLUSTER_WAIT_SECONDS: "30", RETRY_DELAY_SECONDS: "0", INTERNET_WAIT_SECONDS: "3", ...envOverrides };
+    const overrides = { KUBERNETES_APT_KEY_FINGERPRINT: testReleaseKey().fingerprint, POLL_SECONDS: "0.2", CLUSTER_WAIT_SECONDS: "30", RETRY_DELAY_SECONDS: "0", INTERNET_WAIT_SECONDS: "3", ...envOverrides };
     const envFile = join(node.root, "etc/kubeadm-aws/node.env");
     let env = readFileSync(envFile, "utf8");
     for (const [key, value] of Object.entries(overrides)) {
@@ -87,6 +114,21 @@ export class Sandbox {
     const object = join(this.state, "s3", SANDBOX_ARTIFACTS_BUCKET, key);
     mkdirSync(dirname(object), { recursive: true });
     writeFileSync(object, content);
+  }
+
+  /** Writes a String parameter as Terraform does: a new version each time. */
+  putParameter(name: string, value: string): void {
+    const dir = join(this.state, "ssm", name.replace(/\//g, "%2F"));
+    mkdirSync(dir, { recursive: true });
+    const version = readdirSync(dir).filter((f) => /^v\d+$/.test(f)).length + 1;
+    writeFileSync(join(dir, `v${version}`), value);
+    writeFileSync(join(dir, "type"), "String\n");
+  }
+
+  /** Publishes an add-on specification as the ControlPlane construct does: the object, then its checksum. */
+  publishAddonSpec(content: string): void {
+    this.putObject(ADDON_SPEC_KEY, content);
+    this.putParameter(addonSpecChecksumParameter("prod"), createHash("sha256").update(content).digest("hex"));
   }
 
   setInstance(node: Pick<SandboxNode, "instanceId" | "hostname" | "ip">, state: string, role = "control-plane"): void {

@@ -56,3 +56,16 @@ export function testStack(): TerraformStack {
   new AwsEnvironment(stack, { accountId: TEST_ACCOUNT, region: TEST_REGION });
   return stack;
 }
+
+/** What `policy()` puts for the deploying principal's two ARN patterns (AwsEnvironment.deployingPrincipalArns). */
+export const DEPLOYER = ["<deployer role or user>", "<deployer role, with a path>"];
+
+/**
+ * A synthesized policy document's statements. The deploying principal's
+ * ARNs are Terraform expressions, whose quotes JSON cannot hold: they become
+ * the two DEPLOYER markers.
+ */
+export function policyStatements(text: string): Array<Record<string, any>> {
+  const marked = text.replace(/\$\{replace\(data\.aws_caller_identity[^}]*\)\}/g, (expression) => (expression.includes("role/*/") ? DEPLOYER[1] : DEPLOYER[0]));
+  return JSON.parse(marked).Statement;
+}

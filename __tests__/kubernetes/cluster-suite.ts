@@ -1,12 +1,13 @@
 import { parse, parseAllDocuments } from "yaml";
 import { CLUSTER_INFO_PATH } from "../../lib/bootstrap/apiserver-config";
-import { LOOPBACK_API_NAMES } from "../../lib/bootstrap/kubeadm-config";
+import { JOIN_TOKEN_DESCRIPTION, LOOPBACK_API_NAMES } from "../../lib/bootstrap/kubeadm-config";
 import { addonSpec, controlPlaneImage } from "../helpers/control-plane-fixture";
 import { ClusterNode, LAB_API_ENDPOINT_HOST, LabCluster } from "../helpers/kubernetes/lab-cluster";
 import { waitFor } from "../helpers/kubernetes/lab";
 import { workerImage } from "../helpers/worker-fixture";
 import { ClusterView, clusterView, evaluateCis, initDocuments, runningClusterView } from "../security/cis-benchmark";
 import { applyExceptions, readExceptions } from "../security/exceptions";
+import { findSecrets } from "../security/secret-scan";
 import { MAXIMAL_CONTROL_PLANE } from "../security/plan-under-review";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 
@@ -59,6 +60,27 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
   const version: ControlPlaneOptions = { kubernetesVersion: minor };
 
+  /**
+   * Runs a join while cp1's certificate approver does its rounds, as its
+   * service would: with kubeadm's blanket approval removed, nothing else
+   * approves the new kubelet's client certificate.
+   */
+  async function withApprover<T>(join: Promise<T>): Promise<T> {
+    let done = false;
+    const rounds = (async () => {
+      while (!done) {
+        await cp1.steps("KUBECONFIG=/etc/kubernetes/admin.conf /opt/kubeadm-aws/bin/approve-node-certificates.sh --once");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    })();
+    try {
+      return await join;
+    } finally {
+      done = true;
+      await rounds;
+    }
+  }
+
   /** What the first node's init printed: what reaches its journal and console. */
   let initOutput = "";
 
@@ -66,7 +88,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     cluster = await LabCluster.create(minor);
     cp1 = await cluster.addNode("cp1", 0, controlPlaneImage(version), "control-plane");
     // control-plane.sh's init path, step by step, as the elected node runs it (the add-ons come later in this suite).
-    const init = await cp1.steps("kubeadm_init && store_cluster_secrets && publish_join_credentials", ["control-plane.sh"]);
+    const init = await cp1.steps("kubeadm_init && approve_node_certificates && store_cluster_secrets && publish_join_credentials", ["control-plane.sh"]);
     if (init.code !== 0) throw new Error(`kubeadm init failed on cp1: ${failureReport(init, cp1, ["kube-apiserver", "etcd", "kubelet"])}`);
     initOutput = init.output;
   }, 240_000);
@@ -93,11 +115,27 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       expect(JSON.parse(cluster.aws.secret("k8s/prod/pki")!)["ca.crt"]).toBe(await cp1.node.read(CA));
     });
 
+    it("revokes our tokens that SSM stopped naming over an hour ago, and keeps the published one, recent ones and others' tokens", async () => {
+      const create = async (ttl: string, description: string) =>
+        (await cp1.steps(`kubeadm token create --ttl ${ttl} --description ${JSON.stringify(description)}`)).output.trim().split("\n").pop()!;
+      const superseded = await create("1h", JOIN_TOKEN_DESCRIPTION); // replaced in SSM when it had 12 h left, 11 h ago
+      const recent = await create("23h", JOIN_TOKEN_DESCRIPTION); // a racing rotator's, an hour old
+      const operators = await create("1h", "an operator's token");
+      const published = cluster.aws.ssmValue("/k8s/prod/join/token")!;
+      const rotation = await cp1.steps("/opt/kubeadm-aws/bin/rotate-join-token.sh");
+      expect({ code: rotation.code, output: rotation.code ? rotation.output : "" }).toEqual({ code: 0, output: "" });
+      expect(rotation.output).toContain(`revoked join token ${superseded.split(".")[0]}, replaced in SSM over an hour ago`);
+      const listed = (await cp1.steps("kubeadm token list -o json | jq -r .token")).output.split("\n").filter(Boolean);
+      expect(listed.sort()).toEqual([published, recent, operators].sort());
+      await cp1.steps(`kubeadm token delete ${recent} ${operators}`);
+    });
+
     it("keeps the join token out of what kubeadm printed, and deletes the rendered files that held it", async () => {
       const token = cluster.aws.ssmValue("/k8s/prod/join/token")!;
       expect(initOutput).toContain("Your Kubernetes control-plane has initialized successfully");
       expect(initOutput).not.toContain(token);
       expect(initOutput).not.toContain(token.split(".")[1]);
+      expect(findSecrets(initOutput)).toEqual([]);
       const left = await cp1.node.exec(["ls", "/var/lib/kubeadm-aws/run"]);
       expect(left.output.split("\n").filter((f) => /init\.yaml|join|pki\.json/.test(f))).toEqual([]);
     });
@@ -153,7 +191,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
     it("joins with our JoinConfiguration: discovery, TLS bootstrap, and its Node registered with our labels and taints", async () => {
       // lib.sh's kubeadm_join: token and CA hash read from SSM, filled into the rendered join.yaml.
-      const join = await worker.steps("kubeadm_join");
+      const join = await withApprover(worker.steps("kubeadm_join"));
       expect({ code: join.code, output: join.code ? failureReport(join, worker, ["kubelet"]) : "" }).toEqual({ code: 0, output: "" });
       expect(join.output).toContain("This node has joined the cluster");
 
@@ -178,6 +216,29 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       expect(subject.trim()).toBe(`subject=CN=system:node:${worker.node.hostname},O=system:nodes`);
     });
 
+    it("got its client certificate from our approver: kubeadm's blanket approval of bootstrap requests is gone", async () => {
+      const csrs = JSON.parse(await cp1.kubectlOk(["get", "csr", "-o", "json"])).items;
+      const client = csrs.find((c: any) => c.spec.signerName === "kubernetes.io/kube-apiserver-client-kubelet" && c.spec.username.startsWith("system:bootstrap:"));
+      expect(client.status.conditions.map((c: any) => [c.type, c.reason])).toEqual([["Approved", "KubectlApprove"]]);
+      expect((await cp1.kubectl(["get", "clusterrolebinding", "kubeadm:node-autoapprove-bootstrap"])).output).toContain("NotFound");
+    });
+
+    it("denies the join token's holder a client certificate for a control-plane node, which kubeadm's binding would let the controller manager sign", async () => {
+      const token = cluster.aws.ssmValue("/k8s/prod/join/token")!;
+      const name = `takeover-${minor.replace(".", "-")}`;
+      const request = await cp1.node.execOk(["bash", "-c", `openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout /dev/null -subj "/O=system:nodes/CN=system:node:${cp1.node.hostname}" 2>/dev/null | base64 -w0`]);
+      const csr = { apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", metadata: { name }, spec: { signerName: "kubernetes.io/kube-apiserver-client-kubelet", usages: ["digital signature", "client auth"], request } };
+      await cp1.node.write("/root/takeover.json", JSON.stringify(csr));
+      // As a foothold would: with nothing but the token, through the API endpoint.
+      const created = await cp1.steps(`kubectl --server https://${LAB_API_ENDPOINT_HOST}:6443 --certificate-authority ${CA} --token ${token} create -f /root/takeover.json`);
+      expect({ code: created.code, output: created.code ? created.output : "" }).toEqual({ code: 0, output: "" });
+      const round = await cp1.steps("KUBECONFIG=/etc/kubernetes/admin.conf /opt/kubeadm-aws/bin/approve-node-certificates.sh --once");
+      expect(round.output).toContain(`denied ${name} (kubernetes.io/kube-apiserver-client-kubelet) for system:bootstrap:${token.split(".")[0]}: node ${cp1.node.hostname} is registered already`);
+      const decided = JSON.parse(await cp1.kubectlOk(["get", "csr", name, "-o", "json"]));
+      expect(decided.status.conditions.map((c: any) => c.type)).toEqual(["Denied"]);
+      expect(decided.status.certificate).toBeUndefined();
+    });
+
     it("gets its kubelet serving certificate from our approver, and the apiserver verifies the kubelet with it", async () => {
       // The AWS cloud controller manager sets a node's addresses from EC2; none runs here, so the test sets the same ones.
       const addresses = [
@@ -194,8 +255,8 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
         },
         60_000,
       );
-      const approve = await cp1.steps("KUBECONFIG=/etc/kubernetes/admin.conf /opt/kubeadm-aws/bin/approve-kubelet-serving.sh --once");
-      expect(approve.output).toContain(`approved ${pending.metadata.name} for system:node:${worker.node.hostname}`);
+      const approve = await cp1.steps("KUBECONFIG=/etc/kubernetes/admin.conf /opt/kubeadm-aws/bin/approve-node-certificates.sh --once");
+      expect(approve.output).toContain(`approved ${pending.metadata.name} (kubernetes.io/kubelet-serving) for system:node:${worker.node.hostname}`);
       // The apiserver reaches the kubelet with --kubelet-certificate-authority: only a CA-signed serving certificate passes.
       const healthz = await waitFor(
         "the kubelet to serve with its new certificate",
@@ -216,7 +277,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
     it("joins with --control-plane using the PKI as the secret store hands it over, and etcd has two voting members", async () => {
       // control-plane.sh's join path: dead members out (none yet), then the join, which fetches the PKI itself.
-      const join = await cp2.steps("ETCD_EXEC=local etcd_remove_dead_members && join_control_plane", ["control-plane.sh"]);
+      const join = await withApprover(cp2.steps("ETCD_EXEC=local etcd_remove_dead_members && join_control_plane", ["control-plane.sh"]));
       expect({ code: join.code, output: join.code ? failureReport(join, cp2, ["etcd", "kube-apiserver", "kubelet"]) : "" }).toEqual({ code: 0, output: "" });
       await apiReady(cp2);
       const members = await etcdMembers(cp1);

@@ -94,9 +94,9 @@ describe("NodeGroup", () => {
     expect(patch).toContain("maxPods: 110");
   });
 
-  it("gives workers only Session Manager, ECR pulls, the join parameters, their bundle, their logs and their own launch hook", () => {
+  it("gives workers only Session Manager, the join parameters, their bundle, their logs and their own launch hook", () => {
     const policies = synth.resources("aws_iam_role_policy").filter((p) => p.values.role.includes("node-group-general"));
-    expect(policies.map((p) => p.values.name).sort()).toEqual(["ecr-pull", "join-cluster", "node-bundle", "session-manager", "ship-logs"]);
+    expect(policies.map((p) => p.values.name).sort()).toEqual(["join-cluster", "node-bundle", "session-manager", "ship-logs"]);
     const text = policies.map((p) => p.values.policy).join("\n");
     expect(text).not.toMatch(/secretsmanager|ssm:PutParameter|elasticloadbalancing|ec2:Create|ec2:Authorize/);
     const join = JSON.parse(policies.find((p) => p.values.name === "join-cluster")!.values.policy).Statement;
@@ -106,6 +106,23 @@ describe("NodeGroup", () => {
       "arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/join/kubernetes-version",
     ]);
     expect(join[2].Resource).toBe("arn:aws:autoscaling:eu-west-1:111122223333:autoScalingGroup:*:autoScalingGroupName/prod-general");
+  });
+
+  it("lets workers pull only from the private ECR repositories their group names", () => {
+    const named = synthCluster([{ name: "general", instanceTypes: ["m7i.large"], minSize: 0, maxSize: 1, ecrRepositories: ["team-a/*", "base-images"] }]);
+    const pull = JSON.parse(named.resources("aws_iam_role_policy").find((p) => p.values.name === "ecr-pull")!.values.policy).Statement;
+    expect(pull[1]).toEqual({
+      Sid: "EcrPull",
+      Effect: "Allow",
+      Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+      Resource: ["arn:aws:ecr:eu-west-1:111122223333:repository/team-a/*", "arn:aws:ecr:eu-west-1:111122223333:repository/base-images"],
+    });
+  });
+
+  it.each(["*", "Team-A", "team-a/**", ""])("rejects the ECR repository pattern %j", (repository) => {
+    expect(() => synthCluster([{ name: "x", instanceTypes: ["m7i.large"], minSize: 0, maxSize: 1, ecrRepositories: [repository] }])).toThrow(
+      `nodeGroups[x].ecrRepositories: ${JSON.stringify(repository)} is not an ECR repository name or a prefix such as "team-a/*"`,
+    );
   });
 
   it("rejects a zone the network does not have", () => {

@@ -62,7 +62,6 @@ describe("log shipper on a control-plane node", () => {
 
   it("starts before kubeadm runs, so a node that never joins still ships its bootstrap log", async () => {
     const box = new Sandbox();
-    writeFileSync(join(box.downloads, "Release.key"), "k");
     const node = box.addNode(0, IMAGE);
     await box.boot(node, { FAKE_KUBEADM_INIT_FAIL: "1" });
     const order = box.calls(/systemctl enable --now kubeadm-aws-logs\.service| kubeadm init /).map((l) => (l.includes("logs") ? "logs" : "kubeadm init"));

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { UNSET_PARAMETER_VALUE } from "../../lib/control-plane/join-parameters";
 import { parseAllDocuments } from "yaml";
@@ -163,10 +164,14 @@ describe("offline plan of the default app (main.ts)", () => {
     expect(storageClass.parameters).toMatchObject({ type: "gp3", encrypted: "true", kmsKeyId: `arn:aws:kms:eu-west-1:${PLACEHOLDER_ACCOUNT_ID}:alias/k8s/kubeadm` });
     const alias = ofType("aws_kms_alias").find((a) => a.values.name === "alias/k8s/kubeadm")!;
     expect(referencedAddress(alias.references.target_key_id)).toEqual([ofType("aws_kms_key")[0].address]);
-    // Control-plane nodes start only once the specification is in the bucket.
+    // Its checksum, which nodes compare before they apply it, is computed from the object Terraform uploads, and is
+    // known at plan time too; control-plane nodes start only once both are in place.
+    const checksum = ofType("aws_ssm_parameter").find((p) => p.values.name === "/k8s/kubeadm/control-plane/addon-spec-sha256")!;
+    expect(checksum.values.value).toBe(createHash("sha256").update(object.values.content).digest("hex"));
+    expect(referencedAddress(checksum.references.value)).toEqual([object.address]);
     for (const g of ofType("aws_autoscaling_group").filter((g) => g.values.name.includes("-control-plane-"))) {
       const dependsOn = ((result.plan as any).configuration.root_module.resources as any[]).find((r) => r.address === g.address).depends_on as string[];
-      expect(dependsOn).toContain(object.address);
+      expect(dependsOn).toContain(checksum.address);
     }
   });
 
@@ -235,8 +240,11 @@ describe("offline plan of the default app (main.ts)", () => {
     expect(text).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|\b[0-9a-z]{6}\.[0-9a-z]{16}\b/);
     expect(ofType("aws_secretsmanager_secret_version")).toEqual([]);
     // The join parameters exist in Terraform, with a placeholder only: nodes write their values.
-    // The token and CA hash are write-only: not even the placeholder is in the plan.
+    // The token and CA hash are write-only: not even the placeholder is in the plan. The add-on specification's
+    // checksum is no secret (the specification is in the plan too).
+    const spec = ofType("aws_s3_object").find((o) => o.values.key === "addons/spec.json")!.values.content;
     expect(ofType("aws_ssm_parameter").map((p) => [p.values.name, p.values.value ?? null, p.values.insecure_value ?? null])).toEqual([
+      ["/k8s/kubeadm/control-plane/addon-spec-sha256", createHash("sha256").update(spec).digest("hex"), null],
       ["/k8s/kubeadm/join/ca-cert-hash", null, null],
       ["/k8s/kubeadm/join/kubernetes-version", null, UNSET_PARAMETER_VALUE],
       ["/k8s/kubeadm/join/token", null, null],

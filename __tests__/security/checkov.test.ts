@@ -129,9 +129,9 @@ function checkovGaps(p: PlanEditor): Array<{ what: string; ours: string; address
   const egress = p.resource("aws_vpc_security_group_egress_rule", "lb-to-control-plane");
   p.openToInternet(egress);
   out.push({ what: "egress to 0.0.0.0/0 on all protocols", ours: "KA-SG-NO-PUBLIC-EGRESS", address: egress.address });
-  const ecr = p.resource("aws_iam_role_policy", "node-group-general_role_ecr-pull");
-  p.addStatement(ecr, { Sid: "All", Effect: "Allow", Action: "s3:*", Resource: "arn:aws:s3:::x" });
-  out.push({ what: '"s3:*" on a named bucket', ours: "KA-IAM-NO-WILDCARD-ACTION", address: ecr.address });
+  const workerLogs = p.resource("aws_iam_role_policy", "node-group-general_role_ship-logs");
+  p.addStatement(workerLogs, { Sid: "All", Effect: "Allow", Action: "s3:*", Resource: "arn:aws:s3:::x" });
+  out.push({ what: '"s3:*" on a named bucket', ours: "KA-IAM-NO-WILDCARD-ACTION", address: workerLogs.address });
   const logs = p.resource("aws_iam_role_policy", "control-plane_role_ship-logs");
   p.addStatement(logs, { Sid: "Pass", Effect: "Allow", Action: "iam:PassRole", Resource: "arn:aws:iam::111122223333:role/*" });
   out.push({ what: 'iam:PassRole on "role/*"', ours: "KA-IAM-PASSROLE-SCOPED", address: logs.address });

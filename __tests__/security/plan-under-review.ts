@@ -53,7 +53,7 @@ export function buildMaximalCluster(app: App): void {
     addons: { cni: "cilium", clusterAutoscaler: { expander: "priority" } },
     observability: { alarms: { emails: ["oncall@example.com"] }, logs: { retentionDays: 365, auditRetentionDays: 3653 } },
     nodeGroups: [
-      { name: "general", instanceTypes: ["m7i.large", "m6i.large"], minSize: 3, maxSize: 30 },
+      { name: "general", instanceTypes: ["m7i.large", "m6i.large"], minSize: 3, maxSize: 30, ecrRepositories: ["platform/*", "base-images"] },
       {
         name: "spot-batch-workers-a",
         instanceTypes: ["c7i.2xlarge", "c6i.2xlarge", "c5.2xlarge"],

@@ -97,8 +97,17 @@ function usesClusterKey(plan: PlanUnderReview, resource: PlannedResource, attrib
 function policyOf(plan: PlanUnderReview, resource: PlannedResource, attribute = "policy"): { Statement: Statement[] } | undefined {
   const text = typeof resource.values[attribute] === "string" ? resource.values[attribute] : plan.configuration[resource.address]?.[attribute];
   if (typeof text !== "string" || text === "") return undefined;
-  const doc = JSON.parse(text) as { Statement: Statement | Statement[] };
+  const doc = parsePolicyText(text) as { Statement: Statement | Statement[] };
   return { Statement: list(doc.Statement) };
+}
+
+/**
+ * A policy document's JSON, as synthesized: a Terraform expression in it (the
+ * deployer's ARN) carries quotes of its own, which become single quotes, so
+ * the expression stays readable and the JSON parses.
+ */
+export function parsePolicyText(text: string): any {
+  return JSON.parse(text.replace(/\$\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\}/g, (expression) => expression.replace(/"/g, "'")));
 }
 
 /** Resources of a type that belong to a bucket, by the bucket's address. */
@@ -273,6 +282,98 @@ export const POLICY_CHECKS: PolicyCheck[] = [
     },
   },
   {
+    id: "KA-S3-CLUSTER-KEY-UPLOADS",
+    title: "Bucket policies refuse uploads that ask for other encryption than the bucket's default, the cluster key",
+    beyondCheckov: "checkov checks a bucket's default encryption (CKV_AWS_145), which a request header overrides; no check reads the bucket policy for it",
+    run: (plan) => {
+      const policies = bucketParts(plan, "aws_s3_bucket_policy");
+      return ofType(plan, "aws_s3_bucket").flatMap((b) => {
+        const denials = (policies.get(b.address) && policyOf(plan, policies.get(b.address)!))?.Statement.filter((st) => st.Effect === "Deny" && list(st.Action).includes("s3:PutObject")) ?? [];
+        const header = "s3:x-amz-server-side-encryption";
+        const refusesOtherAlgorithms = denials.some((st) => st.Condition?.StringNotEquals?.[header] === "aws:kms" && st.Condition?.Null?.[header] === "false");
+        const refusesNamedKeys = denials.some((st) => st.Condition?.Null?.[`${header}-aws-kms-key-id`] === "false" && Object.keys(st.Condition ?? {}).length === 1);
+        return [
+          ...(refusesOtherAlgorithms ? [] : [finding("KA-S3-CLUSTER-KEY-UPLOADS", b.address, "no statement denies uploads that ask for SSE-S3")]),
+          ...(refusesNamedKeys ? [] : [finding("KA-S3-CLUSTER-KEY-UPLOADS", b.address, "no statement denies uploads that name a KMS key instead of the bucket's default")]),
+        ];
+      });
+    },
+  },
+  {
+    id: "KA-S3-TRUSTED-WRITERS",
+    title: "Buckets whose objects nodes trust or keep (node artifacts, etcd snapshots) deny writes and deletes to all but named principals",
+    beyondCheckov: "cluster-specific: checkov has no notion of which principal may write a bucket nodes run code from (its CKV_AWS_70 only looks for public principals)",
+    run: (plan) => {
+      const policies = bucketParts(plan, "aws_s3_bucket_policy");
+      return ofType(plan, "aws_s3_bucket")
+        .filter((b) => /-(nodes|etcd)-/.test(String(b.values.bucket)))
+        .flatMap((b) => {
+          const statements = (policies.get(b.address) && policyOf(plan, policies.get(b.address)!))?.Statement ?? [];
+          const guarded = ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"].filter(
+            (action) => !statements.some((st) => st.Effect === "Deny" && st.Principal === "*" && list(st.Action).includes(action) && list(st.Condition?.ArnNotLike?.["aws:PrincipalArn"] as string[]).length > 0),
+          );
+          return guarded.map((action) => finding("KA-S3-TRUSTED-WRITERS", b.address, `no statement denies ${action} to principals other than named ones`));
+        });
+    },
+  },
+  {
+    id: "KA-S3-ETCD-SNAPSHOTS",
+    title: "etcd snapshots are never overwritten, are read only by named principals, and stay recoverable for their retention",
+    beyondCheckov: "cluster-specific: checkov checks versioning and lifecycle exist (CKV_AWS_21, CKV2_AWS_61), not conditional writes, readers or how long old versions stay",
+    run: (plan) => {
+      const policies = bucketParts(plan, "aws_s3_bucket_policy");
+      const lifecycles = bucketParts(plan, "aws_s3_bucket_lifecycle_configuration");
+      return ofType(plan, "aws_s3_bucket")
+        .filter((b) => /-etcd-/.test(String(b.values.bucket)))
+        .flatMap((b) => {
+          const statements = (policies.get(b.address) && policyOf(plan, policies.get(b.address)!))?.Statement ?? [];
+          const denies = (action: string, condition: (c: Statement["Condition"]) => boolean) =>
+            statements.some((st) => st.Effect === "Deny" && st.Principal === "*" && list(st.Action).includes(action) && condition(st.Condition));
+          const rules = list<Record<string, any>>(lifecycles.get(b.address)?.values.rule).filter((r) => r.expiration?.[0]?.days);
+          return [
+            ...(denies("s3:PutObject", (c) => c?.Null?.["s3:if-none-match"] === "true") ? [] : [finding("KA-S3-ETCD-SNAPSHOTS", b.address, "no statement denies uploads without If-None-Match")]),
+            ...(denies("s3:GetObject", (c) => list(c?.ArnNotLike?.["aws:PrincipalArn"] as string[]).length > 0) ? [] : [finding("KA-S3-ETCD-SNAPSHOTS", b.address, "no statement denies reads to principals other than named ones")]),
+            ...rules
+              .filter((r) => !(r.noncurrent_version_expiration?.[0]?.noncurrent_days >= r.expiration[0].days))
+              .map((r) => finding("KA-S3-ETCD-SNAPSHOTS", b.address, `rule ${show(r.id)} keeps old versions ${show(r.noncurrent_version_expiration?.[0]?.noncurrent_days)} days, under its retention of ${r.expiration[0].days}`)),
+          ];
+        });
+    },
+  },
+  {
+    id: "KA-SECRETS-GUARDED",
+    title: "Secret policies deny writing a value, and changing or deleting the secret or its policy, to all but named principals",
+    beyondCheckov: "checkov checks the key and rotation of a secret (CKV_AWS_149, CKV2_AWS_57), not who may replace its value",
+    run: (plan) => {
+      const policies = new Map(ofType(plan, "aws_secretsmanager_secret_policy").flatMap((p) => referencedAddress(p.references.secret_arn).map((s) => [s, p] as [string, PlannedResource])));
+      const guarded = ["PutSecretValue", "UpdateSecret", "DeleteSecret", "PutResourcePolicy", "DeleteResourcePolicy"].map((a) => `secretsmanager:${a}`);
+      return ofType(plan, "aws_secretsmanager_secret").flatMap((secret) => {
+        const statements = (policies.get(secret.address) && policyOf(plan, policies.get(secret.address)!))?.Statement ?? [];
+        return guarded
+          .filter((action) => !statements.some((st) => st.Effect === "Deny" && list(st.Action).includes(action) && list(st.Condition?.ArnNotLike?.["aws:PrincipalArn"] as string[]).length > 0))
+          .map((action) => finding("KA-SECRETS-GUARDED", secret.address, `no statement denies ${action} to principals other than named ones`));
+      });
+    },
+  },
+  {
+    id: "KA-SSM-TERRAFORM-VALUES",
+    title: "No identity policy lets nodes write an SSM parameter whose value Terraform sets (the add-on specification's checksum)",
+    beyondCheckov: "cluster-specific: which parameters Terraform owns is known only from the plan's lifecycle; checkov has no check across parameters and policies",
+    run: (plan) => {
+      // Parameters whose value Terraform keeps (nodes write only those whose changes Terraform ignores).
+      const owned = ofType(plan, "aws_ssm_parameter").filter((p) => plan.configuration[p.address]?.lifecycle?.ignore_changes === undefined);
+      return identityPolicies(plan).flatMap(({ address, statements }) =>
+        statements
+          .filter((st) => st.Effect === "Allow" && list(st.Action).some((a) => /^ssm:(PutParameter|\*)$/.test(a) || a === "*"))
+          .flatMap((st) =>
+            owned
+              .filter((p) => list(st.Resource).some((r) => r === "*" || globMatches(r.split(":parameter")[1] ?? "", String(p.values.name))))
+              .map((p) => finding("KA-SSM-TERRAFORM-VALUES", address, `statement ${show(st.Sid)} lets nodes write ${p.values.name}`)),
+          ),
+      );
+    },
+  },
+  {
     id: "KA-IAM-NO-WILDCARD-ACTION",
     title: 'Identity policies allow no "*" or "service:*" action',
     beyondCheckov: 'checkov flags only a bare "*" (CKV_AWS_63); "s3:*" on a named resource passes every checkov check',
@@ -381,6 +482,11 @@ export const POLICY_CHECKS: PolicyCheck[] = [
       }),
   },
 ];
+
+/** Whether an IAM resource pattern ("/k8s/prod/*") matches a name. */
+function globMatches(pattern: string, name: string): boolean {
+  return new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(name);
+}
 
 /** Inline and managed identity policies, read from the plan or the synthesized configuration. */
 function identityPolicies(plan: PlanUnderReview): Array<{ address: string; statements: Statement[] }> {

@@ -3,7 +3,7 @@ import { MAX_CLUSTER_NAME_LENGTH } from "../../lib/naming";
 import { PlannedResource } from "../helpers/plan";
 import { applyExceptions, readExceptions, SECURITY_MD, SecurityException } from "./exceptions";
 import { ReviewedStack, reviewDefaultApp, reviewMaximalCluster, LONGEST_CLUSTER_NAME } from "./plan-under-review";
-import { AWS_LIMITS, decodeUserData, Finding, PlanUnderReview, POLICY_CHECKS, runPolicyChecks } from "./policy-checks";
+import { AWS_LIMITS, decodeUserData, Finding, parsePolicyText, PlanUnderReview, POLICY_CHECKS, runPolicyChecks } from "./policy-checks";
 import { findSecrets } from "./secret-scan";
 
 const PLAN_TIMEOUT = 240_000;
@@ -25,7 +25,7 @@ describe("our own AWS checks (beyond checkov) on the offline plans", () => {
   it("has no stale exception: each one in SECURITY.md excuses a finding of one of the configurations", () => {
     const used = new Set<SecurityException>();
     for (const stack of stacks) applyExceptions(runPolicyChecks(stack.plan), exceptions, (f) => f.address).used.forEach((e) => used.add(e));
-    const policyExceptions = exceptions.filter((e) => e.check.startsWith("KA-"));
+    const policyExceptions = exceptions.filter((e) => POLICY_CHECKS.some((c) => c.id === e.check));
     expect(policyExceptions.filter((e) => !used.has(e))).toEqual([]);
   });
 
@@ -70,7 +70,7 @@ describe("our own AWS checks (beyond checkov) on the offline plans", () => {
     const isType = (type: string, also: (r: PlannedResource) => boolean = () => true) => (r: PlannedResource) => r.type === type && also(r);
     const setPolicy = (r: PlannedResource, plan: PlanUnderReview, edit: (doc: any) => void, attribute = "policy") => {
       const source = typeof r.values[attribute] === "string" ? r.values : plan.configuration[r.address];
-      const doc = JSON.parse(source[attribute]);
+      const doc = parsePolicyText(source[attribute]);
       edit(doc);
       source[attribute] = JSON.stringify(doc);
     };
@@ -95,10 +95,27 @@ describe("our own AWS checks (beyond checkov) on the offline plans", () => {
       ["KA-KMS-SERVICE-GRANTS", isType("aws_kms_key"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((s: any) => !JSON.stringify(s.Principal).includes("logs.")))), "CloudWatch Logs"],
       ["KA-KMS-SERVICE-GRANTS", isType("aws_kms_key"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((s: any) => !JSON.stringify(s.Condition ?? {}).includes("AWSServiceRoleForAutoScaling")))), "Auto Scaling"],
       ["KA-S3-TLS-ONLY", isType("aws_s3_bucket_policy"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((s: any) => s.Effect !== "Deny"))), "aws:SecureTransport"],
-      ["KA-IAM-NO-WILDCARD-ACTION", isType("aws_iam_role_policy", (r) => r.values.name === "ecr-pull"), (r, plan) => setPolicy(r, plan, (d) => d.Statement.push({ Sid: "All", Effect: "Allow", Action: "s3:*", Resource: "arn:aws:s3:::x" })), "allows s3:*"],
-      ["KA-IAM-PASSROLE-SCOPED", isType("aws_iam_role_policy", (r) => r.values.name === "ecr-pull"), (r, plan) => setPolicy(r, plan, (d) => d.Statement.push({ Sid: "Pass", Effect: "Allow", Action: "iam:PassRole", Resource: "arn:aws:iam::111122223333:role/*" })), '"Pass" passes'],
+      ...(["DenyUploadsWithOtherEncryption", "DenyUploadsNamingAKey"] as const).map(
+        (sid): Mutation => [
+          "KA-S3-CLUSTER-KEY-UPLOADS",
+          isType("aws_s3_bucket_policy"),
+          (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => st.Sid !== sid))),
+          sid.endsWith("Key") ? "name a KMS key" : "SSE-S3",
+        ],
+      ),
+      ["KA-S3-TRUSTED-WRITERS", isType("aws_s3_bucket_policy", (r) => r.address.includes("node-artifacts")), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => st.Sid !== "OnlyNamedPrincipalsWrite"))), "denies s3:PutObject"],
+      ["KA-S3-TRUSTED-WRITERS", isType("aws_s3_bucket_policy", (r) => r.address.includes("etcd-backup")), (r, plan) => setPolicy(r, plan, (d) => d.Statement.forEach((st: any) => st.Action = [st.Action].flat().filter((a: string) => a !== "s3:DeleteObjectVersion"))), "denies s3:DeleteObjectVersion"],
+      ["KA-S3-ETCD-SNAPSHOTS", isType("aws_s3_bucket_policy", (r) => r.address.includes("etcd-backup")), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => st.Sid !== "DenyOverwrites"))), "without If-None-Match"],
+      ["KA-S3-ETCD-SNAPSHOTS", isType("aws_s3_bucket_policy", (r) => r.address.includes("etcd-backup")), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => !st.Sid.endsWith("Read")))), "denies reads"],
+      ["KA-S3-ETCD-SNAPSHOTS", isType("aws_s3_bucket_lifecycle_configuration", (r) => r.address.includes("etcd-backup")), (r) => (r.values.rule[0].noncurrent_version_expiration[0].noncurrent_days = 1), "keeps old versions 1 days, under its retention of 7"],
+      ["KA-SECRETS-GUARDED", isType("aws_secretsmanager_secret_policy"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => !st.Sid.includes("Manages")))), "denies secretsmanager:PutResourcePolicy"],
+      ["KA-SECRETS-GUARDED", isType("aws_secretsmanager_secret_policy"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => !st.Sid.includes("WriteValues")))), "denies secretsmanager:PutSecretValue"],
+      // Before the add-on specification's checksum existed, nodes could write every parameter under the cluster's path.
+      ["KA-SSM-TERRAFORM-VALUES", isType("aws_iam_role_policy", (r) => r.values.name === "cluster-secrets"), (r, plan) => setPolicy(r, plan, (d) => d.Statement.forEach((st: any) => st.Sid === "WriteJoinParametersAndInitLock" && (st.Resource = st.Resource[0].replace("/join/*", "/*")))), "lets nodes write /k8s/"],
+      ["KA-IAM-NO-WILDCARD-ACTION", isType("aws_iam_role_policy", (r) => r.values.name === "join-cluster"), (r, plan) => setPolicy(r, plan, (d) => d.Statement.push({ Sid: "All", Effect: "Allow", Action: "s3:*", Resource: "arn:aws:s3:::x" })), "allows s3:*"],
+      ["KA-IAM-PASSROLE-SCOPED", isType("aws_iam_role_policy", (r) => r.values.name === "join-cluster"), (r, plan) => setPolicy(r, plan, (d) => d.Statement.push({ Sid: "Pass", Effect: "Allow", Action: "iam:PassRole", Resource: "arn:aws:iam::111122223333:role/*" })), '"Pass" passes'],
       ["KA-IAM-NO-ADMIN-POLICY", isType("aws_iam_role"), (r) => (r.values.managed_policy_arns = ["arn:aws:iam::aws:policy/PowerUserAccess"]), "PowerUserAccess"],
-      ["KA-IAM-POLICY-SIZE", isType("aws_iam_role_policy", (r) => r.values.name === "ecr-pull"), (r, plan) => setPolicy(r, plan, (d) => d.Statement.push({ Sid: "x".repeat(11000), Effect: "Deny", Action: "s3:GetObject", Resource: "arn:aws:s3:::x" })), "inline policies total"],
+      ["KA-IAM-POLICY-SIZE", isType("aws_iam_role_policy", (r) => r.values.name === "join-cluster"), (r, plan) => setPolicy(r, plan, (d) => d.Statement.push({ Sid: "x".repeat(11000), Effect: "Deny", Action: "s3:GetObject", Resource: "arn:aws:s3:::x" })), "inline policies total"],
       ["KA-LB-INTERNAL", isType("aws_lb"), (r) => (r.values.internal = false), "internal = false"],
       ["KA-LB-API-NO-CLIENT-IP", isType("aws_lb_target_group"), (r) => (r.values.preserve_client_ip = "true"), 'preserve_client_ip = "true"'],
       ["KA-ASG-ELB-HEALTH-CHECK", isType("aws_autoscaling_group", (r) => r.values.name.includes("-general")), (r) => (r.references.target_group_arns = ["aws_lb_target_group.x"]), 'health_check_type = "EC2"'],

@@ -22,12 +22,10 @@ export function awsCloudControllerManager(options: { clusterName: string; image:
       metadata: { name: "system:cloud-controller-manager" },
       rules: [
         { apiGroups: [""], resources: ["events"], verbs: ["create", "patch", "update"] },
-        { apiGroups: [""], resources: ["nodes"], verbs: ["*"] },
+        // Initializes nodes (addresses, providerID, the uninitialized taint) and deletes those whose instance is gone.
+        { apiGroups: [""], resources: ["nodes"], verbs: ["delete", "get", "list", "patch", "update", "watch"] },
         { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch"] },
         { apiGroups: [""], resources: ["services", "services/status"], verbs: ["list", "patch", "update", "watch"] },
-        // With --use-service-account-credentials it gets or creates one account per controller.
-        { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["create", "get", "list", "watch"] },
-        { apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"] },
         { apiGroups: [""], resources: ["persistentvolumes"], verbs: ["get", "list", "update", "watch"] },
         { apiGroups: [""], resources: ["endpoints"], verbs: ["create", "get", "list", "watch", "update"] },
         { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create", "get", "list", "watch", "update"] },
@@ -78,7 +76,9 @@ export function awsCloudControllerManager(options: { clusterName: string; image:
                   "--v=2",
                   "--cloud-provider=aws",
                   `--cluster-name=${options.clusterName}`,
-                  "--use-service-account-credentials=true",
+                  // Every controller acts as this account, with the role above. With per-controller accounts it would
+                  // need to mint tokens for any service account, which is cluster-admin for anyone who takes this pod.
+                  "--use-service-account-credentials=false",
                   // Pod routes come from the CNI; with routes on and no --cluster-cidr it exits at start.
                   "--configure-cloud-routes=false",
                 ],

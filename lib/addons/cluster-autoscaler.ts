@@ -72,7 +72,7 @@ export function clusterAutoscaler(options: { clusterName: string; region: string
   ];
   return {
     name: "cluster-autoscaler",
-    version: options.image.split(":")[1],
+    version: options.image.split(":")[1].split("@")[0],
     order: 50,
     resources: ["manifest.yaml"],
     files: { "manifest.yaml": toYamlDocuments(documents) },

@@ -28,7 +28,7 @@ export const DEFAULT_REGION_ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
 export const ENVIRONMENT_VARIABLES = [
   { name: "CLUSTER_NAME", property: "clusterName", default: DEFAULT_CLUSTER_NAME, description: "cluster name: DNS-1123 label, at most 20 characters; also the stack name" },
   { name: "CLUSTER_REGION", property: "region", default: DEFAULT_REGION, description: "AWS region" },
-  { name: "CLUSTER_ACCOUNT_ID", property: "accountId", default: "looked up with STS", description: "AWS account id; set it (and CLUSTER_ADMIN_PRINCIPALS) to skip the STS lookup" },
+  { name: "CLUSTER_ACCOUNT_ID", property: "accountId", default: "looked up with STS", description: "AWS account id; set it to skip that lookup (the deploying principal is still read with STS)" },
   { name: "CLUSTER_AZS", property: "availabilityZones", default: DEFAULT_REGION_ZONES.join(","), description: "comma-separated zones; for another region, unset means look up 3 zones" },
   { name: "CLUSTER_VPC_CIDR", property: "vpcCidr", default: "10.0.0.0/16", description: "VPC CIDR, /16 to /21 for 3 zones" },
   { name: "CLUSTER_NAT_GATEWAYS", property: "natGateways", default: "perAz", description: "perAz | single" },

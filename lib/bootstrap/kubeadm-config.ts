@@ -56,6 +56,10 @@ export const LOOPBACK_API_NAMES = ["127.0.0.1", "localhost"] as const;
 export const CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock";
 
 /** Our flags merged with the user's, the user winning by name; sorted so output is stable. */
+/** Our bootstrap tokens, the init token and rotated ones alike: rotate-join-token.sh revokes only tokens with this description. */
+export const JOIN_TOKEN_DESCRIPTION = "kubeadm-aws join token, rotated into SSM";
+export const JOIN_TOKEN_TTL = "24h0m0s";
+
 export function mergeArgs(defaults: Record<string, string>, overrides: Record<string, string>): Arg[] {
   const merged = { ...defaults, ...overrides };
   return Object.keys(merged)
@@ -199,8 +203,8 @@ export function renderInitConfig(s: KubeadmClusterSettings): string {
     bootstrapTokens: [
       {
         token: placeholder("JOIN_TOKEN"),
-        description: "kubeadm-aws join token, rotated into SSM",
-        ttl: "24h0m0s",
+        description: JOIN_TOKEN_DESCRIPTION,
+        ttl: JOIN_TOKEN_TTL,
         usages: ["signing", "authentication"],
         groups: ["system:bootstrappers:kubeadm:default-node-token"],
       },

@@ -1,10 +1,9 @@
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SecretsmanagerSecretPolicy } from "@cdktf/provider-aws/lib/secretsmanager-secret-policy";
-import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../aws-environment";
 import { IClusterKey } from "../cluster-key";
-import { policyDocument } from "../iam";
+import { PolicyStatement, policyDocument } from "../iam";
 import { secretName } from "../naming";
 
 export interface ClusterSecretsProps {
@@ -45,42 +44,58 @@ export class ClusterSecrets extends Construct {
   }
 
   /**
-   * Resource policies that deny reading a secret to every principal but the
-   * named ones, whatever their IAM policies allow: IAM admins of the account
-   * cannot read the cluster's PKI, and only `adminReaders` the admin kubeconfig.
+   * Resource policies that hold whatever IAM policies allow:
+   * - reading: the PKI only by control-plane nodes, the admin kubeconfig also
+   *   by `adminReaders`, so IAM admins of the account cannot read the PKI;
+   * - writing a value: only control-plane nodes and the deploying principal,
+   *   so nobody can plant a CA that the next replacement node installs;
+   * - changing or deleting the secret or its policy: only the deploying
+   *   principal (Terraform), so the denials above cannot be lifted by others.
    *
-   * @param controlPlaneRoleArn nodes read both secrets when they join
+   * @param controlPlaneRoleArn nodes read both secrets when they join, and the first one writes them
    * @param adminReaders IAM role or user ARNs (wildcards allowed); undefined
    *   means the principal that runs the deploy
    */
-  restrictReaders(controlPlaneRoleArn: string, adminReaders: string[] | undefined): void {
-    const readers = adminReaders ?? this.deployingPrincipal();
-    const onlyFor = (sid: string, secret: SecretsmanagerSecret, principals: string[]) =>
+  restrictAccess(controlPlaneRoleArn: string, adminReaders: string[] | undefined): void {
+    const deployer = AwsEnvironment.of(this).deployingPrincipalArns();
+    const readers = adminReaders ?? deployer;
+    const deny = (sid: string, action: string | string[], principals: string[]): PolicyStatement => ({
+      Sid: sid,
+      Effect: "Deny",
+      Principal: { AWS: "*" },
+      Action: action,
+      Resource: "*",
+      Condition: { ArnNotLike: { "aws:PrincipalArn": principals } },
+    });
+    const guard = (secret: SecretsmanagerSecret, read: PolicyStatement) =>
       new SecretsmanagerSecretPolicy(this, `${secret.node.id}-policy`, {
         secretArn: secret.arn,
         policy: policyDocument([
-          {
-            Sid: sid,
-            Effect: "Deny",
-            Principal: { AWS: "*" },
-            Action: "secretsmanager:GetSecretValue",
-            Resource: "*",
-            Condition: { ArnNotLike: { "aws:PrincipalArn": principals } },
-          },
+          read,
+          deny("OnlyControlPlaneNodesAndTheDeployerWriteValues", SECRET_VALUE_WRITES, [controlPlaneRoleArn, ...deployer]),
+          deny("OnlyTheDeployerManagesTheSecret", SECRET_MANAGEMENT, deployer),
         ]),
       });
-    onlyFor("OnlyControlPlaneNodesReadThePki", this.pki, [controlPlaneRoleArn]);
-    onlyFor("OnlyNamedPrincipalsReadTheAdminKubeconfig", this.adminKubeconfig, [controlPlaneRoleArn, ...readers]);
-  }
-
-  /**
-   * The deployer as `aws:PrincipalArn` names it: an assumed-role session
-   * becomes its role (with or without a path), a user stays itself.
-   */
-  private deployingPrincipal(): string[] {
-    const caller = AwsEnvironment.of(this).callerArn();
-    // Terraform's replace() takes a /regex/; inner slashes need no escape, and HCL would reject "\/".
-    const session = "/^arn:([^:]+):sts::([0-9]+):assumed-role/([^/]+)/.*$/";
-    return [Fn.replace(caller, session, "arn:$1:iam::$2:role/$3"), Fn.replace(caller, session, "arn:$1:iam::$2:role/*/$3")];
+    guard(this.pki, deny("OnlyControlPlaneNodesReadThePki", "secretsmanager:GetSecretValue", [controlPlaneRoleArn]));
+    guard(this.adminKubeconfig, deny("OnlyNamedPrincipalsReadTheAdminKubeconfig", "secretsmanager:GetSecretValue", [controlPlaneRoleArn, ...readers]));
   }
 }
+
+/** Actions that change a secret's value. */
+export const SECRET_VALUE_WRITES = ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"];
+
+/** Actions that change the secret itself, its policy or its rotation, or delete or restore it. */
+export const SECRET_MANAGEMENT = [
+  "secretsmanager:UpdateSecret",
+  "secretsmanager:DeleteSecret",
+  "secretsmanager:RestoreSecret",
+  "secretsmanager:PutResourcePolicy",
+  "secretsmanager:DeleteResourcePolicy",
+  "secretsmanager:RotateSecret",
+  "secretsmanager:CancelRotateSecret",
+  "secretsmanager:ReplicateSecretToRegions",
+  "secretsmanager:RemoveRegionsFromReplication",
+  "secretsmanager:StopReplicationToReplica",
+  "secretsmanager:TagResource",
+  "secretsmanager:UntagResource",
+];

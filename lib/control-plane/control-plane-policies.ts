@@ -23,11 +23,21 @@ export function controlPlanePolicies(env: AwsEnvironment, inputs: ControlPlanePo
         Resource: inputs.secretArns,
       },
       {
-        // The join token, CA hash, version and init lock live under the cluster's path.
-        Sid: "ClusterParameters",
+        // The join parameters, the init lock and the add-on specification's checksum live under the cluster's path.
+        Sid: "ReadClusterParameters",
         Effect: "Allow",
-        Action: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory", "ssm:PutParameter"],
+        Action: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory"],
         Resource: env.arn("ssm", `parameter${ssmParameterName(inputs.clusterName)}/*`),
+      },
+      {
+        // Nodes write only the join parameters and the init lock; what Terraform alone writes (the checksum) stays out.
+        Sid: "WriteJoinParametersAndInitLock",
+        Effect: "Allow",
+        Action: "ssm:PutParameter",
+        Resource: [
+          env.arn("ssm", `parameter${ssmParameterName(inputs.clusterName, "join")}/*`),
+          env.arn("ssm", `parameter${ssmParameterName(inputs.clusterName, "control-plane", "init-lock")}`),
+        ],
       },
       clusterKeyViaServices(env, inputs.encryptionKeyArn, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], ["secretsmanager", "ssm"]),
     ],

@@ -1,7 +1,7 @@
 import { renderAdmissionConfig, renderAuthenticationConfig } from "../bootstrap/apiserver-config";
 import { renderAuditPolicy } from "../bootstrap/audit-policy";
 import { containerdInstall } from "../bootstrap/host-config";
-import { renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
+import { JOIN_TOKEN_DESCRIPTION, JOIN_TOKEN_TTL, renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
 import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
 import { CLUSTER_WAIT_SECONDS, LOCK_TIMEOUT_SECONDS, POLL_SECONDS, ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { NodeEnvironment } from "../bootstrap/node-env";
@@ -14,7 +14,7 @@ import { UNSET_PARAMETER_VALUE, joinParameterNames } from "./join-parameters";
 import { observabilityFiles, observabilityUnits } from "../observability/node-files";
 import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { clusterTagKey } from "../tags";
-import { AWS_CLI_SNAP_CHANNEL } from "../versions";
+import { AWS_CLI_SNAP_CHANNEL, KUBERNETES_APT_KEY_FINGERPRINT } from "../versions";
 import { ControlPlaneSettings } from "./settings";
 
 /** Everything a control-plane node's user data depends on: all known at synth time. */
@@ -43,13 +43,22 @@ export const CONTROL_PLANE_SCRIPTS = [
   "etcd-restore.sh",
   "publish-metrics.sh",
   "log-shipper.py",
-  "approve-kubelet-serving.sh",
+  "approve-node-certificates.sh",
   "renew-admin-kubeconfig.sh",
 ];
 
 /** Where the add-on specification lives in the node-artifacts bucket. */
 export const ADDON_SPEC_PREFIX = "addons";
 export const ADDON_SPEC_KEY = `${ADDON_SPEC_PREFIX}/spec.json`;
+
+/**
+ * The add-on specification's sha256, which Terraform writes and nodes may only
+ * read: a node applies the specification only if it matches, so a write to
+ * the bucket alone cannot change what the control plane applies as root.
+ */
+export function addonSpecChecksumParameter(clusterName: string): string {
+  return ssmParameterName(clusterName, "control-plane", "addon-spec-sha256");
+}
 
 export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironment {
   const join = joinParameterNames(b.clusterName);
@@ -60,6 +69,7 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     KUBERNETES_MINOR: b.settings.version.minor,
     KUBERNETES_PATCH_VERSION: b.settings.version.patch,
     KUBERNETES_APT_REPO: b.settings.version.release.aptRepository,
+    KUBERNETES_APT_KEY_FINGERPRINT,
     ...containerdInstall(b.settings.version.release.containerd).env,
     AWS_CLI_SNAP_CHANNEL,
     KMS_KEY_ID: b.kmsKeyAlias,
@@ -92,7 +102,12 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     // kubeadm's etcd serves its metrics on loopback.
     ETCD_METRICS_URL: "http://127.0.0.1:2381/metrics",
     ADDON_SPEC_KEY,
-    JOIN_TOKEN_TTL: "24h",
+    SSM_ADDON_SPEC_SHA256: addonSpecChecksumParameter(b.clusterName),
+    // A new instance may wait for the cluster, then install packages, before it asks for its certificate.
+    NODE_CLIENT_MAX_INSTANCE_AGE_SECONDS: CLUSTER_WAIT_SECONDS + 45 * 60,
+    AUTOAPPROVE_BOOTSTRAP_BINDING: "kubeadm:node-autoapprove-bootstrap",
+    JOIN_TOKEN_TTL,
+    JOIN_TOKEN_DESCRIPTION,
     // Renew once half the lifetime is gone; the timer runs hourly, so a token never has under 11 h left.
     JOIN_TOKEN_RENEW_BEFORE_SECONDS: 12 * 3600,
     // The stored admin kubeconfig: renewed a month before it expires, by a daily timer.
@@ -127,7 +142,11 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
       ...periodicJob("kubeadm-aws-addons", "apply-addons.sh", "kubeadm-aws: apply the add-on specification when it changes", 2),
       ...periodicJob("kubeadm-aws-admin-kubeconfig", "renew-admin-kubeconfig.sh", "kubeadm-aws: renew the stored admin kubeconfig before it expires", 24 * 60),
       ...containerdInstall(s.version.release.containerd).units,
-      longRunningService("kubeadm-aws-approve-kubelet-serving", `${NODE_FILES.scriptsDir}/approve-kubelet-serving.sh`, "kubeadm-aws: approve kubelet serving certificates of this cluster's instances"),
+      longRunningService(
+        "kubeadm-aws-approve-node-certificates",
+        `${NODE_FILES.scriptsDir}/approve-node-certificates.sh`,
+        "kubeadm-aws: approve the certificate requests of this cluster's new instances",
+      ),
       ...observabilityUnits(),
     ],
     pauseImage: s.version.release.pauseImage,

@@ -1,5 +1,7 @@
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { addonPolicies, cniNodePorts, renderAddons } from "../addons";
 import { renderAddonSpec } from "../addons/addon";
@@ -26,7 +28,7 @@ import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { NodeRole } from "../node-role";
 import { cloudControllerManagerStatements } from "../node-permissions";
 import { controlPlanePolicies } from "./control-plane-policies";
-import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, controlPlaneNode } from "./control-plane-user-data";
+import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, addonSpecChecksumParameter, controlPlaneNode } from "./control-plane-user-data";
 import { JoinParameters, versionGuard } from "./join-parameters";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
@@ -159,6 +161,9 @@ export class ControlPlane extends Construct implements IControlPlane {
         encryptionKey: key,
         settings: settings.etcd.backup,
         alarmActions: alarmTopic ? [alarmTopic.topicArn] : undefined,
+        // By name: the role's policies include the bucket's statements, so the role comes later.
+        nodeRoleArn: `arn:${env.partition}:iam::${env.accountId}:role/${iamRoleName(cluster, "control-plane")}`,
+        readers: settings.adminPrincipalArns,
       });
     }
     this.role = new NodeRole(this, "role", {
@@ -194,7 +199,7 @@ export class ControlPlane extends Construct implements IControlPlane {
       },
     });
 
-    this.secrets.restrictReaders(this.role.roleArn, settings.adminPrincipalArns);
+    this.secrets.restrictAccess(this.role.roleArn, settings.adminPrincipalArns);
 
     const node = controlPlaneNode({
       clusterName: cluster,
@@ -229,6 +234,13 @@ export class ControlPlane extends Construct implements IControlPlane {
       contentType: "application/json",
       // Handlers start polling the queue as soon as nodes apply the specification.
       dependsOn: this.terminationQueue ? [this.terminationQueue.queue] : undefined,
+    });
+    // Written after the object (it reads the object's content): a node that reads the new checksum finds the new specification.
+    const addonSpecChecksum = new SsmParameter(this, "addon-spec-sha256", {
+      name: addonSpecChecksumParameter(cluster),
+      description: `Kubernetes cluster ${cluster}: sha256 of s3://${this.nodeArtifacts.bucketName}/${ADDON_SPEC_KEY}, the only add-on specification control-plane nodes apply`,
+      type: "String",
+      value: Fn.sha256(addonSpec.content),
     });
     const tags = { ...stackDefaultTags(cluster), ...clusterTags(cluster), [ROLE_TAG_KEY]: "control-plane", Name: groupPrefix };
     const launchTemplate = new LaunchTemplate(this, "launch-template", {
@@ -282,7 +294,7 @@ export class ControlPlane extends Construct implements IControlPlane {
         tag: Object.entries({ ...tags, Name: name }).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
         // A booting node downloads packages through the network's egress first, then fetches both objects.
         // The join parameters: on destroy the nodes that write them go first, so none can create one again.
-        dependsOn: [...egressDependencies(this, props.network), bundleObject, addonSpec, ...joinParameters.parameters],
+        dependsOn: [...egressDependencies(this, props.network), bundleObject, addonSpecChecksum, ...joinParameters.parameters],
       });
       if (alarmTopic) autoScalingGroupAlarms(new Construct(this, `node-${i}-alarms`), { clusterName: cluster, topicArn: alarmTopic.topicArn }, name);
       return name;

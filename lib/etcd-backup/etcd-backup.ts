@@ -16,11 +16,20 @@ export interface EtcdBackupProps {
   readonly settings: EtcdBackupSettings;
   /** @default - none: the alarm only changes state */
   readonly alarmActions?: string[];
+  /** The control-plane nodes' role: the only writer, and a reader. */
+  readonly nodeRoleArn: string;
+  /**
+   * Who else may read snapshots (a snapshot holds every Secret of the
+   * cluster): IAM role or user ARN patterns.
+   * @default - the deploying principal
+   */
+  readonly readers?: string[];
 }
 
 /**
  * Off-node etcd backups: a bucket only this cluster's control plane writes to
- * (and cannot delete from), and an alarm when snapshots stop.
+ * (never overwriting, never deleting), only it and named principals read, and
+ * an alarm when snapshots stop.
  */
 export class EtcdBackup extends Construct {
   readonly bucketName: string;
@@ -37,14 +46,24 @@ export class EtcdBackup extends Construct {
       name: clusterBucketName(props.clusterName, "etcd", env.accountId, env.region),
       encryptionKey: props.encryptionKey,
       objectLockEnabled: s.objectLock !== undefined,
-      extraPolicy: (arn) => [
+      writers: [props.nodeRoleArn],
+      extraPolicy: (arn): PolicyStatement[] => [
         {
-          Sid: "DenyUploadsWithoutKms",
+          // A snapshot, once written, is never replaced: uploads must be conditional writes (If-None-Match: *).
+          Sid: "DenyOverwrites",
           Effect: "Deny",
           Principal: "*",
           Action: "s3:PutObject",
           Resource: `${arn}/*`,
-          Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" } },
+          Condition: { Null: { "s3:if-none-match": "true" } },
+        },
+        {
+          Sid: "OnlyControlPlaneNodesAndNamedPrincipalsRead",
+          Effect: "Deny",
+          Principal: "*",
+          Action: ["s3:GetObject", "s3:GetObjectVersion"],
+          Resource: `${arn}/*`,
+          Condition: { ArnNotLike: { "aws:PrincipalArn": [props.nodeRoleArn, ...(props.readers ?? env.deployingPrincipalArns())] } },
         },
       ],
       lifecycleRules: [lifecycleRule("frequent", `${BACKUP_PREFIX}/frequent/`, s.frequentDays), lifecycleRule("daily", `${BACKUP_PREFIX}/daily/`, s.dailyDays)],
@@ -118,8 +137,8 @@ function lifecycleRule(id: string, prefix: string, days: number) {
     status: "Enabled",
     filter: [{ prefix }],
     expiration: [{ days }],
-    // Versioning keeps overwritten or expired copies; drop them a day later.
-    noncurrentVersionExpiration: [{ noncurrentDays: 1 }],
+    // Versioning keeps a snapshot that was deleted or expired; it stays recoverable for the same retention.
+    noncurrentVersionExpiration: [{ noncurrentDays: days }],
     // Incomplete multipart uploads anywhere in the bucket: PrivateBucket's own rule.
   };
 }

@@ -71,6 +71,7 @@ export class NodeGroup extends Construct {
           joinParameterNames: [joinParameters.token, joinParameters.caCertHash, joinParameters.kubernetesVersion],
           encryptionKeyArn: cluster.encryptionKey.keyArn,
           autoScalingGroupName: groupName,
+          ecrRepositories: settings.ecrRepositories,
         }),
         "node-bundle": bundleReadStatements(env, cluster.controlPlane.nodeArtifacts, [bundlePrefix], cluster.encryptionKey.keyArn),
         ...(observability.logsEnabled ? { "ship-logs": logWriteStatements(env, clusterName, "worker") } : {}),

@@ -60,6 +60,12 @@ export interface NodeGroupOptions {
   readonly ami?: string;
   /** Rolling replacement when the launch template changes. @default 90% healthy, 300 s warm-up */
   readonly instanceRefresh?: { readonly minHealthyPercentage?: number; readonly instanceWarmupSeconds?: number };
+  /**
+   * Private ECR repositories of this account and region the nodes may pull from: names or prefixes ending in
+   * "*" ("team-a/*"). Public registries need no permission.
+   * @default - none: no private ECR repository
+   */
+  readonly ecrRepositories?: string[];
 }
 
 export interface NodeGroupSettings {
@@ -79,6 +85,7 @@ export interface NodeGroupSettings {
   readonly kubelet: { systemReserved: Record<string, string>; kubeReserved: Record<string, string>; evictionHard: Record<string, string>; maxPods: number };
   readonly ami?: string;
   readonly instanceRefresh: { minHealthyPercentage: number; instanceWarmupSeconds: number };
+  readonly ecrRepositories: string[];
 }
 
 /** Label every node of a group carries, so workloads and the autoscaler can pick the group. */
@@ -160,6 +167,13 @@ export function resolveNodeGroupSettings(options: NodeGroupOptions): NodeGroupSe
     kubelet: validateKubelet(options.kubelet ?? {}, `${prefix}.kubelet`),
     ami: options.ami,
     instanceRefresh: refresh,
+    ecrRepositories: (options.ecrRepositories ?? []).map((repository) => {
+      // ECR repository names, with "*" for a prefix.
+      if (!/^(?=.{1,256}$)[a-z0-9]+([._/-][a-z0-9]+)*(\/?\*)?$/.test(repository)) {
+        throw new ConfigError(`${prefix}.ecrRepositories`, `${JSON.stringify(repository)} is not an ECR repository name or a prefix such as "team-a/*" (every repository, "*", is not allowed)`);
+      }
+      return repository;
+    }),
   };
 }
 

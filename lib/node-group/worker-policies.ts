@@ -6,17 +6,19 @@ export interface WorkerPolicyInputs {
   readonly joinParameterNames: string[];
   readonly encryptionKeyArn: string;
   readonly autoScalingGroupName: string;
+  readonly ecrRepositories: string[];
 }
 
 /**
- * The minimum a worker needs: Session Manager, ECR pulls, the join
- * parameters, and completing its own group's launch hook. No cloud-controller
+ * The minimum a worker needs: Session Manager, pulls from the ECR
+ * repositories its group names, the join parameters, and completing its own
+ * group's launch hook. No cloud-controller
  * permissions and no access to the cluster's PKI.
  */
 export function workerPolicies(env: AwsEnvironment, inputs: WorkerPolicyInputs): Record<string, PolicyStatement[]> {
   return {
     "session-manager": sessionManagerStatements(),
-    "ecr-pull": ecrPullStatements(env),
+    ...(inputs.ecrRepositories.length ? { "ecr-pull": ecrPullStatements(env, inputs.ecrRepositories) } : {}),
     "join-cluster": [
       ...joinParameterReadStatements(env, inputs.joinParameterNames, inputs.encryptionKeyArn),
       {

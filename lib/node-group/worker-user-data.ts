@@ -5,7 +5,7 @@ import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node
 import { CLUSTER_WAIT_SECONDS, POLL_SECONDS } from "../bootstrap/node-roles";
 import { NodeEnvironment } from "../bootstrap/node-env";
 import { NodeDefinition } from "../bootstrap/user-data";
-import { AWS_CLI_SNAP_CHANNEL, ResolvedKubernetesVersion } from "../versions";
+import { AWS_CLI_SNAP_CHANNEL, KUBERNETES_APT_KEY_FINGERPRINT, ResolvedKubernetesVersion } from "../versions";
 import { observabilityFiles, observabilityUnits } from "../observability/node-files";
 import { NodeGroupSettings } from "./settings";
 
@@ -36,6 +36,7 @@ export function workerEnvironment(b: WorkerBootstrap): NodeEnvironment {
     KUBERNETES_MINOR: b.version.minor,
     KUBERNETES_PATCH_VERSION: b.version.patch,
     KUBERNETES_APT_REPO: b.version.release.aptRepository,
+    KUBERNETES_APT_KEY_FINGERPRINT,
     ...containerdInstall(b.version.release.containerd).env,
     AWS_CLI_SNAP_CHANNEL,
     SSM_UNSET_VALUE: UNSET_PARAMETER_VALUE,

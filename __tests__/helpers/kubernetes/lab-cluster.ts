@@ -9,7 +9,8 @@ import { NodeRuntime } from "./node-runtime";
 
 const FAKES = join(__dirname, "../../bootstrap/fakes");
 /** The only fakes a lab node uses: AWS (the secret store, SSM, EC2) and instance metadata. Kubernetes is real. */
-const FAKES_IN_LAB = { aws: "aws-cli", curl: "curl" };
+/** AWS and the internet are fakes; so is systemd, which the lab has not: the tests run the services' scripts themselves. */
+const FAKES_IN_LAB = { aws: "aws-cli", curl: "curl", systemctl: "systemctl" };
 /** The API endpoint of cluster "prod"; in the lab it resolves to the first control-plane node, as the load balancer would forward. */
 export const LAB_API_ENDPOINT_HOST = "api.prod.k8s.internal";
 

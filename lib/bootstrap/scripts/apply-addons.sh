@@ -82,12 +82,17 @@ materialize() {
 main() {
   load_config
   export KUBECONFIG="${KUBECONFIG:-$ROOT/etc/kubernetes/admin.conf}"
-  local force=${1:-} me spec sha applied dir
+  local force=${1:-} me spec sha expected applied dir
   me=$(retry 10 imds meta-data/local-hostname)
   spec="$STATE_DIR/addons/spec.json"
   mkdir -p "$STATE_DIR/addons"
-  retry 5 aws_cli s3 cp --only-show-errors "s3://$(cluster_bucket nodes)/$ADDON_SPEC_KEY" "$spec"
+  # The checksum first: Terraform writes it after the object, so a matching pair is never older than it.
+  expected=$(retry 5 ssm_get "$SSM_ADDON_SPEC_SHA256") || die "cannot read the add-on specification's checksum $SSM_ADDON_SPEC_SHA256"
+  retry 5 s3_get "s3://$(cluster_bucket nodes)/$ADDON_SPEC_KEY" "$spec"
   sha=$(sha256sum "$spec" | cut -d' ' -f1)
+  # Only a specification Terraform recorded runs as root here; a mismatch is either an object written by
+  # someone else or a deploy in progress, which the next run of the timer finds complete.
+  [[ $sha == "$expected" ]] || die "add-on specification s3://$(cluster_bucket nodes)/$ADDON_SPEC_KEY has sha256 $sha, not $expected as recorded in $SSM_ADDON_SPEC_SHA256; not applying it"
   acquire_lease "$me" || return 0
   applied=$(kubectl -n kube-system get configmap "$LEASE" -o jsonpath='{.data.specSha256}' 2>/dev/null || true)
   if [[ $applied == "$sha" && $force != --force ]]; then

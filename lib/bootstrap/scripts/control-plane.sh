@@ -96,7 +96,7 @@ restore_from_snapshot() {
   local name ip snapshot="$STATE_DIR/run/restore.db"
   log "restoring etcd from $RESTORE_FROM"
   write_pki_files
-  retry 5 aws_cli s3 cp --only-show-errors "$RESTORE_FROM" "$snapshot"
+  retry 5 s3_get "$RESTORE_FROM" "$snapshot"
   name=$(retry 10 imds meta-data/local-hostname)
   ip=$(retry 10 imds meta-data/local-ipv4)
   ETCD_IMAGE=$(kubeadm config images list --kubernetes-version "$KUBERNETES_VERSION" | grep '/etcd:')
@@ -133,6 +133,13 @@ kubeadm_init() {
 ca_cert_hash() {
   openssl x509 -pubkey -noout -in "$ROOT/etc/kubernetes/pki/ca.crt" |
     openssl pkey -pubin -outform der | sha256sum | awk '{print "sha256:" $1}'
+}
+
+# Removes kubeadm's approval of every bootstrap client request and starts the
+# service that approves only this cluster's new instances (approve-node-certificates.sh).
+approve_node_certificates() {
+  retry 5 kubectl --kubeconfig "$ROOT/etc/kubernetes/admin.conf" delete clusterrolebinding "$AUTOAPPROVE_BOOTSTRAP_BINDING" --ignore-not-found >/dev/null
+  systemctl enable --now kubeadm-aws-approve-node-certificates.service
 }
 
 # The CA hash goes last: its presence tells joining nodes the credentials are complete.
@@ -189,14 +196,18 @@ apply_addons() {
   fi
 }
 
-# Order matters. The PKI first: once stored, the cluster is initialized and no
-# other node will run kubeadm init with a new CA. The join credentials right
-# after, so they are published only for a CA that can no longer change, and
-# within seconds of init: a first node lost later leaves joinable credentials
-# behind. The add-ons last: nodes may join before the CNI is up (they wait
-# NotReady), and a slow download delays nobody.
+# Order matters. Node certificate approval first: kubeadm's blanket approval
+# of bootstrap requests goes before any token is published, and the service
+# that approves new instances instead runs before anyone can join. The PKI
+# next: once stored, the cluster is initialized and no other node will run
+# kubeadm init with a new CA. The join credentials right after, so they are
+# published only for a CA that can no longer change, and within seconds of
+# init: a first node lost later leaves joinable credentials behind. The add-ons
+# last: nodes may join before the CNI is up (they wait NotReady), and a slow
+# download delays nobody.
 init_cluster() {
   run_step kubeadm-init kubeadm_init
+  run_step node-certificate-approval approve_node_certificates
   run_step store-cluster-secrets store_cluster_secrets
   run_step publish-join-credentials publish_join_credentials
   run_step apply-addons apply_addons
@@ -221,7 +232,7 @@ main() {
   if [[ $role == init ]]; then init_cluster; else join_cluster; fi
   run_step restrict-kubernetes-files restrict_kubernetes_files
   run_step join-token-rotation systemctl enable --now kubeadm-aws-join-token.timer
-  run_step addon-timer systemctl enable --now kubeadm-aws-addons.timer kubeadm-aws-approve-kubelet-serving.service
+  run_step addon-timer systemctl enable --now kubeadm-aws-addons.timer kubeadm-aws-approve-node-certificates.service
   run_step admin-kubeconfig-renewal systemctl enable --now kubeadm-aws-admin-kubeconfig.timer
   if [[ $BACKUP_ENABLED == true ]]; then
     run_step etcd-backups systemctl enable --now kubeadm-aws-etcd-backup.timer

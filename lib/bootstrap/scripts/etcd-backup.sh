@@ -2,7 +2,7 @@
 # Takes an etcd snapshot and stores it in the cluster's backup bucket. A timer
 # runs it on every control-plane node; only the node whose member leads the
 # cluster takes the snapshot, so there is one per interval. The snapshot is
-# checked with `snapshot status`, uploaded with SSE-KMS under a name that sorts
+# checked with `snapshot status`, uploaded (never over another) under a name that sorts
 # by time, and, the first time each day, kept as a daily snapshot too. Then it
 # publishes the snapshot's age as a CloudWatch metric; an alarm fires when no
 # snapshot succeeded for two intervals.
@@ -14,8 +14,15 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=etcd.sh
 . "$HERE/etcd.sh"
 
+# upload FILE KEY: stores a snapshot, encrypted by the bucket's default (the cluster key). The bucket
+# policy refuses writes that could replace an object, so it is a conditional write; one that fails
+# with PreconditionFailed after a retry found its own earlier attempt stored.
 upload() {
-  retry 5 aws_cli s3 cp --only-show-errors "$1" "s3://$BUCKET/$2" --sse aws:kms --sse-kms-key-id "$KMS_KEY_ID"
+  local out
+  if ! out=$(retry 5 aws_cli s3api put-object "${OWNER[@]}" --bucket "$BUCKET" --key "$2" --body "$1" --if-none-match '*' 2>&1); then
+    grep -q PreconditionFailed <<<"$out" || { log "upload of $2 failed: $out"; return 1; }
+    log "s3://$BUCKET/$2 exists already; keeping it"
+  fi
 }
 
 publish_age() {
@@ -31,6 +38,7 @@ main() {
   fi
   local started stamp day file revision key daily
   BUCKET=$(backup_bucket)
+  mapfile -t OWNER < <(bucket_owner_args "$BUCKET")
   started=$(date +%s)
   stamp=$(date -u -d "@$started" +%Y%m%dT%H%M%SZ)
   day=${stamp:0:8}
@@ -41,7 +49,7 @@ main() {
   # Fixed-width UTC timestamps first, so keys sort by time.
   key="$BACKUP_PREFIX/frequent/$stamp-rev$revision.db"
   upload "$file" "$key"
-  daily=$(aws_cli s3api list-objects-v2 --bucket "$BUCKET" --prefix "$BACKUP_PREFIX/daily/$day" --max-items 1 | jq -r '.Contents | length')
+  daily=$(aws_cli s3api list-objects-v2 "${OWNER[@]}" --bucket "$BUCKET" --prefix "$BACKUP_PREFIX/daily/$day" --max-items 1 | jq -r '.Contents | length')
   if [[ $daily == 0 ]]; then
     upload "$file" "$BACKUP_PREFIX/daily/$stamp-rev$revision.db"
   fi
@@ -50,4 +58,5 @@ main() {
   log "snapshot at revision $revision stored as s3://$BUCKET/$key"
 }
 
-main "$@"
+# Sourced by tests for its steps; run by the backup timer otherwise.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -56,7 +56,7 @@ in_place() {
   [[ $members == *"$name=https://$ip:2380"* ]] || die "this node ($name) is not among the running control-plane instances: $members"
   snapshot="$ROOT/var/lib/etcd-restore/$(basename "$source")"
   mkdir -p "$(dirname "$snapshot")"
-  retry 5 aws_cli s3 cp --only-show-errors "$source" "$snapshot"
+  retry 5 s3_get "$source" "$snapshot"
   # Every node derives the same new cluster token from the snapshot's name.
   token="restore-$(basename "$source" .db)"
   log "restoring $source as member $name of $members"

@@ -142,6 +142,23 @@ backup_bucket() {
   cluster_bucket etcd
 }
 
+# Nodes derive the names of the cluster's buckets; a bucket of that name in
+# another account must not serve them, so every request names the owner.
+bucket_owner_args() {
+  local bucket=$1
+  if [[ $bucket == "$(cluster_bucket nodes)" || $bucket == "$(cluster_bucket etcd)" ]]; then
+    printf '%s\n' --expected-bucket-owner "$(retry 10 account_id)"
+  fi
+}
+
+# s3_get s3://BUCKET/KEY FILE: downloads an object, checking the owner of the cluster's buckets.
+s3_get() {
+  local bucket=${1#s3://} owner
+  bucket=${bucket%%/*}
+  mapfile -t owner < <(bucket_owner_args "$bucket")
+  aws_cli s3 cp --only-show-errors "${owner[@]}" "$1" "$2"
+}
+
 # The AWS CLI v2 from its snap (Ubuntu 24.04 has no awscli package); the store
 # verifies the snap's signature. It is the first thing a node fetches from the
 # internet, so it waits as long as a new NAT gateway and its route may take,

@@ -29,7 +29,7 @@ fetch_bundle() {
   local bundle="$STATE_DIR/run/bundle.tar.gz" bucket
   bucket=$(cluster_bucket nodes)
   # Terraform uploads the bundle while instances boot; wait for it.
-  retry 12 aws_cli s3 cp --only-show-errors "s3://$bucket/$BUNDLE_KEY" "$bundle"
+  retry 12 s3_get "s3://$bucket/$BUNDLE_KEY" "$bundle"
   if ! echo "$BUNDLE_SHA256  $bundle" | sha256sum --check --status; then
     die "bundle s3://$bucket/$BUNDLE_KEY does not match sha256 $BUNDLE_SHA256; refusing to run it"
   fi

@@ -83,12 +83,24 @@ refuse_version_skew() {
     die "this node is configured for Kubernetes $KUBERNETES_MINOR, but the cluster runs $recorded; set kubernetesVersion to ${BASH_REMATCH[1]} (minor upgrades are not automated yet)"
 }
 
+# verify_release_key FILE: the downloaded key must be exactly the one key whose
+# fingerprint the bundle pins; apt trusts every key in a signed-by keyring.
+verify_release_key() {
+  local home keys
+  home=$(mktemp -d)
+  keys=$(GNUPGHOME=$home gpg --batch --show-keys --with-colons "$1" 2>/dev/null | awk -F: '$1 == "pub" {primary = 1; next} $1 == "fpr" && primary {print $10; primary = 0}') || true
+  rm -rf "$home"
+  [[ $keys == "$KUBERNETES_APT_KEY_FINGERPRINT" ]] ||
+    die "the key at $KUBERNETES_APT_REPO/Release.key is not the pinned pkgs.k8s.io key $KUBERNETES_APT_KEY_FINGERPRINT (found: ${keys//$'\n'/ }); refusing to trust it"
+}
+
 # kubeadm, kubelet and kubectl from pkgs.k8s.io, at the patch the node is
 # configured for (lib/versions.ts), pinned and held.
 install_kubernetes() {
   local keyring="$ROOT/etc/apt/keyrings/kubernetes-apt-keyring.gpg" version=$KUBERNETES_PATCH_VERSION
   mkdir -p "$(dirname "$keyring")"
   retry 5 curl -fsSL "$KUBERNETES_APT_REPO/Release.key" -o "$STATE_DIR/kubernetes-release.key"
+  verify_release_key "$STATE_DIR/kubernetes-release.key"
   gpg --batch --yes --dearmor -o "$keyring" "$STATE_DIR/kubernetes-release.key"
   echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] $KUBERNETES_APT_REPO/ /" >"$ROOT/etc/apt/sources.list.d/kubernetes.list"
   retry 5 apt_get update -q

@@ -4,9 +4,12 @@
 # expires within JOIN_TOKEN_RENEW_BEFORE_SECONDS (or the cluster no longer
 # knows it). With no token published at all (the parameter is unset, or gone
 # because Terraform is destroying the cluster) it does nothing. Rotators on other
-# nodes may race: each creates a valid token and the last write wins; no token
-# is deleted early, so no joining node is broken. Expired tokens are deleted
-# by the tokencleaner controller.
+# nodes may race: each creates a valid token and the last write wins.
+#
+# A token SSM no longer names is revoked an hour after it was replaced, the
+# init token included, rather than left valid until it expires: a foothold that
+# read an old token loses it. The hour lets a node that read it just before the
+# rotation finish its join.
 set -Eeuo pipefail
 SCRIPT_NAME=rotate-join-token
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +24,23 @@ token_seconds_left() {
   echo $(($(date -d "$expires" +%s) - $(date +%s)))
 }
 
+# revoke_superseded CURRENT: deletes our tokens other than CURRENT that have
+# under JOIN_TOKEN_RENEW_BEFORE_SECONDS minus an hour left. A token is replaced
+# in SSM once it has JOIN_TOKEN_RENEW_BEFORE_SECONDS left, so these were
+# replaced at least an hour ago (or never published: a racing rotator's).
+revoke_superseded() {
+  local current=$1 cutoff token
+  cutoff=$(($(date +%s) + JOIN_TOKEN_RENEW_BEFORE_SECONDS - 3600))
+  for token in $(kubeadm token list -o json | jq -rs --arg current "$current" --arg description "$JOIN_TOKEN_DESCRIPTION" --argjson cutoff "$cutoff" \
+    '.[] | select(.description == $description and .token != $current and (.expires | fromdateiso8601) < $cutoff) | .token'); do
+    if kubeadm token delete "$token" >/dev/null; then
+      log "revoked join token ${token%%.*}, replaced in SSM over an hour ago"
+    else
+      log "could not revoke join token ${token%%.*}; the next run tries again"
+    fi
+  done
+}
+
 main() {
   load_config
   local current="" left=0 status=0
@@ -31,6 +51,7 @@ main() {
     return 0
   fi
   ((status == 0)) || die "cannot read the join token from SSM"
+  revoke_superseded "$current"
   left=$(token_seconds_left "$current")
   if ((left > JOIN_TOKEN_RENEW_BEFORE_SECONDS)); then
     log "join token valid for ${left}s more; nothing to do"
@@ -38,7 +59,7 @@ main() {
   fi
   log "join token expires in ${left}s; creating a new one"
   mkdir -p "$STATE_DIR/run"
-  kubeadm token create --ttl "$JOIN_TOKEN_TTL" --description "kubeadm-aws join token, rotated into SSM" |
+  kubeadm token create --ttl "$JOIN_TOKEN_TTL" --description "$JOIN_TOKEN_DESCRIPTION" |
     ssm_put "$SSM_JOIN_TOKEN" SecureString
   log "join token rotated"
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { controlPlaneImage } from "../helpers/control-plane-fixture";
 import { tempDir } from "../helpers/plan";
@@ -32,15 +32,15 @@ async function setup(): Promise<{ box: Sandbox; node: SandboxNode }> {
   return { box, node };
 }
 
-async function verdict(box: Sandbox, node: SandboxNode, pem: string, user: string): Promise<string> {
+async function verdict(box: Sandbox, node: SandboxNode, pem: string, user: string, of: "csr_verdict" | "node_client_verdict" = "csr_verdict"): Promise<string> {
   const file = join(box.dir, "request.csr");
   writeFileSync(file, pem);
-  const result = await box.shell(node, ["approve-kubelet-serving.sh"], `csr_verdict ${file} '${user}'`);
+  const result = await box.shell(node, ["approve-node-certificates.sh"], `${of} ${file} '${user}'`);
   if (result.code !== 0) throw new Error(result.output);
   return result.output.trim().split("\n").pop()!;
 }
 
-describe("the kubelet serving certificate approver", () => {
+describe("the approver, for kubelet serving certificates", () => {
   let box: Sandbox;
   let node: SandboxNode;
   beforeAll(async () => ({ box, node } = await setup()));
@@ -96,9 +96,67 @@ describe("the kubelet serving certificate approver", () => {
     ];
     require("node:fs").mkdirSync(join(box.state, "cluster"), { recursive: true });
     writeFileSync(join(box.state, "cluster/csrs.json"), JSON.stringify({ items }));
-    const result = await box.run(node, "approve-kubelet-serving.sh", {}, ["--once"]);
+    const result = await box.run(node, "approve-node-certificates.sh", {}, ["--once"]);
     expect(result).toMatchObject({ code: 0 });
     expect(box.calls(/kubectl certificate/).map((l) => l.replace(/^\S+ kubectl /, ""))).toEqual(["certificate approve csr-good", "certificate deny csr-bad"]);
-    expect(result.output).toContain(`denied csr-bad for ${nodeUser(WORKER.hostname)}: address ${OTHER.ip} is not an address of instance ${WORKER.hostname}`);
+    expect(result.output).toContain(`denied csr-bad (kubernetes.io/kubelet-serving) for ${nodeUser(WORKER.hostname)}: address ${OTHER.ip} is not an address of instance ${WORKER.hostname}`);
+  });
+});
+
+describe("the approver, for a kubelet's first client certificate (asked with the join token)", () => {
+  const BOOTSTRAP = "system:bootstrap:abcdef";
+  const NEW = { instanceId: "i-new", hostname: "ip-10-0-1-50.eu-west-1.compute.internal", ip: "10.0.1.50" };
+  let box: Sandbox;
+  let node: SandboxNode;
+  beforeAll(async () => {
+    ({ box, node } = await setup());
+    box.setInstance(NEW, "pending", "worker");
+    // WORKER runs and is registered; OTHER was launched two hours ago and never registered.
+    mkdirSync(join(box.state, "cluster/objects"), { recursive: true });
+    writeFileSync(join(box.state, `cluster/objects/Node_${WORKER.hostname}`), "{}");
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(join(box.state, "instances", OTHER.instanceId), twoHoursAgo, twoHoursAgo);
+  });
+
+  it("approves a new instance of this cluster that has no Node yet", async () => {
+    expect(await verdict(box, node, csr(nodeSubject(NEW.hostname), []), BOOTSTRAP, "node_client_verdict")).toBe("approve");
+  });
+
+  it.each([
+    // The attack: a foothold with the join token asks to become a node that exists, a control-plane node for one.
+    ["a registered node's name", () => WORKER.hostname, [], `deny node ${WORKER.hostname} is registered already`],
+    ["the name of an instance launched two hours ago", () => OTHER.hostname, [], `deny instance ${OTHER.hostname} was launched`],
+    ["a name no instance of the cluster has", () => "ip-10-9-9-9.eu-west-1.compute.internal", [], "deny no running instance of this cluster is named ip-10-9-9-9.eu-west-1.compute.internal"],
+    ["addresses in a client certificate", () => NEW.hostname, [`IP:${NEW.ip}`], "deny a client certificate names no hosts or addresses"],
+  ])("denies %s", async (_, host, altNames, expected) => {
+    expect(await verdict(box, node, csr(nodeSubject(host()), altNames), BOOTSTRAP, "node_client_verdict")).toContain(expected);
+  });
+
+  it("denies a subject that is not a node's, and a request made without a bootstrap token", async () => {
+    expect(await verdict(box, node, csr("/O=system:masters/CN=admin", []), BOOTSTRAP, "node_client_verdict")).toBe("deny subject CN=admin,O=system:masters is not a node's");
+    expect(await verdict(box, node, csr(nodeSubject(NEW.hostname), []), "system:serviceaccount:kube-system:x", "node_client_verdict")).toBe(
+      "deny requested by system:serviceaccount:kube-system:x, not with a bootstrap token",
+    );
+  });
+
+  it("decides bootstrap client requests, leaves a node's own renewals to the controller manager, and removes kubeadm's blanket approval", async () => {
+    const request = (name: string, username: string, pem: string) => ({
+      metadata: { name },
+      spec: { signerName: "kubernetes.io/kube-apiserver-client-kubelet", username, request: Buffer.from(pem).toString("base64") },
+      status: {},
+    });
+    const items = [
+      request("csr-new", BOOTSTRAP, csr(nodeSubject(NEW.hostname), [])),
+      request("csr-takeover", BOOTSTRAP, csr(nodeSubject(WORKER.hostname), [])),
+      request("csr-renewal", nodeUser(WORKER.hostname), csr(nodeSubject(WORKER.hostname), [])),
+    ];
+    writeFileSync(join(box.state, "cluster/csrs.json"), JSON.stringify({ items }));
+    writeFileSync(join(box.state, "cluster/objects/ClusterRoleBinding_kubeadm:node-autoapprove-bootstrap"), "{}");
+    const before = box.calls(/kubectl certificate/).length;
+    const result = await box.run(node, "approve-node-certificates.sh", {}, ["--once"]);
+    expect(result).toMatchObject({ code: 0 });
+    expect(box.calls(/kubectl certificate/).slice(before).map((l) => l.replace(/^\S+ kubectl /, ""))).toEqual(["certificate approve csr-new", "certificate deny csr-takeover"]);
+    expect(result.output).toContain("removed kubeadm:node-autoapprove-bootstrap");
+    expect(existsSync(join(box.state, "cluster/objects/ClusterRoleBinding_kubeadm:node-autoapprove-bootstrap"))).toBe(false);
   });
 });
