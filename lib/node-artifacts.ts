@@ -24,6 +24,8 @@ export interface INodeArtifacts {
 export interface NodeArtifactsProps {
   readonly clusterName: string;
   readonly encryptionKey: IClusterKey;
+  /** Principals besides the deploying one that may write (those that deploy node groups in other stacks). @default - none */
+  readonly additionalWriters?: string[];
 }
 
 /**
@@ -51,7 +53,7 @@ export class NodeArtifacts extends Construct implements INodeArtifacts {
         { id: "old-bundles", status: "Enabled", filter: [{ prefix: "" }], noncurrentVersionExpiration: [{ noncurrentDays: 30 }] },
       ],
       // Nodes run what this bucket holds: only the deploying principal (Terraform) may write it.
-      writers: env.deployingPrincipalArns(),
+      writers: [...env.deployingPrincipalArns(), ...(props.additionalWriters ?? [])],
       tags: { Name: resourceName(props.clusterName, "node-artifacts") },
     });
     this.bucketName = bucket.bucketName;

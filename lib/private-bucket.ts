@@ -103,9 +103,9 @@ export class PrivateBucket extends Construct {
           Resource: [this.bucketArn, `${this.bucketArn}/*`],
           Condition: { Bool: { "aws:SecureTransport": "false" } },
         },
-        // Uploads take the bucket's default encryption, the cluster key: one that asks for another algorithm
-        // (SSE-S3) or names a key (any key: the default needs none) is refused. Naming no key keeps the
-        // policy free of the key's ARN, so the plan shows it in full.
+        // Every object is encrypted with the cluster key. An upload may ask for nothing (the bucket's default
+        // applies) or for SSE-KMS with the cluster key, as the provider does when it rewrites an object; SSE-S3,
+        // another key, or SSE-KMS without a key (S3 would use aws/s3) is refused.
         {
           Sid: "DenyUploadsWithOtherEncryption",
           Effect: "Deny",
@@ -115,12 +115,23 @@ export class PrivateBucket extends Construct {
           Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" }, Null: { "s3:x-amz-server-side-encryption": "false" } },
         },
         {
-          Sid: "DenyUploadsNamingAKey",
+          Sid: "DenyUploadsWithAnotherKey",
           Effect: "Deny",
           Principal: "*",
           Action: "s3:PutObject",
           Resource: `${this.bucketArn}/*`,
-          Condition: { Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" } },
+          Condition: {
+            StringNotEquals: { "s3:x-amz-server-side-encryption-aws-kms-key-id": props.encryptionKey.keyArn },
+            Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" },
+          },
+        },
+        {
+          Sid: "DenyKmsUploadsWithoutTheKey",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "s3:PutObject",
+          Resource: `${this.bucketArn}/*`,
+          Condition: { StringEquals: { "s3:x-amz-server-side-encryption": "aws:kms" }, Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" } },
         },
         ...(props.writers
           ? [

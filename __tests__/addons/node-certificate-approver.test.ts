@@ -32,10 +32,10 @@ async function setup(): Promise<{ box: Sandbox; node: SandboxNode }> {
   return { box, node };
 }
 
-async function verdict(box: Sandbox, node: SandboxNode, pem: string, user: string, of: "csr_verdict" | "node_client_verdict" = "csr_verdict"): Promise<string> {
+async function verdict(box: Sandbox, node: SandboxNode, pem: string, user: string, of: "csr_verdict" | "node_client_verdict" = "csr_verdict", env: Record<string, string> = {}): Promise<string> {
   const file = join(box.dir, "request.csr");
   writeFileSync(file, pem);
-  const result = await box.shell(node, ["approve-node-certificates.sh"], `${of} ${file} '${user}'`);
+  const result = await box.shell(node, ["approve-node-certificates.sh"], `${of} ${file} '${user}'`, env);
   if (result.code !== 0) throw new Error(result.output);
   return result.output.trim().split("\n").pop()!;
 }
@@ -130,6 +130,13 @@ describe("the approver, for a kubelet's first client certificate (asked with the
     ["addresses in a client certificate", () => NEW.hostname, [`IP:${NEW.ip}`], "deny a client certificate names no hosts or addresses"],
   ])("denies %s", async (_, host, altNames, expected) => {
     expect(await verdict(box, node, csr(nodeSubject(host()), altNames), BOOTSTRAP, "node_client_verdict")).toContain(expected);
+  });
+
+  it("leaves a request pending, neither approved nor denied, while EC2 cannot be read", async () => {
+    const unreachable = { FAKE_AWS_UNREACHABLE: "ec2 describe-instances" };
+    expect(await verdict(box, node, csr(nodeSubject(NEW.hostname), []), BOOTSTRAP, "node_client_verdict", unreachable)).toBe(`wait cannot read EC2 for ${NEW.hostname}`);
+    const serving = csr(nodeSubject(WORKER.hostname), [`DNS:${WORKER.hostname}`, `IP:${WORKER.ip}`]);
+    expect(await verdict(box, node, serving, nodeUser(WORKER.hostname), "csr_verdict", unreachable)).toBe(`wait cannot read EC2 for ${WORKER.hostname}`);
   });
 
   it("denies a subject that is not a node's, and a request made without a bootstrap token", async () => {

@@ -346,10 +346,15 @@ describe("join token rotation in a sandbox", () => {
     const rotated = box.ssmValue("/k8s/prod/join/token")!;
     expect(rotated).not.toBe(token);
     expect(box.file("cluster/tokens")).toContain(`${rotated} `);
-    // The old token stays valid for joins in flight; the next run, an hour later, revokes it.
+    // The old token stays valid for joins in flight, also on a run right after the rotation.
     expect(box.file("cluster/tokens")).toContain(`${token} `);
+    expect((await box.run(node, "rotate-join-token.sh")).output).not.toContain("revoked");
+    expect(box.file("cluster/tokens")).toContain(`${token} `);
+    // Once its successor in SSM is an hour old (it has 22 of its 24 hours left), a run revokes it.
+    const later = new Date(Date.now() + 22 * 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
+    writeFileSync(tokens, box.file("cluster/tokens").replace(new RegExp(`^${rotated} \\S+`, "m"), `${rotated} ${later}`));
     const next = await box.run(node, "rotate-join-token.sh");
-    expect(next.output).toContain(`revoked join token ${token.split(".")[0]}, replaced in SSM over an hour ago`);
+    expect(next.output).toContain(`revoked join token ${token.split(".")[0]}: the one in SSM replaced it over an hour ago`);
     expect(box.file("cluster/tokens")).not.toContain(`${token} `);
     expect(box.file("cluster/tokens")).toContain(`${rotated} `);
     expect(box.calls(/ kubeadm token delete /)).toEqual([`i-node0 kubeadm token delete ${token}`]);

@@ -217,7 +217,7 @@ describe("who may read the cluster's secrets", () => {
     expect(statements.map((st) => [st.Sid, st.Action, st.Condition.ArnNotLike["aws:PrincipalArn"]])).toEqual([
       ["OnlyControlPlaneNodesReadThePki", "secretsmanager:GetSecretValue", [role(synth)]],
       ["OnlyControlPlaneNodesAndTheDeployerWriteValues", ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"], [role(synth), ...DEPLOYER]],
-      ["OnlyTheDeployerManagesTheSecret", SECRET_MANAGEMENT, DEPLOYER],
+      ["OnlyTheDeployerAndAdminsManageTheSecret", SECRET_MANAGEMENT, DEPLOYER],
     ]);
     for (const st of statements) expect(st).toMatchObject({ Effect: "Deny", Principal: { AWS: "*" }, Resource: "*" });
     // Everything that could plant a value or lift these denials.
@@ -225,14 +225,16 @@ describe("who may read the cluster's secrets", () => {
     expect(secretPolicy(synth, "admin-kubeconfig").slice(1)).toEqual(secretPolicy(synth, "pki").slice(1));
   });
 
-  it("lets only the named principals and the control plane read the admin kubeconfig; the deployer still writes and manages it", () => {
+  it("lets only the named principals and the control plane read the admin kubeconfig; the deployer still writes, and it and the named admins manage", () => {
     const admins = ["arn:aws:iam::111122223333:role/platform/*", "arn:aws:iam::111122223333:user/alice"];
     const synth = synthControlPlane({ adminAccess: { principalArns: admins } });
     const [read, write, manage] = secretPolicy(synth, "admin-kubeconfig");
     expect(read).toMatchObject({ Effect: "Deny", Principal: { AWS: "*" }, Action: "secretsmanager:GetSecretValue" });
     expect(read.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual([role(synth), ...admins]);
     expect(write.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual([role(synth), ...DEPLOYER]);
-    expect(manage.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual(DEPLOYER);
+    // The admins are the break-glass: Secrets Manager has no root escape when the deploying principal changes.
+    expect(manage.Condition.ArnNotLike["aws:PrincipalArn"]).toEqual([...DEPLOYER, ...admins]);
+    expect(secretPolicy(synth, "pki")[2].Condition.ArnNotLike["aws:PrincipalArn"]).toEqual([...DEPLOYER, ...admins]);
   });
 
   it("by default names the deploying principal, an assumed role's session turned into its role, as terraform evaluates it", () => {
@@ -257,6 +259,18 @@ describe("who may read the cluster's secrets", () => {
       "arn:aws:iam::111122223333:role/*/PlatformAdmin",
     ]);
     expect(evaluate("arn:aws:iam::111122223333:user/ci")).toEqual(["arn:aws:iam::111122223333:user/ci", "arn:aws:iam::111122223333:user/ci"]);
+  });
+
+  it("lets only the deployer, and the node-group deployers it names, write the node-artifacts bucket", () => {
+    const writers = (synth: Synthesized) => {
+      const bucket = synth.resources("aws_s3_bucket").find((b) => b.values.bucket.startsWith("prod-nodes-"))!;
+      const policy = synth.resources("aws_s3_bucket_policy").find((p) => p.values.bucket === Synthesized.ref("aws_s3_bucket", bucket))!;
+      return policyStatements(policy.values.policy).find((st) => st.Sid === "OnlyNamedPrincipalsWrite")!.Condition.ArnNotLike["aws:PrincipalArn"];
+    };
+    expect(writers(synthControlPlane())).toEqual(DEPLOYER);
+    const team = "arn:aws:iam::111122223333:role/team-data/deployer";
+    expect(writers(synthControlPlane({ nodeArtifactWriterArns: [team] }))).toEqual([...DEPLOYER, team]);
+    expect(() => synthControlPlane({ nodeArtifactWriterArns: ["team-data"] })).toThrow('nodeArtifactWriterArns: "team-data" is not an IAM role or user ARN');
   });
 
   it("keeps the control-plane role's inline policies under IAM's limit by making add-on permissions managed policies", () => {

@@ -58,8 +58,16 @@ describe("resolveControlPlaneSettings", () => {
     [{ apiServer: { podSecurity: { exemptNamespaces: ["Kube_System"] } } }, 'apiServer.podSecurity.exemptNamespaces: "Kube_System" is not a namespace name'],
     [{ adminAccess: { principalArns: [] } }, "adminAccess.principalArns: must name at least one IAM role or user ARN"],
     [{ adminAccess: { principalArns: ["arn:aws:sts::111122223333:assumed-role/admin/me"] } }, 'adminAccess.principalArns: "arn:aws:sts::111122223333:assumed-role/admin/me" is not an IAM role or user ARN'],
+    [{ etcd: { extraArgs: { "quota-backend-bytes": "8589934592" } } }, 'etcd.extraArgs["quota-backend-bytes"]: "8589934592" is not allowed with backups on; use a number of bytes up to 5368709120'],
+    [{ nodeArtifactWriterArns: ["team-data"] }, 'nodeArtifactWriterArns: "team-data" is not an IAM role or user ARN'],
   ])("rejects %j", (options, message) => {
     expect(() => resolveControlPlaneSettings(options as any, "10.0.0.0/16")).toThrow(message);
+  });
+
+  it("lets etcd grow past 5 GiB only with backups off", () => {
+    const big = { "quota-backend-bytes": "8589934592" };
+    expect(resolveControlPlaneSettings({ etcd: { extraArgs: big, backup: { enabled: false } } }, "10.0.0.0/16").etcd.extraArgs).toEqual(big);
+    expect(resolveControlPlaneSettings({ etcd: { extraArgs: { "quota-backend-bytes": "4294967296" } } }, "10.0.0.0/16").etcd.extraArgs["quota-backend-bytes"]).toBe("4294967296");
   });
 
   it("accepts an explicit internet-wide allow-list, because it is written out", () => {

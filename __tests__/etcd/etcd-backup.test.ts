@@ -37,20 +37,29 @@ describe("EtcdBackup", () => {
     expect(forBucket(s, "aws_s3_bucket_ownership_controls").rule).toEqual({ object_ownership: "BucketOwnerEnforced" });
   });
 
-  it("denies plain HTTP, other encryption than the bucket's default (the cluster key), overwrites, and writes or reads by anyone but the control plane and the deployer", () => {
+  it("denies plain HTTP, other encryption than the cluster key, overwrites, and writes or reads by anyone but the control plane and the deployer", () => {
     const bucket = "arn:aws:s3:::prod-etcd-111122223333-eu-west-1";
     const controlPlaneRole = "arn:aws:iam::111122223333:role/prod-control-plane";
     const statements = policyStatements(forBucket(s, "aws_s3_bucket_policy").policy);
     expect(statements.map((st) => [st.Sid, st.Effect, st.Action, st.Condition])).toEqual([
       ["DenyInsecureTransport", "Deny", "s3:*", { Bool: { "aws:SecureTransport": "false" } }],
       ["DenyUploadsWithOtherEncryption", "Deny", "s3:PutObject", { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" }, Null: { "s3:x-amz-server-side-encryption": "false" } }],
-      ["DenyUploadsNamingAKey", "Deny", "s3:PutObject", { Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" } }],
+      [
+        "DenyUploadsWithAnotherKey",
+        "Deny",
+        "s3:PutObject",
+        {
+          StringNotEquals: { "s3:x-amz-server-side-encryption-aws-kms-key-id": expect.stringMatching(/^\$\{aws_kms_key\.key_.*\.arn\}$/) },
+          Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "false" },
+        },
+      ],
+      ["DenyKmsUploadsWithoutTheKey", "Deny", "s3:PutObject", { StringEquals: { "s3:x-amz-server-side-encryption": "aws:kms" }, Null: { "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" } }],
       ["OnlyNamedPrincipalsWrite", "Deny", OBJECT_WRITES, { ArnNotLike: { "aws:PrincipalArn": [controlPlaneRole] } }],
       ["DenyOverwrites", "Deny", "s3:PutObject", { Null: { "s3:if-none-match": "true" } }],
       ["OnlyControlPlaneNodesAndNamedPrincipalsRead", "Deny", ["s3:GetObject", "s3:GetObjectVersion"], { ArnNotLike: { "aws:PrincipalArn": [controlPlaneRole, ...DEPLOYER] } }],
     ]);
     expect(statements.every((st) => st.Principal === "*")).toBe(true);
-    expect(statements.slice(1).map((st) => st.Resource)).toEqual(Array(5).fill(`${bucket}/*`));
+    expect(statements.slice(1).map((st) => st.Resource)).toEqual(Array(6).fill(`${bucket}/*`));
     // The control-plane role, named before it exists, is the one the nodes get.
     expect(s.resources("aws_iam_role").map((r) => r.values.name)).toContain("prod-control-plane");
   });

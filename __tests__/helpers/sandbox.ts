@@ -38,6 +38,8 @@ export function testReleaseKey(name = "sandbox release key"): { armored: string;
     const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(gpg(["--with-colons", "--list-keys"]))![1];
     key = { armored: gpg(["--armor", "--export", fingerprint]), fingerprint };
     releaseKeys.set(name, key);
+    // gpg started an agent for the key; left running, each holds inotify instances until containerd can get none.
+    execFileSync("gpgconf", ["--homedir", home, "--kill", "gpg-agent"], { stdio: "ignore" });
   }
   return key;
 }

@@ -65,16 +65,20 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
    * service would: with kubeadm's blanket approval removed, nothing else
    * approves the new kubelet's client certificate.
    */
-  async function withApprover<T>(join: Promise<T>): Promise<T> {
+  async function withApprover<T extends { code: number | null; output: string }>(join: Promise<T>): Promise<T> {
     let done = false;
+    const decisions: string[] = [];
     const rounds = (async () => {
       while (!done) {
-        await cp1.steps("KUBECONFIG=/etc/kubernetes/admin.conf /opt/kubeadm-aws/bin/approve-node-certificates.sh --once");
+        const round = await cp1.steps("KUBECONFIG=/etc/kubernetes/admin.conf /opt/kubeadm-aws/bin/approve-node-certificates.sh --once");
+        decisions.push(...round.output.split("\n").filter((l) => /approved|denied|pending|failed/.test(l)));
         await new Promise((r) => setTimeout(r, 1000));
       }
     })();
     try {
-      return await join;
+      const result = await join;
+      // What the approver decided, for the failure report.
+      return { ...result, output: `${result.output}\n--- approver\n${decisions.join("\n")}` };
     } finally {
       done = true;
       await rounds;
@@ -95,7 +99,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
   afterAll(async () => {
     await cluster?.destroy();
-  });
+  }, 60_000);
 
   describe(`real Kubernetes ${minor}: the first control-plane node`, () => {
     it("comes up from our InitConfiguration with an API that is ready through the cluster endpoint", async () => {
@@ -115,21 +119,6 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       expect(JSON.parse(cluster.aws.secret("k8s/prod/pki")!)["ca.crt"]).toBe(await cp1.node.read(CA));
     });
 
-    it("revokes our tokens that SSM stopped naming over an hour ago, and keeps the published one, recent ones and others' tokens", async () => {
-      const create = async (ttl: string, description: string) =>
-        (await cp1.steps(`kubeadm token create --ttl ${ttl} --description ${JSON.stringify(description)}`)).output.trim().split("\n").pop()!;
-      const superseded = await create("1h", JOIN_TOKEN_DESCRIPTION); // replaced in SSM when it had 12 h left, 11 h ago
-      const recent = await create("23h", JOIN_TOKEN_DESCRIPTION); // a racing rotator's, an hour old
-      const operators = await create("1h", "an operator's token");
-      const published = cluster.aws.ssmValue("/k8s/prod/join/token")!;
-      const rotation = await cp1.steps("/opt/kubeadm-aws/bin/rotate-join-token.sh");
-      expect({ code: rotation.code, output: rotation.code ? rotation.output : "" }).toEqual({ code: 0, output: "" });
-      expect(rotation.output).toContain(`revoked join token ${superseded.split(".")[0]}, replaced in SSM over an hour ago`);
-      const listed = (await cp1.steps("kubeadm token list -o json | jq -r .token")).output.split("\n").filter(Boolean);
-      expect(listed.sort()).toEqual([published, recent, operators].sort());
-      await cp1.steps(`kubeadm token delete ${recent} ${operators}`);
-    });
-
     it("keeps the join token out of what kubeadm printed, and deletes the rendered files that held it", async () => {
       const token = cluster.aws.ssmValue("/k8s/prod/join/token")!;
       expect(initOutput).toContain("Your Kubernetes control-plane has initialized successfully");
@@ -138,6 +127,22 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       expect(findSecrets(initOutput)).toEqual([]);
       const left = await cp1.node.exec(["ls", "/var/lib/kubeadm-aws/run"]);
       expect(left.output.split("\n").filter((f) => /init\.yaml|join|pki\.json/.test(f))).toEqual([]);
+    });
+
+    it("revokes our tokens once the one in SSM is an hour old, and keeps it and others' tokens", async () => {
+      const initToken = cluster.aws.ssmValue("/k8s/prod/join/token")!;
+      const create = async (ttl: string, description: string) =>
+        (await cp1.steps(`kubeadm token create --ttl ${ttl} --description ${JSON.stringify(description)}`)).output.trim().split("\n").pop()!;
+      // A token rotated in an hour ago: 23 of its 24 hours left. It replaced the init token in SSM.
+      const rotated = await create("23h", JOIN_TOKEN_DESCRIPTION);
+      const operators = await create("1h", "an operator's token");
+      cluster.aws.putParameter("/k8s/prod/join/token", rotated);
+      const rotation = await cp1.steps("/opt/kubeadm-aws/bin/rotate-join-token.sh");
+      expect({ code: rotation.code, output: rotation.code ? rotation.output : "" }).toEqual({ code: 0, output: "" });
+      expect(rotation.output).toContain(`revoked join token ${initToken.split(".")[0]}: the one in SSM replaced it over an hour ago`);
+      const listed = (await cp1.steps("kubeadm token list -o json | jq -r .token")).output.split("\n").filter(Boolean);
+      expect(listed.sort()).toEqual([rotated, operators].sort());
+      await cp1.steps(`kubeadm token delete ${operators}`);
     });
 
     it("renews the stored admin kubeconfig with kubeadm before it expires, and the new one is cluster-admin", async () => {
@@ -191,7 +196,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
     it("joins with our JoinConfiguration: discovery, TLS bootstrap, and its Node registered with our labels and taints", async () => {
       // lib.sh's kubeadm_join: token and CA hash read from SSM, filled into the rendered join.yaml.
-      const join = await withApprover(worker.steps("kubeadm_join"));
+      const join = await withApprover(worker.steps("kubeadm_join", ["lib.sh"], 150_000));
       expect({ code: join.code, output: join.code ? failureReport(join, worker, ["kubelet"]) : "" }).toEqual({ code: 0, output: "" });
       expect(join.output).toContain("This node has joined the cluster");
 

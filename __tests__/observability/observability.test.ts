@@ -107,7 +107,7 @@ describe("observability, by default", () => {
   });
 
   it("takes the etcd quota from etcd's extraArgs", () => {
-    expect(alarmsByName(synthCluster({}, { "quota-backend-bytes": "8589934592" }))["prod-etcd-near-quota"].threshold).toBe(Math.floor(8589934592 * 0.8));
+    expect(alarmsByName(synthCluster({}, { "quota-backend-bytes": "4294967296" }))["prod-etcd-near-quota"].threshold).toBe(Math.floor(4294967296 * 0.8));
   });
 });
 

@@ -28,6 +28,7 @@ declare -A PACKAGES=(
   [jq]=jq                       # node scripts and sandbox fakes
   [envsubst]=gettext-base       # node scripts fill kubeadm configs
   [openssl]=openssl             # sandbox fakes make real CA certificates
+  [gpg]=gpg                     # sandboxes make a real signing key; nodes check its fingerprint
   [flock]=util-linux            # sandbox fakes serialize SSM versions
   [unshare]=util-linux          # real-binary suite: private namespaces
   [etcd]=etcd-server            # etcd backup, restore and member tests

@@ -283,18 +283,21 @@ export const POLICY_CHECKS: PolicyCheck[] = [
   },
   {
     id: "KA-S3-CLUSTER-KEY-UPLOADS",
-    title: "Bucket policies refuse uploads that ask for other encryption than the bucket's default, the cluster key",
+    title: "Bucket policies refuse uploads that ask for other encryption than the cluster key",
     beyondCheckov: "checkov checks a bucket's default encryption (CKV_AWS_145), which a request header overrides; no check reads the bucket policy for it",
     run: (plan) => {
       const policies = bucketParts(plan, "aws_s3_bucket_policy");
+      const keys = clusterKeys(plan);
+      const SSE = "s3:x-amz-server-side-encryption";
+      const KEY_ID = `${SSE}-aws-kms-key-id`;
       return ofType(plan, "aws_s3_bucket").flatMap((b) => {
         const denials = (policies.get(b.address) && policyOf(plan, policies.get(b.address)!))?.Statement.filter((st) => st.Effect === "Deny" && list(st.Action).includes("s3:PutObject")) ?? [];
-        const header = "s3:x-amz-server-side-encryption";
-        const refusesOtherAlgorithms = denials.some((st) => st.Condition?.StringNotEquals?.[header] === "aws:kms" && st.Condition?.Null?.[header] === "false");
-        const refusesNamedKeys = denials.some((st) => st.Condition?.Null?.[`${header}-aws-kms-key-id`] === "false" && Object.keys(st.Condition ?? {}).length === 1);
+        const refuses = (what: string, condition: (c: NonNullable<Statement["Condition"]>) => boolean) =>
+          denials.some((st) => st.Condition && condition(st.Condition)) ? [] : [finding("KA-S3-CLUSTER-KEY-UPLOADS", b.address, `no statement denies uploads that ${what}`)];
         return [
-          ...(refusesOtherAlgorithms ? [] : [finding("KA-S3-CLUSTER-KEY-UPLOADS", b.address, "no statement denies uploads that ask for SSE-S3")]),
-          ...(refusesNamedKeys ? [] : [finding("KA-S3-CLUSTER-KEY-UPLOADS", b.address, "no statement denies uploads that name a KMS key instead of the bucket's default")]),
+          ...refuses("ask for SSE-S3", (c) => c.StringNotEquals?.[SSE] === "aws:kms" && c.Null?.[SSE] === "false"),
+          ...refuses("name another KMS key than the cluster key", (c) => keys.some((k) => String(c.StringNotEquals?.[KEY_ID]).includes(`${k}.arn`)) && c.Null?.[KEY_ID] === "false"),
+          ...refuses("ask for SSE-KMS without naming a key (S3 would use aws/s3)", (c) => c.StringEquals?.[SSE] === "aws:kms" && c.Null?.[KEY_ID] === "true"),
         ];
       });
     },

@@ -95,12 +95,18 @@ describe("our own AWS checks (beyond checkov) on the offline plans", () => {
       ["KA-KMS-SERVICE-GRANTS", isType("aws_kms_key"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((s: any) => !JSON.stringify(s.Principal).includes("logs.")))), "CloudWatch Logs"],
       ["KA-KMS-SERVICE-GRANTS", isType("aws_kms_key"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((s: any) => !JSON.stringify(s.Condition ?? {}).includes("AWSServiceRoleForAutoScaling")))), "Auto Scaling"],
       ["KA-S3-TLS-ONLY", isType("aws_s3_bucket_policy"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((s: any) => s.Effect !== "Deny"))), "aws:SecureTransport"],
-      ...(["DenyUploadsWithOtherEncryption", "DenyUploadsNamingAKey"] as const).map(
-        (sid): Mutation => [
+      ...(
+        [
+          ["DenyUploadsWithOtherEncryption", "SSE-S3"],
+          ["DenyUploadsWithAnotherKey", "another KMS key"],
+          ["DenyKmsUploadsWithoutTheKey", "without naming a key"],
+        ] as const
+      ).map(
+        ([sid, detail]): Mutation => [
           "KA-S3-CLUSTER-KEY-UPLOADS",
           isType("aws_s3_bucket_policy"),
           (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => st.Sid !== sid))),
-          sid.endsWith("Key") ? "name a KMS key" : "SSE-S3",
+          detail,
         ],
       ),
       ["KA-S3-TRUSTED-WRITERS", isType("aws_s3_bucket_policy", (r) => r.address.includes("node-artifacts")), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => st.Sid !== "OnlyNamedPrincipalsWrite"))), "denies s3:PutObject"],
@@ -108,7 +114,7 @@ describe("our own AWS checks (beyond checkov) on the offline plans", () => {
       ["KA-S3-ETCD-SNAPSHOTS", isType("aws_s3_bucket_policy", (r) => r.address.includes("etcd-backup")), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => st.Sid !== "DenyOverwrites"))), "without If-None-Match"],
       ["KA-S3-ETCD-SNAPSHOTS", isType("aws_s3_bucket_policy", (r) => r.address.includes("etcd-backup")), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => !st.Sid.endsWith("Read")))), "denies reads"],
       ["KA-S3-ETCD-SNAPSHOTS", isType("aws_s3_bucket_lifecycle_configuration", (r) => r.address.includes("etcd-backup")), (r) => (r.values.rule[0].noncurrent_version_expiration[0].noncurrent_days = 1), "keeps old versions 1 days, under its retention of 7"],
-      ["KA-SECRETS-GUARDED", isType("aws_secretsmanager_secret_policy"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => !st.Sid.includes("Manages")))), "denies secretsmanager:PutResourcePolicy"],
+      ["KA-SECRETS-GUARDED", isType("aws_secretsmanager_secret_policy"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => !st.Sid.includes("Manage")))), "denies secretsmanager:PutResourcePolicy"],
       ["KA-SECRETS-GUARDED", isType("aws_secretsmanager_secret_policy"), (r, plan) => setPolicy(r, plan, (d) => (d.Statement = d.Statement.filter((st: any) => !st.Sid.includes("WriteValues")))), "denies secretsmanager:PutSecretValue"],
       // Before the add-on specification's checksum existed, nodes could write every parameter under the cluster's path.
       ["KA-SSM-TERRAFORM-VALUES", isType("aws_iam_role_policy", (r) => r.values.name === "cluster-secrets"), (r, plan) => setPolicy(r, plan, (d) => d.Statement.forEach((st: any) => st.Sid === "WriteJoinParametersAndInitLock" && (st.Resource = st.Resource[0].replace("/join/*", "/*")))), "lets nodes write /k8s/"],

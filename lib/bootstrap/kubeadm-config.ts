@@ -59,6 +59,7 @@ export const CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock";
 /** Our bootstrap tokens, the init token and rotated ones alike: rotate-join-token.sh revokes only tokens with this description. */
 export const JOIN_TOKEN_DESCRIPTION = "kubeadm-aws join token, rotated into SSM";
 export const JOIN_TOKEN_TTL = "24h0m0s";
+export const JOIN_TOKEN_TTL_SECONDS = 24 * 3600;
 
 export function mergeArgs(defaults: Record<string, string>, overrides: Record<string, string>): Arg[] {
   const merged = { ...defaults, ...overrides };

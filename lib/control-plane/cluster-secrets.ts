@@ -50,7 +50,9 @@ export class ClusterSecrets extends Construct {
    * - writing a value: only control-plane nodes and the deploying principal,
    *   so nobody can plant a CA that the next replacement node installs;
    * - changing or deleting the secret or its policy: only the deploying
-   *   principal (Terraform), so the denials above cannot be lifted by others.
+   *   principal (Terraform) and the named admins, so the denials above cannot
+   *   be lifted by others. Secrets Manager has no root escape from such a
+   *   denial: the named admins are the break-glass when the deployer changes.
    *
    * @param controlPlaneRoleArn nodes read both secrets when they join, and the first one writes them
    * @param adminReaders IAM role or user ARNs (wildcards allowed); undefined
@@ -73,7 +75,7 @@ export class ClusterSecrets extends Construct {
         policy: policyDocument([
           read,
           deny("OnlyControlPlaneNodesAndTheDeployerWriteValues", SECRET_VALUE_WRITES, [controlPlaneRoleArn, ...deployer]),
-          deny("OnlyTheDeployerManagesTheSecret", SECRET_MANAGEMENT, deployer),
+          deny("OnlyTheDeployerAndAdminsManageTheSecret", SECRET_MANAGEMENT, [...deployer, ...(adminReaders ?? [])]),
         ]),
       });
     guard(this.pki, deny("OnlyControlPlaneNodesReadThePki", "secretsmanager:GetSecretValue", [controlPlaneRoleArn]));

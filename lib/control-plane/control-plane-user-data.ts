@@ -1,7 +1,7 @@
 import { renderAdmissionConfig, renderAuthenticationConfig } from "../bootstrap/apiserver-config";
 import { renderAuditPolicy } from "../bootstrap/audit-policy";
 import { containerdInstall } from "../bootstrap/host-config";
-import { JOIN_TOKEN_DESCRIPTION, JOIN_TOKEN_TTL, renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
+import { JOIN_TOKEN_DESCRIPTION, JOIN_TOKEN_TTL, JOIN_TOKEN_TTL_SECONDS, renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
 import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
 import { CLUSTER_WAIT_SECONDS, LOCK_TIMEOUT_SECONDS, POLL_SECONDS, ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { NodeEnvironment } from "../bootstrap/node-env";
@@ -107,6 +107,7 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     NODE_CLIENT_MAX_INSTANCE_AGE_SECONDS: CLUSTER_WAIT_SECONDS + 45 * 60,
     AUTOAPPROVE_BOOTSTRAP_BINDING: "kubeadm:node-autoapprove-bootstrap",
     JOIN_TOKEN_TTL,
+    JOIN_TOKEN_TTL_SECONDS,
     JOIN_TOKEN_DESCRIPTION,
     // Renew once half the lifetime is gone; the timer runs hourly, so a token never has under 11 h left.
     JOIN_TOKEN_RENEW_BEFORE_SECONDS: 12 * 3600,

@@ -144,7 +144,7 @@ export class ControlPlane extends Construct implements IControlPlane {
     this.secrets = new ClusterSecrets(this, "secrets", { clusterName: cluster, encryptionKey: key, recoveryWindowDays: settings.secretsRecoveryWindowDays });
     const joinParameters = new JoinParameters(this, "join-parameters", { clusterName: cluster, encryptionKey: key });
     const groupPrefix = resourceName(cluster, "control-plane");
-    this.nodeArtifacts = new NodeArtifacts(this, "node-artifacts", { clusterName: cluster, encryptionKey: key });
+    this.nodeArtifacts = new NodeArtifacts(this, "node-artifacts", { clusterName: cluster, encryptionKey: key, additionalWriters: settings.nodeArtifactWriterArns });
     const observability = settings.observability;
     if (observability.logs) {
       this.logGroups = new ClusterLogGroups(this, "logs", { clusterName: cluster, encryptionKey: key, ...observability.logs });

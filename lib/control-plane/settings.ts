@@ -109,6 +109,13 @@ export interface ControlPlaneOptions {
   readonly observability?: ObservabilityOptions;
   /** Who may read the admin kubeconfig. @default - the deploying principal */
   readonly adminAccess?: AdminAccessOptions;
+  /**
+   * IAM role or user ARNs, besides the deploying principal, that may write the node-artifacts bucket: the
+   * principals that deploy node groups in stacks of their own (wildcards allowed in the path). Nodes run what
+   * this bucket holds, so everyone else is denied, whatever their IAM policies say.
+   * @default - none
+   */
+  readonly nodeArtifactWriterArns?: string[];
   readonly apiServer?: ApiServerOptions;
   readonly etcd?: EtcdOptions;
   readonly scheduler?: ComponentOptions;
@@ -140,6 +147,7 @@ export interface ControlPlaneSettings {
   };
   /** Principals allowed to read the admin kubeconfig; undefined means the deploying principal. */
   readonly adminPrincipalArns?: string[];
+  readonly nodeArtifactWriterArns: string[];
   readonly etcd: { readonly extraArgs: Record<string, string>; readonly backup?: EtcdBackupSettings; readonly restoreFrom?: string };
   readonly scheduler: { readonly extraArgs: Record<string, string> };
   readonly controllerManager: { readonly extraArgs: Record<string, string>; readonly controllers: string[] };
@@ -196,7 +204,8 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
     secretsRecoveryWindowDays,
     observability: resolveObservabilitySettings(options.observability ?? {}),
     addons: resolveAddonsSettings(options.addons ?? {}),
-    adminPrincipalArns: options.adminAccess?.principalArns === undefined ? undefined : validatePrincipalArns(options.adminAccess.principalArns),
+    adminPrincipalArns: options.adminAccess?.principalArns === undefined ? undefined : validatePrincipalArns(options.adminAccess.principalArns, "adminAccess.principalArns"),
+    nodeArtifactWriterArns: options.nodeArtifactWriterArns?.length ? validatePrincipalArns(options.nodeArtifactWriterArns, "nodeArtifactWriterArns") : [],
     apiServer: {
       extraArgs: apiServerExtraArgs(apiServer.extraArgs),
       certSANs: validateCertSans(apiServer.certSANs ?? []),
@@ -210,7 +219,7 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
       podSecurity: resolvePodSecurity(apiServer.podSecurity ?? {}),
     },
     etcd: {
-      extraArgs: extraArgs(options.etcd?.extraArgs, "etcd.extraArgs"),
+      extraArgs: etcdExtraArgs(options.etcd ?? {}),
       backup: resolveEtcdBackupSettings(options.etcd?.backup ?? {}),
       restoreFrom: options.etcd?.restoreFrom === undefined ? undefined : validateRestoreSource(options.etcd.restoreFrom),
     },
@@ -280,11 +289,26 @@ function resolvePodSecurity(options: PodSecurityOptions): PodSecurityDefaults {
   };
 }
 
-function validatePrincipalArns(arns: string[]): string[] {
-  if (arns.length === 0) throw new ConfigError("adminAccess.principalArns", "must name at least one IAM role or user ARN; nobody could read the admin kubeconfig");
+/** Backups upload a snapshot in one S3 request, which carries at most 5 GiB: the database may not outgrow it. */
+export const MAX_BACKED_UP_ETCD_QUOTA_BYTES = 5 * 1024 ** 3;
+
+function etcdExtraArgs(etcd: EtcdOptions): Record<string, string> {
+  const args = extraArgs(etcd.extraArgs, "etcd.extraArgs");
+  const quota = args["quota-backend-bytes"];
+  if (quota !== undefined && etcd.backup?.enabled !== false && !(Number(quota) > 0 && Number(quota) <= MAX_BACKED_UP_ETCD_QUOTA_BYTES)) {
+    throw new ConfigError(
+      'etcd.extraArgs["quota-backend-bytes"]',
+      `${JSON.stringify(quota)} is not allowed with backups on; use a number of bytes up to ${MAX_BACKED_UP_ETCD_QUOTA_BYTES} (5 GiB, what one S3 upload carries)`,
+    );
+  }
+  return args;
+}
+
+function validatePrincipalArns(arns: string[], property: string): string[] {
+  if (arns.length === 0) throw new ConfigError(property, "must name at least one IAM role or user ARN; nobody could read the admin kubeconfig");
   const bad = arns.find((arn) => !IAM_PRINCIPAL_ARN.test(arn));
   if (bad !== undefined) {
-    throw new ConfigError("adminAccess.principalArns", `${JSON.stringify(bad)} is not an IAM role or user ARN such as "arn:aws:iam::111122223333:role/platform-admin"`);
+    throw new ConfigError(property, `${JSON.stringify(bad)} is not an IAM role or user ARN such as "arn:aws:iam::111122223333:role/platform-admin"`);
   }
   return arns;
 }

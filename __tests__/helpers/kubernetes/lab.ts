@@ -92,7 +92,8 @@ export class Lab {
 
   async destroy(): Promise<void> {
     await run([LAB_SCRIPT, "down", this.name]);
-    rmSync(this.dir, { recursive: true, force: true });
+    // KUBEADM_AWS_KEEP_LAB=1 keeps the nodes' files and logs for a post-mortem.
+    if (!process.env.KUBEADM_AWS_KEEP_LAB) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

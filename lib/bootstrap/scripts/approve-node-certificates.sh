@@ -42,7 +42,7 @@ csr_subject() {
 # node_client_verdict CSR_FILE USERNAME: for a kubelet's first client certificate, prints
 # "approve", "deny <reason>", or "wait <reason>" when the API cannot tell yet.
 node_client_verdict() {
-  local csr=$1 user=$2 subject node launched age out
+  local csr=$1 user=$2 subject node text launched age out
   if [[ $user != system:bootstrap:* ]]; then echo "deny requested by $user, not with a bootstrap token" && return; fi
   subject=$(csr_subject "$csr")
   if [[ $subject =~ ^CN=system:node:([a-z0-9.-]+),O=system:nodes$ || $subject =~ ^O=system:nodes,CN=system:node:([a-z0-9.-]+)$ ]]; then
@@ -50,8 +50,9 @@ node_client_verdict() {
   else
     echo "deny subject $subject is not a node's" && return
   fi
-  if openssl req -in "$csr" -noout -text | grep -q 'Subject Alternative Name'; then echo "deny a client certificate names no hosts or addresses" && return; fi
-  launched=$(instance_launch_time "$node")
+  text=$(openssl req -in "$csr" -noout -text)
+  if grep -q 'Subject Alternative Name' <<<"$text"; then echo "deny a client certificate names no hosts or addresses" && return; fi
+  launched=$(instance_launch_time "$node") || { echo "wait cannot read EC2 for $node" && return; }
   if [[ -z $launched || $launched == null ]]; then echo "deny no running instance of this cluster is named $node" && return; fi
   age=$(($(date +%s) - $(date -d "$launched" +%s)))
   if ((age > NODE_CLIENT_MAX_INSTANCE_AGE_SECONDS)); then
@@ -62,7 +63,8 @@ node_client_verdict() {
   echo approve
 }
 
-# csr_verdict CSR_FILE USERNAME: for a kubelet serving certificate, prints "approve", or "deny <reason>".
+# csr_verdict CSR_FILE USERNAME: for a kubelet serving certificate, prints "approve", "deny <reason>",
+# or "wait <reason>" when EC2 cannot be read.
 csr_verdict() {
   local csr=$1 user=$2 node subject sans san value addresses
   if [[ $user != system:node:* ]]; then echo "deny requested by $user, not by a node" && return; fi
@@ -73,7 +75,7 @@ csr_verdict() {
   fi
   sans=$(openssl req -in "$csr" -noout -text | sed -n '/Subject Alternative Name/{n;p}' | tr ',' '\n' | sed 's/^ *//')
   if [[ -z $sans ]]; then echo "deny no names or addresses requested" && return; fi
-  addresses=$(instance_addresses "$node")
+  addresses=$(instance_addresses "$node") || { echo "wait cannot read EC2 for $node" && return; }
   if [[ -z $addresses ]]; then echo "deny no running instance of this cluster is named $node" && return; fi
   while read -r san; do
     value=${san#*:}
@@ -103,10 +105,11 @@ review_pending() {
     signer=$(jq -r .spec.signerName <<<"$item")
     jq -r .spec.request <<<"$item" | base64 -d >"$file"
     if [[ $signer == kubernetes.io/kubelet-serving ]]; then verdict=$(csr_verdict "$file" "$user"); else verdict=$(node_client_verdict "$file" "$user"); fi
+    # Only a verdict decides; a check that failed half-way leaves the request for the next round.
     case $verdict in
       approve) kubectl certificate approve "$name" >/dev/null && log "approved $name ($signer) for $user" ;;
-      wait*) log "left $name for $user pending: ${verdict#wait }" ;;
-      *) kubectl certificate deny "$name" >/dev/null && log "denied $name ($signer) for $user: ${verdict#deny }" ;;
+      "deny "*) kubectl certificate deny "$name" >/dev/null && log "denied $name ($signer) for $user: ${verdict#deny }" ;;
+      *) log "left $name for $user pending: ${verdict#wait }" ;;
     esac
   done <<<"$csrs"
 }

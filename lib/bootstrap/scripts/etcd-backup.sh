@@ -14,15 +14,23 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=etcd.sh
 . "$HERE/etcd.sh"
 
-# upload FILE KEY: stores a snapshot, encrypted by the bucket's default (the cluster key). The bucket
-# policy refuses writes that could replace an object, so it is a conditional write; one that fails
-# with PreconditionFailed after a retry found its own earlier attempt stored.
-upload() {
+# put_snapshot FILE KEY: stores a snapshot, encrypted by the bucket's default (the cluster key). The bucket
+# policy refuses writes that could replace an object, so it is a conditional write; PreconditionFailed means
+# an earlier attempt whose answer was lost stored it already. One request carries at most 5 GiB, over twice
+# etcd's default 2 GiB quota; a larger database fails here, and the stale-backup alarm fires.
+put_snapshot() {
   local out
-  if ! out=$(retry 5 aws_cli s3api put-object "${OWNER[@]}" --bucket "$BUCKET" --key "$2" --body "$1" --if-none-match '*' 2>&1); then
-    grep -q PreconditionFailed <<<"$out" || { log "upload of $2 failed: $out"; return 1; }
+  if out=$(aws_cli s3api put-object "${OWNER[@]}" --bucket "$BUCKET" --key "$2" --body "$1" --if-none-match '*' 2>&1); then return 0; fi
+  if grep -q PreconditionFailed <<<"$out"; then
     log "s3://$BUCKET/$2 exists already; keeping it"
+    return 0
   fi
+  log "upload of $2 failed: $out"
+  return 1
+}
+
+upload() {
+  retry 5 put_snapshot "$1" "$2"
 }
 
 publish_age() {
@@ -38,7 +46,10 @@ main() {
   fi
   local started stamp day file revision key daily
   BUCKET=$(backup_bucket)
-  mapfile -t OWNER < <(bucket_owner_args "$BUCKET")
+  local owner
+  owner=$(bucket_owner_args "$BUCKET") || die "cannot read this instance's account"
+  OWNER=()
+  [[ -z $owner ]] || mapfile -t OWNER <<<"$owner"
   started=$(date +%s)
   stamp=$(date -u -d "@$started" +%Y%m%dT%H%M%SZ)
   day=${stamp:0:8}

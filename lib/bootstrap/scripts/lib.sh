@@ -145,17 +145,20 @@ backup_bucket() {
 # Nodes derive the names of the cluster's buckets; a bucket of that name in
 # another account must not serve them, so every request names the owner.
 bucket_owner_args() {
-  local bucket=$1
-  if [[ $bucket == "$(cluster_bucket nodes)" || $bucket == "$(cluster_bucket etcd)" ]]; then
-    printf '%s\n' --expected-bucket-owner "$(retry 10 account_id)"
+  local bucket=$1 account
+  account=$(retry 10 account_id) || return
+  [[ -n $account ]] || return
+  if [[ $bucket == "$CLUSTER_NAME-nodes-$account-$AWS_REGION" || $bucket == "$CLUSTER_NAME-etcd-$account-$AWS_REGION" ]]; then
+    printf '%s\n' --expected-bucket-owner "$account"
   fi
 }
 
 # s3_get s3://BUCKET/KEY FILE: downloads an object, checking the owner of the cluster's buckets.
 s3_get() {
-  local bucket=${1#s3://} owner
+  local bucket=${1#s3://} args owner=()
   bucket=${bucket%%/*}
-  mapfile -t owner < <(bucket_owner_args "$bucket")
+  args=$(bucket_owner_args "$bucket") || return
+  [[ -z $args ]] || mapfile -t owner <<<"$args"
   aws_cli s3 cp --only-show-errors "${owner[@]}" "$1" "$2"
 }
 

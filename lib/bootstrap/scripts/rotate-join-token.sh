@@ -6,10 +6,10 @@
 # because Terraform is destroying the cluster) it does nothing. Rotators on other
 # nodes may race: each creates a valid token and the last write wins.
 #
-# A token SSM no longer names is revoked an hour after it was replaced, the
-# init token included, rather than left valid until it expires: a foothold that
-# read an old token loses it. The hour lets a node that read it just before the
-# rotation finish its join.
+# A token SSM no longer names is revoked once its successor in SSM is an hour
+# old, the init token included, rather than left valid until it expires: a
+# foothold that read an old token loses it. The hour lets a node that read it
+# just before the rotation finish its join.
 set -Eeuo pipefail
 SCRIPT_NAME=rotate-join-token
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,17 +24,20 @@ token_seconds_left() {
   echo $(($(date -d "$expires" +%s) - $(date +%s)))
 }
 
-# revoke_superseded CURRENT: deletes our tokens other than CURRENT that have
-# under JOIN_TOKEN_RENEW_BEFORE_SECONDS minus an hour left. A token is replaced
-# in SSM once it has JOIN_TOKEN_RENEW_BEFORE_SECONDS left, so these were
-# replaced at least an hour ago (or never published: a racing rotator's).
+# revoke_superseded CURRENT: once the token in SSM is an hour old, deletes our
+# other tokens: each was replaced in SSM by it (or by an earlier one), or lost a
+# race to publish, at least an hour ago. The token's age is its lifetime minus
+# what it has left.
 revoke_superseded() {
-  local current=$1 cutoff token
-  cutoff=$(($(date +%s) + JOIN_TOKEN_RENEW_BEFORE_SECONDS - 3600))
-  for token in $(kubeadm token list -o json | jq -rs --arg current "$current" --arg description "$JOIN_TOKEN_DESCRIPTION" --argjson cutoff "$cutoff" \
-    '.[] | select(.description == $description and .token != $current and (.expires | fromdateiso8601) < $cutoff) | .token'); do
+  local current=$1 tokens expires age token
+  tokens=$(kubeadm token list -o json | jq -cs --arg description "$JOIN_TOKEN_DESCRIPTION" '[.[] | select(.description == $description)]')
+  expires=$(jq -r --arg current "$current" '.[] | select(.token == $current) | .expires' <<<"$tokens")
+  [[ -n $expires ]] || return 0 # the cluster does not know it: this run replaces it, the next ones revoke
+  age=$(($(date +%s) - $(date -d "$expires" +%s) + JOIN_TOKEN_TTL_SECONDS))
+  ((age >= 3600)) || return 0
+  for token in $(jq -r --arg current "$current" '.[] | select(.token != $current) | .token' <<<"$tokens"); do
     if kubeadm token delete "$token" >/dev/null; then
-      log "revoked join token ${token%%.*}, replaced in SSM over an hour ago"
+      log "revoked join token ${token%%.*}: the one in SSM replaced it over an hour ago"
     else
       log "could not revoke join token ${token%%.*}; the next run tries again"
     fi
