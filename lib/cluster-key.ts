@@ -55,13 +55,13 @@ export class ClusterKey extends Construct implements IClusterKey {
 }
 
 function keyPolicy(env: AwsEnvironment, clusterName: string): PolicyStatement[] {
-  const autoScalingRole = `arn:${env.partition}:iam::${env.accountId}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
+  const autoScalingRole = env.arn("iam", "role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling", { region: "" });
   return [
     {
       // Delegates to IAM: roles get key access only through their IAM policies.
       Sid: "AccountAdministersKeyThroughIam",
       Effect: "Allow",
-      Principal: { AWS: `arn:${env.partition}:iam::${env.accountId}:root` },
+      Principal: { AWS: env.arn("iam", "root", { region: "" }) },
       Action: "kms:*",
       Resource: "*",
     },

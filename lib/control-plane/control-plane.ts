@@ -162,7 +162,7 @@ export class ControlPlane extends Construct implements IControlPlane {
         settings: settings.etcd.backup,
         alarmActions: alarmTopic ? [alarmTopic.topicArn] : undefined,
         // By name: the role's policies include the bucket's statements, so the role comes later.
-        nodeRoleArn: `arn:${env.partition}:iam::${env.accountId}:role/${iamRoleName(cluster, "control-plane")}`,
+        nodeRoleArn: env.arn("iam", `role/${iamRoleName(cluster, "control-plane")}`, { region: "" }),
         readers: settings.adminPrincipalArns,
       });
     }
