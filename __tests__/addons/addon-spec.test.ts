@@ -101,6 +101,26 @@ describe("the add-on specification, by default", () => {
     expect(args.join(" ")).not.toContain("insecure");
   });
 
+  it("has the apiserver verify metrics-server: no APIService skips TLS, and the metrics APIService gets its caBundle from the Secret metrics-server serves", () => {
+    const apiServices = spec({ metricsServer: { enabled: true } }).flatMap((a) => objects(a).filter((o) => o.kind === "APIService"));
+    expect(apiServices.map((s) => s.metadata.name)).toEqual(["v1beta1.metrics.k8s.io"]);
+    expect(apiServices[0].spec).not.toHaveProperty("insecureSkipTLSVerify");
+    const metrics = byName(addons, "metrics-server");
+    const kustomization = parse(metrics.files["kustomization.yaml"]);
+    expect(kustomization.secretGenerator).toEqual([expect.objectContaining({ name: "metrics-server-serving", files: ["tls.crt", "tls.key", "caBundle=ca-bundle.crt"] })]);
+    expect(kustomization.replacements).toEqual([
+      {
+        source: { kind: "Secret", name: "metrics-server-serving", fieldPath: "data.caBundle" },
+        targets: [{ select: { kind: "APIService", name: "v1beta1.metrics.k8s.io" }, fieldPaths: ["spec.caBundle"], options: { create: true } }],
+      },
+    ]);
+    const pod = find(metrics, "Deployment", "metrics-server").spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: "serving-certificate", secret: { secretName: "metrics-server-serving", defaultMode: 0o440 } });
+    expect(pod.containers[0].args).toEqual(expect.arrayContaining(["--tls-cert-file=/etc/metrics-server/tls/tls.crt", "--tls-private-key-file=/etc/metrics-server/tls/tls.key"]));
+    // The service name the apiserver dials comes first: the node makes the certificate for it.
+    expect((metrics as any).servingCertificate).toMatchObject({ dnsNames: ["metrics-server.kube-system.svc", "metrics-server.kube-system.svc.cluster.local"], validDays: 365, renewBeforeDays: 30 });
+  });
+
   it("discovers this cluster's node groups by tag in the cluster autoscaler", () => {
     const command = containers(byName(addons, "cluster-autoscaler"))[0].command as string[];
     expect(command).toEqual(

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 import { ADDON_SPEC_KEY } from "../../lib/control-plane/control-plane-user-data";
@@ -177,5 +178,76 @@ describe("apply-addons.sh on a fake cluster", () => {
     expect(result.code).not.toBe(0);
     expect(result.output).toContain("add-on specification names an unsafe path: 10-aws-cloud-controller-manager/../../escape.sh");
     expect(applied(box)).toEqual([]);
+  }, 60_000);
+});
+
+describe("apply-addons.sh: the serving certificate the apiserver verifies metrics-server with", () => {
+  const SECRET = "metrics-server-serving";
+  const objects = (box: Sandbox) => join(box.state, "cluster/objects");
+  /** The Secrets generated for the certificate, oldest first. */
+  const secrets = (box: Sandbox) =>
+    readdirSync(objects(box))
+      .filter((f) => f.startsWith(`Secret_${SECRET}-`))
+      .map((f) => JSON.parse(readFileSync(join(objects(box), f), "utf8")))
+      .sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp));
+  const pem = (secret: any, key: string) => Buffer.from(secret.data[key], "base64").toString();
+  const bundle = (secret: any) => pem(secret, "caBundle").match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n/g)!;
+  const daysLeft = (certificate: string) => (Date.parse(new X509Certificate(certificate).validTo) - Date.now()) / 86_400_000;
+
+  /** Replaces a stored Secret's certificate with one that expires in `days`, as if it had been made long ago. */
+  function ageSecret(box: Sandbox, secret: any, days: number): string {
+    const dir = tempDir("aged");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", String(days),
+      "-subj", "/CN=metrics-server.kube-system.svc", "-keyout", join(dir, "key"), "-out", join(dir, "crt")], { stdio: "ignore" });
+    const certificate = readFileSync(join(dir, "crt"), "utf8");
+    secret.data = { "tls.crt": Buffer.from(certificate).toString("base64"), "tls.key": readFileSync(join(dir, "key")).toString("base64"), caBundle: Buffer.from(certificate).toString("base64") };
+    writeFileSync(join(objects(box), `Secret_${secret.metadata.name}`), JSON.stringify(secret));
+    return certificate;
+  }
+
+  it("makes one for the name the apiserver verifies, keeps it while valid, and leaves no copy of its key on disk", async () => {
+    const { box, nodes } = setup();
+    expect(await box.run(nodes[0], "apply-addons.sh")).toMatchObject({ code: 0 });
+    const [secret, ...others] = secrets(box);
+    expect(others).toEqual([]);
+    expect(secret.metadata.labels).toEqual({ "kubeadm-aws.io/serving-certificate": SECRET });
+    const certificate = new X509Certificate(pem(secret, "tls.crt"));
+    expect(certificate.subjectAltName).toBe("DNS:metrics-server.kube-system.svc, DNS:metrics-server.kube-system.svc.cluster.local");
+    expect(certificate.checkPrivateKey(createPrivateKey(pem(secret, "tls.key")))).toBe(true);
+    expect(daysLeft(pem(secret, "tls.crt"))).toBeGreaterThan(364);
+    expect(bundle(secret)).toEqual([pem(secret, "tls.crt")]);
+    expect(existsSync(join(nodes[0].root, "var/lib/kubeadm-aws/addons/folders/40-metrics-server/tls.key"))).toBe(false);
+
+    const again = await box.run(nodes[0], "apply-addons.sh", {}, ["--force"]);
+    expect(again).toMatchObject({ code: 0 });
+    expect(again.output).not.toContain("making a new serving certificate");
+    expect(secrets(box)).toEqual([secret]);
+  }, 60_000);
+
+  it("renews it within 30 days of expiry on a timer run with nothing else to apply, trusts old and new until the pods roll, and keeps two Secrets", async () => {
+    const { box, nodes } = setup();
+    expect(await box.run(nodes[0], "apply-addons.sh")).toMatchObject({ code: 0 });
+    const appliedBefore = applied(box).length;
+    const old = ageSecret(box, secrets(box)[0], 29);
+
+    const renewal = await box.run(nodes[0], "apply-addons.sh");
+    expect(renewal).toMatchObject({ code: 0 });
+    expect(renewal.output).toContain("a serving certificate is missing or due for renewal");
+    expect(applied(box).length).toBeGreaterThan(appliedBefore);
+    const [, renewed] = secrets(box);
+    expect(daysLeft(pem(renewed, "tls.crt"))).toBeGreaterThan(364);
+    expect(bundle(renewed)).toEqual([pem(renewed, "tls.crt"), old]);
+
+    // Not yet due: the next run changes nothing.
+    expect((await box.run(nodes[0], "apply-addons.sh")).output).toMatch(/is applied; nothing to do/);
+    expect(secrets(box)).toHaveLength(2);
+
+    // A year on, the next renewal drops the oldest Secret.
+    const expiring = ageSecret(box, renewed, 1);
+    expect((await box.run(nodes[0], "apply-addons.sh")).code).toBe(0);
+    const kept = secrets(box);
+    expect(kept).toHaveLength(2);
+    expect(pem(kept[0], "tls.crt")).toBe(expiring);
+    expect(bundle(kept[1])).toEqual([pem(kept[1], "tls.crt"), expiring]);
   }, 60_000);
 });

@@ -376,7 +376,12 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     /** Add-on folders as apply-addons.sh writes them, and the objects each would apply, downloads left out. */
     async function appliedAddons(spec: string, dir: string): Promise<Array<{ folder: string; downloads: string[] }>> {
       await cp1.node.write(`${dir}/spec.json`, spec);
-      const materialized = await cp1.steps(`materialize ${dir}/spec.json ${dir}/folders && ls ${dir}/folders`, ["apply-addons.sh"]);
+      // As apply-addons.sh does before each apply: the folders, then the serving certificates their Secrets are generated from.
+      const materialized = await cp1.steps(
+        `export KUBECONFIG=/etc/kubernetes/admin.conf; materialize ${dir}/spec.json ${dir}/folders
+         for folder in ${dir}/folders/*/; do serving_certificate "\${folder%/}"; done; ls ${dir}/folders`,
+        ["apply-addons.sh"],
+      );
       if (materialized.code !== 0) throw new Error(materialized.output);
       const folders = materialized.output.split("\n").filter((l) => /^\d\d-/.test(l));
       return folders.map((folder) => ({
@@ -405,6 +410,39 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       const apply = await cp1.kubectl(["apply", "--server-side", "--force-conflicts", "--field-manager=kubeadm-aws", "-f", `${dir}/all.yaml`]);
       expect({ code: apply.code, output: apply.code ? apply.output : "" }).toEqual({ code: 0, output: "" });
       expect(apply.output.split("\n").filter((l) => / serverside-applied$/.test(l))).toHaveLength(docs.length);
+    });
+
+    it("stores metrics-server's APIService with a caBundle that verifies the certificate in its Secret, for the name the aggregator dials", async () => {
+      const apiService = JSON.parse(await cp1.kubectlOk(["get", "apiservice", "v1beta1.metrics.k8s.io", "-o", "json"]));
+      expect(apiService.spec.insecureSkipTLSVerify ?? false).toBe(false);
+      const selector = "kubeadm-aws.io/serving-certificate=metrics-server-serving";
+      const secrets = JSON.parse(await cp1.kubectlOk(["-n", "kube-system", "get", "secret", "-l", selector, "-o", "json"])).items;
+      // Both configurations applied the one certificate the first made.
+      expect(secrets).toHaveLength(1);
+      expect(apiService.spec.caBundle).toBe(secrets[0].data.caBundle);
+      const dir = "/var/lib/kubeadm-aws/lab-metrics-tls";
+      const decoded = (key: string) => Buffer.from(secrets[0].data[key], "base64");
+      await cp1.node.write(`${dir}/tls.crt`, decoded("tls.crt"));
+      await cp1.node.write(`${dir}/tls.key`, decoded("tls.key"), "0600");
+      await cp1.node.write(`${dir}/bundle.crt`, Buffer.from(apiService.spec.caBundle, "base64"));
+      const other = await cp1.node.exec(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+        "-subj", "/CN=metrics-server.kube-system.svc", "-addext", "subjectAltName=DNS:metrics-server.kube-system.svc", "-keyout", `${dir}/other.key`, "-out", `${dir}/other.crt`]);
+      expect(other.code).toBe(0);
+      // A server holding the Secret's certificate, and Go's TLS client (kubectl) configured as the aggregator configures its
+      // transport for a service-backed APIService: the caBundle as roots, <service>.<namespace>.svc as the server name.
+      const dial = (bundle: string, serverName: string) =>
+        cp1.node.exec([
+          "bash", "-c",
+          `openssl s_server -quiet -www -accept 127.0.0.1:18443 -cert ${dir}/tls.crt -key ${dir}/tls.key & server=$!; trap 'kill $server' EXIT
+           for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/18443) 2>/dev/null && break; sleep 0.1; done
+           kubectl --kubeconfig=/dev/null --token=unused --server=https://127.0.0.1:18443 --certificate-authority=${bundle} --tls-server-name=${serverName} get --raw /`,
+        ], { env: cluster.nodeEnv(cp1), timeoutMs: 30_000 });
+      const verified = await dial(`${dir}/bundle.crt`, "metrics-server.kube-system.svc");
+      expect({ code: verified.code, output: verified.code ? verified.output : "" }).toEqual({ code: 0, output: "" });
+      const otherRoot = await dial(`${dir}/other.crt`, "metrics-server.kube-system.svc");
+      expect(otherRoot).toMatchObject({ code: 1, output: expect.stringContaining("x509: certificate signed by unknown authority") });
+      const otherName = await dial(`${dir}/bundle.crt`, "metrics-server.default.svc");
+      expect(otherName).toMatchObject({ code: 1, output: expect.stringContaining("x509: certificate is valid for metrics-server.kube-system.svc") });
     });
   });
 

@@ -20,6 +20,31 @@ export interface AddonHelmChart {
   readonly values: Record<string, unknown>;
 }
 
+/** How long a serving certificate made on the node is valid, and how early it is renewed. */
+export const SERVING_CERTIFICATE_VALID_DAYS = 365;
+export const SERVING_CERTIFICATE_RENEW_BEFORE_DAYS = 30;
+/** The label that finds every Secret generated for one serving certificate, whatever its hash suffix. */
+export const SERVING_CERTIFICATE_LABEL = "kubeadm-aws.io/serving-certificate";
+
+/**
+ * A serving certificate for an API that kube-apiserver calls (an APIService),
+ * so that the apiserver verifies it instead of skipping TLS verification.
+ * apply-addons.sh makes it on the node (self-signed, the key never leaves the
+ * cluster) and keeps it while more than SERVING_CERTIFICATE_RENEW_BEFORE_DAYS
+ * remain. kustomize's secretGenerator turns it into a Secret whose name
+ * carries a content hash, so a renewal rolls the pods that mount it, and a
+ * replacement copies the Secret's `caBundle` (the current certificate and the
+ * one before it) into the APIService.
+ */
+export interface AddonServingCertificate {
+  /** The Secret's name before kustomize appends its hash; pods mount it under this name. */
+  readonly secretName: string;
+  /** DNS names in the certificate. The first is the one the apiserver verifies: `<service>.<namespace>.svc`. */
+  readonly dnsNames: string[];
+  /** The APIService whose caBundle trusts the certificate. */
+  readonly apiService: string;
+}
+
 /**
  * One cluster add-on as the control plane applies it: a kustomization folder
  * of rendered files and pinned downloads, optionally with a Helm chart
@@ -37,6 +62,7 @@ export interface Addon {
   readonly files: Record<string, string>;
   readonly downloads: AddonDownload[];
   readonly helm?: AddonHelmChart;
+  readonly servingCertificate?: AddonServingCertificate;
 }
 
 /** Every object an add-on applies carries these labels, so an add-on turned off can be found and deleted. */
@@ -57,6 +83,27 @@ export interface AddonContext {
   readonly terminationQueueUrl?: string;
 }
 
+/** kustomize's part of a serving certificate: the Secret from the files apply-addons.sh writes, and its CA bundle in the APIService. */
+function servingCertificateKustomization(certificate: AddonServingCertificate) {
+  return {
+    secretGenerator: [
+      {
+        name: certificate.secretName,
+        namespace: "kube-system",
+        type: "kubernetes.io/tls",
+        files: ["tls.crt", "tls.key", "caBundle=ca-bundle.crt"],
+        options: { labels: { [SERVING_CERTIFICATE_LABEL]: certificate.secretName } },
+      },
+    ],
+    replacements: [
+      {
+        source: { kind: "Secret", name: certificate.secretName, fieldPath: "data.caBundle" },
+        targets: [{ select: { kind: "APIService", name: certificate.apiService }, fieldPaths: ["spec.caBundle"], options: { create: true } }],
+      },
+    ],
+  };
+}
+
 function kustomization(addon: Addon): string {
   return toYaml({
     apiVersion: "kustomize.config.k8s.io/v1beta1",
@@ -65,6 +112,7 @@ function kustomization(addon: Addon): string {
     labels: [{ pairs: addonLabels(addon.name), includeSelectors: false }],
     resources: addon.resources,
     ...(addon.patches?.length ? { patches: addon.patches.map((path) => ({ path })) } : {}),
+    ...(addon.servingCertificate ? servingCertificateKustomization(addon.servingCertificate) : {}),
   });
 }
 
@@ -75,7 +123,14 @@ function kustomization(addon: Addon): string {
  */
 export function renderAddonSpec(addons: Addon[]): string {
   const sorted = [...addons].sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
-  const folders = sorted.map((addon) => ({ ...addon, files: { "kustomization.yaml": kustomization(addon), ...addon.files } }));
+  const folders = sorted.map((addon) => ({
+    ...addon,
+    files: { "kustomization.yaml": kustomization(addon), ...addon.files },
+    // The node's renewal policy travels with the certificate, so the script holds no numbers of its own.
+    ...(addon.servingCertificate
+      ? { servingCertificate: { ...addon.servingCertificate, validDays: SERVING_CERTIFICATE_VALID_DAYS, renewBeforeDays: SERVING_CERTIFICATE_RENEW_BEFORE_DAYS } }
+      : {}),
+  }));
   return JSON.stringify({ apiVersion: "kubeadm-aws/v1", kind: "AddonSpec", addons: folders }, null, 2);
 }
 

@@ -1,15 +1,23 @@
 import { toYamlDocuments } from "../bootstrap/yaml";
 import { METRICS_SERVER_IMAGE } from "../versions";
-import { Addon, deployment, podDisruptionBudget, RESTRICTED_CONTAINER, clusterRoleWithBinding, serviceAccount } from "./addon";
+import { Addon, AddonServingCertificate, deployment, podDisruptionBudget, RESTRICTED_CONTAINER, clusterRoleWithBinding, serviceAccount } from "./addon";
 
 /**
  * metrics-server, verifying kubelet serving certificates against the cluster
  * CA (never --kubelet-insecure-tls): kubelets request serving certificates
  * (serverTLSBootstrap), and the control plane's CSR approver signs only those
- * whose names and addresses belong to the EC2 instance that asks.
+ * whose names and addresses belong to the EC2 instance that asks. The
+ * apiserver in turn verifies metrics-server: it serves a certificate the
+ * control plane makes and renews (see AddonServingCertificate), and the
+ * APIService carries its CA bundle.
  */
 export function metricsServer(): Addon {
   const labels = { "k8s-app": "metrics-server" };
+  const servingCertificate: AddonServingCertificate = {
+    secretName: "metrics-server-serving",
+    dnsNames: ["metrics-server.kube-system.svc", "metrics-server.kube-system.svc.cluster.local"],
+    apiService: "v1beta1.metrics.k8s.io",
+  };
   const documents = [
     serviceAccount("metrics-server"),
     {
@@ -58,8 +66,9 @@ export function metricsServer(): Addon {
           name: "metrics-server",
           image: METRICS_SERVER_IMAGE,
           args: [
-            "--cert-dir=/tmp",
             "--secure-port=10250",
+            "--tls-cert-file=/etc/metrics-server/tls/tls.crt",
+            "--tls-private-key-file=/etc/metrics-server/tls/tls.key",
             "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
             "--kubelet-use-node-status-port",
             "--metric-resolution=15s",
@@ -71,10 +80,19 @@ export function metricsServer(): Addon {
           livenessProbe: { httpGet: { path: "/livez", port: "https", scheme: "HTTPS" }, periodSeconds: 10, failureThreshold: 3 },
           resources: { requests: { cpu: "100m", memory: "200Mi" } },
           securityContext: { ...RESTRICTED_CONTAINER, runAsNonRoot: true, runAsUser: 1000 },
-          volumeMounts: [{ name: "tmp-dir", mountPath: "/tmp" }],
+          volumeMounts: [
+            { name: "tmp-dir", mountPath: "/tmp" },
+            { name: "serving-certificate", mountPath: "/etc/metrics-server/tls", readOnly: true },
+          ],
         },
       ],
-      volumes: [{ name: "tmp-dir", emptyDir: {} }],
+      // The key is readable by the container's group only.
+      securityContext: { fsGroup: 1000 },
+      volumes: [
+        { name: "tmp-dir", emptyDir: {} },
+        // kustomize renames the Secret with its content hash, so a renewed certificate rolls the pods.
+        { name: "serving-certificate", secret: { secretName: servingCertificate.secretName, defaultMode: 0o440 } },
+      ],
     }),
     podDisruptionBudget("metrics-server", labels, { minAvailable: 1 }),
     {
@@ -84,8 +102,7 @@ export function metricsServer(): Addon {
       spec: {
         group: "metrics.k8s.io",
         groupPriorityMinimum: 100,
-        // metrics-server serves a self-signed certificate it makes at start, so there is no CA bundle to pin.
-        insecureSkipTLSVerify: true,
+        // caBundle: the certificate in the Secret, copied in by kustomize (see AddonServingCertificate).
         service: { name: "metrics-server", namespace: "kube-system" },
         version: "v1beta1",
         versionPriority: 100,
@@ -99,5 +116,6 @@ export function metricsServer(): Addon {
     resources: ["manifest.yaml"],
     files: { "manifest.yaml": toYamlDocuments(documents) },
     downloads: [],
+    servingCertificate,
   };
 }

@@ -4,8 +4,9 @@
 # only the holder of the Lease kube-system/kubeadm-aws-addons applies, and only
 # when the specification's sha256 differs from the one applied last (recorded
 # in the ConfigMap kube-system/kubeadm-aws-addons). --force applies anyway
-# (the first node, at init). Each add-on is a kustomization folder; downloads
-# are checked by sha256 and a mismatch aborts; Helm charts are rendered first.
+# (the first node, at init), and so does a serving certificate due for renewal.
+# Each add-on is a kustomization folder; downloads are checked by sha256 and a
+# mismatch aborts; Helm charts are rendered first.
 set -Eeuo pipefail
 SCRIPT_NAME=apply-addons
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -63,6 +64,68 @@ render_helm() {
   "$dir/helm" template "$release" "$dir/$chart" --namespace "$namespace" --values "$dir/values.json" >"$dir/helm-rendered.yaml"
 }
 
+# The newest Secret generated for serving certificate NAME, as JSON, or nothing.
+current_serving_secret() {
+  kubectl -n kube-system get secret -l "kubeadm-aws.io/serving-certificate=$1" -o json |
+    jq -c '.items | sort_by(.metadata.creationTimestamp) | last // empty'
+}
+
+# Whether the PEM certificate on stdin expires within DAYS (0: is expired).
+expires_within() {
+  ! openssl x509 -noout -checkend "$(($1 * 86400))" >/dev/null
+}
+
+# Writes tls.crt, tls.key and ca-bundle.crt into an add-on's folder for its
+# secretGenerator. The certificate in the cluster is kept, byte for byte, while
+# it has more than renewBeforeDays left, so the Secret's name does not change.
+# Otherwise a new self-signed certificate is made here; the bundle keeps the
+# one before it while it is valid, so pods still serving it stay trusted until
+# the rollout that the Secret's new name starts has replaced them.
+serving_certificate() {
+  local dir=$1 config=$1/serving-certificate.json name current previous
+  [[ -f $config ]] || return 0
+  name=$(jq -r .secretName "$config")
+  current=$(current_serving_secret "$name")
+  if [[ -n $current ]] && ! jq -r '.data["tls.crt"]' <<<"$current" | base64 -d | expires_within "$(jq -r .renewBeforeDays "$config")"; then
+    (umask 077 && jq -r '.data["tls.key"]' <<<"$current" | base64 -d >"$dir/tls.key")
+    jq -r '.data["tls.crt"]' <<<"$current" | base64 -d >"$dir/tls.crt"
+    jq -r '.data.caBundle' <<<"$current" | base64 -d >"$dir/ca-bundle.crt"
+    return 0
+  fi
+  log "making a new serving certificate for $name"
+  (umask 077 && openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$(jq -r .validDays "$config")" \
+    -keyout "$dir/tls.key" -out "$dir/tls.crt" -config <(jq -r '"[req]", "prompt = no", "distinguished_name = subject",
+      "x509_extensions = serving", "[subject]", "CN = \(.dnsNames[0])", "[serving]", "basicConstraints = critical, CA:FALSE",
+      "keyUsage = critical, digitalSignature", "extendedKeyUsage = serverAuth",
+      "subjectAltName = \([.dnsNames[] | "DNS:\(.)"] | join(","))"' "$config") 2>/dev/null) ||
+    die "cannot make a serving certificate for $name"
+  cp "$dir/tls.crt" "$dir/ca-bundle.crt"
+  previous=$(jq -r '.data["tls.crt"] // empty' <<<"${current:-null}" | base64 -d)
+  if [[ -n $previous ]] && ! expires_within 0 <<<"$previous"; then
+    echo "$previous" >>"$dir/ca-bundle.crt"
+  fi
+}
+
+# Whether a serving certificate of the specification is missing or due for renewal.
+serving_certificates_due() {
+  local name days current
+  while IFS=$'\t' read -r name days; do
+    current=$(current_serving_secret "$name")
+    [[ -n $current ]] || return 0
+    if jq -r '.data["tls.crt"]' <<<"$current" | base64 -d | expires_within "$days"; then return 0; fi
+  done < <(jq -r '.addons[].servingCertificate // empty | [.secretName, .renewBeforeDays] | @tsv' "$1")
+  return 1
+}
+
+# Deletes the Secrets of serving certificate NAME but the newest two: the one
+# in use, and the one that pods of an unfinished rollout may still mount.
+prune_serving_secrets() {
+  local old
+  kubectl -n kube-system get secret -l "kubeadm-aws.io/serving-certificate=$1" -o json |
+    jq -r '.items | sort_by(.metadata.creationTimestamp) | .[:-2][] | .metadata.name' |
+    while read -r old; do kubectl -n kube-system delete secret "$old" --ignore-not-found; done
+}
+
 # Writes each add-on of the specification as a folder: its files, sources.tsv
 # and helm.json. One jq pass emits "folder<TAB>file<TAB>base64 content" lines.
 materialize() {
@@ -75,7 +138,8 @@ materialize() {
   done < <(jq -r '.addons[] | ("\(if .order < 10 then "0" else "" end)\(.order)-\(.name)") as $folder
     | ((.files | to_entries[] | [$folder, .key, (.value | @base64)]),
        [$folder, "sources.tsv", ([.downloads[] | "\(.sha256) \(.url) \(.file)\n"] | add // "" | @base64)],
-       (.helm // empty | [$folder, "helm.json", (tojson | @base64)]))
+       (.helm // empty | [$folder, "helm.json", (tojson | @base64)]),
+       (.servingCertificate // empty | [$folder, "serving-certificate.json", (tojson | @base64)]))
     | @tsv' "$spec")
 }
 
@@ -96,8 +160,11 @@ main() {
   acquire_lease "$me" || return 0
   applied=$(kubectl -n kube-system get configmap "$LEASE" -o jsonpath='{.data.specSha256}' 2>/dev/null || true)
   if [[ $applied == "$sha" && $force != --force ]]; then
-    log "add-on specification ${sha:0:12} is applied; nothing to do"
-    return 0
+    if ! serving_certificates_due "$spec"; then
+      log "add-on specification ${sha:0:12} is applied; nothing to do"
+      return 0
+    fi
+    log "a serving certificate is missing or due for renewal"
   fi
   log "applying add-on specification ${sha:0:12} (was ${applied:-none})"
   materialize "$spec" "$STATE_DIR/addons/folders"
@@ -106,7 +173,12 @@ main() {
     log "applying add-on $(basename "$dir")"
     download_sources "$dir"
     render_helm "$dir"
+    serving_certificate "$dir"
     retry 10 kubectl apply --server-side --force-conflicts --field-manager=kubeadm-aws -k "$dir"
+    if [[ -f $dir/serving-certificate.json ]]; then
+      rm -f "$dir/tls.key"
+      prune_serving_secrets "$(jq -r .secretName "$dir/serving-certificate.json")"
+    fi
   done
   kubectl -n kube-system create configmap "$LEASE" --from-literal=specSha256="$sha" --from-literal=appliedBy="$me" \
     --dry-run=client -o yaml | kubectl apply --server-side --force-conflicts --field-manager=kubeadm-aws -f -
