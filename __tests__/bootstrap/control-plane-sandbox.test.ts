@@ -136,10 +136,11 @@ describe("control-plane bootstrap in a sandbox", () => {
     const list = box.calls(/^i-node2 ctr .*etcdctl .*member list/)[0];
     expect(list).toContain("registry.k8s.io/etcd:3.6.6-0 ");
     expect(list).toContain("--endpoints=https://10.0.0.10:2379,https://10.0.0.11:2379,https://10.0.0.12:2379 ");
-    expect(list).toMatch(/ --cert=\S*\/var\/lib\/kubeadm-aws\/run\/etcd-client\/client\.crt /);
+    // Where etcdctl finds it both in the running etcd container and in a run from the etcd image.
+    expect(list).toMatch(/ --cert=\/etc\/kubernetes\/pki\/etcd\/kubeadm-aws-member-care\/client\.crt /);
     expect(box.calls(/kubectl .*exec/)).toEqual([]);
     // The key and the certificate are gone once the step is done.
-    expect(existsSync(join(replacement.root, "var/lib/kubeadm-aws/run/etcd-client"))).toBe(false);
+    expect(existsSync(join(replacement.root, "etc/kubernetes/pki/etcd/kubeadm-aws-member-care"))).toBe(false);
   }, 60_000);
 
   it("refuses to remove etcd members when the live ones lack quorum", async () => {

@@ -109,6 +109,20 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       expect(Object.keys(nodes[0].metadata.labels)).toContain("node-role.kubernetes.io/control-plane");
     });
 
+    it("runs kubeadm's static pods in containerd, from local images under the exact names kubeadm lists: nothing was pulled", async () => {
+      const listed = (await cp1.node.execOk(["kubeadm", "config", "images", "list", "--kubernetes-version", cluster.binaries.version], { env: cluster.nodeEnv(cp1) }))
+        .split("\n")
+        .filter(Boolean);
+      const crictl = async (args: string[]) => JSON.parse(await cp1.node.execOk(["crictl", ...args, "-o", "json"], { env: cluster.nodeEnv(cp1) }));
+      const images: Array<{ id: string; repoTags: string[] }> = (await crictl(["images"])).images;
+      expect(images.flatMap((i) => i.repoTags).sort()).toEqual([...listed].sort());
+      const tags = new Map(images.map((i) => [i.id, i.repoTags[0]]));
+      const running = (await crictl(["ps", "--state", "running"])).containers.map((c: any) => `${c.metadata.name} ${tags.get(c.imageRef) ?? c.imageRef}`);
+      const image = (name: string) => listed.find((i) => i.includes(`/${name}:`));
+      // And kubeadm's preflight found every image it needs: the lab no longer ignores its image check (host-deviations.ts).
+      expect(running.sort()).toEqual(["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"].map((c) => `${c} ${image(c)}`));
+    });
+
     it("publishes the join token and the hash of the CA it really made, and stores the PKI", async () => {
       const hash = await cp1.node.execOk(["bash", "-c", `openssl x509 -pubkey -noout -in ${CA} | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1`]);
       expect(cluster.aws.ssmValue("/k8s/prod/join/ca-cert-hash")).toBe(`sha256:${hash.trim()}`);
@@ -295,9 +309,8 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     });
 
     it("removes an etcd member that belongs to no instance, and keeps the live ones", async () => {
-      // The node's own path: live members from EC2, a client certificate it signs with the etcd CA from the secret store.
-      // Only etcdctl is the host's (ETCD_EXEC=local) instead of the etcd image's.
-      const env = "ETCD_EXEC=local";
+      // The node's own path: live members from EC2, a client certificate it signs with the etcd CA from the secret store,
+      // and etcdctl from the etcd image, through containerd, as on a node that has not joined yet.
       // A member that was added but whose node died before it started.
       // etcd refuses a member change until the newest member has been up for a few seconds ("unhealthy cluster").
       await waitFor(
@@ -312,7 +325,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
         1_000,
       );
       expect(await etcdMembers(cp1)).toHaveLength(3);
-      const removal = await cp1.steps(`${env} etcd_remove_dead_members`, ["lib.sh", "etcd.sh", "etcd-members.sh"]);
+      const removal = await cp1.steps("etcd_remove_dead_members", ["lib.sh", "etcd.sh", "etcd-members.sh"]);
       expect({ code: removal.code, output: removal.code ? removal.output : "" }).toEqual({ code: 0, output: "" });
       expect(removal.output).toMatch(/removing dead etcd member [0-9a-f]+/);
       expect((await etcdMembers(cp1)).map((m) => m.peer).sort()).toEqual([`https://${cp1.node.ip}:2380`, `https://${cp2.node.ip}:2380`]);
@@ -557,7 +570,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       cluster.aws.setInstance({ instanceId: cp2.instanceId, hostname: cp2.node.hostname, ip: cp2.node.ip }, "terminated", "control-plane");
       await cp2.runtime.stopStaticPod("etcd");
       // Short etcdctl timeouts: every call fails here, and the script retries each 5 times.
-      const env = "ETCD_EXEC=local ETCD_DIAL_TIMEOUT=1s ETCD_COMMAND_TIMEOUT=2s RETRY_DELAY_SECONDS=0";
+      const env = "ETCD_DIAL_TIMEOUT=1s ETCD_COMMAND_TIMEOUT=2s RETRY_DELAY_SECONDS=0";
       const removal = await cp1.steps(`${env} etcd_remove_dead_members`, ["lib.sh", "etcd.sh", "etcd-members.sh"]);
       expect(removal.code).not.toBe(0);
       expect(removal.output).toMatch(/below quorum|may have lost quorum/);

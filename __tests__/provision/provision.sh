@@ -6,7 +6,8 @@
 #  2. terraform and the hashicorp/aws provider mirror: they come with the
 #     machine image and cannot be fetched here, so they are only checked.
 #  3. Real Kubernetes and etcd, built from Go modules for every supported
-#     minor, into a version-keyed cache (build-kubernetes.sh).
+#     minor, into a version-keyed cache (build-kubernetes.sh), and local
+#     images of everything kubeadm deploys (build-images.sh).
 #  4. A Python virtual environment with checkov and moto (python-tools.sh).
 #
 # Where provisioning cannot work, it stops at once with one line that says
@@ -72,9 +73,11 @@ done
 # Go is needed only for a version the cache lacks.
 cache=${KUBEADM_AWS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cdktf-kubeadm-aws}
 for version in $("$here/kubernetes-versions.sh"); do
-  [[ -f $cache/kubernetes/$version/.complete ]] && continue
+  [[ -f $cache/kubernetes/$version/.complete && -f $cache/images/$version/.complete ]] && continue
   command -v go >/dev/null || fail "Go is not installed; the real-binary suite builds Kubernetes $version from Go modules: install Go >= 1.25 (https://go.dev/doc/install)"
   "$here/build-kubernetes.sh" "$version" >/dev/null
+  # The images kubeadm of that release deploys, built from those binaries and Go modules.
+  "$here/build-images.sh" "$version" >/dev/null
 done
 
 # --- 4. checkov and moto -----------------------------------------------------

@@ -50,6 +50,15 @@ export function renderContainerdConfig(pauseImage: string): string {
 }
 
 /**
+ * crictl's configuration: the node scripts reach etcd through crictl
+ * (etcd.sh). Without it, crictl guesses among several runtimes' sockets and
+ * warns on every call.
+ */
+export function renderCrictlConfig(): string {
+  return ["runtime-endpoint: unix:///run/containerd/containerd.sock", "image-endpoint: unix:///run/containerd/containerd.sock", "timeout: 10", ""].join("\n");
+}
+
+/**
  * What install_containerd (prepare-node.sh) needs for a minor's containerd:
  * its environment and, for an upstream release, the systemd unit the
  * distribution's package would otherwise bring.

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { Token } from "cdktf";
-import { KERNEL_MODULES, renderContainerdConfig, renderSysctls } from "./host-config";
+import { KERNEL_MODULES, renderContainerdConfig, renderCrictlConfig, renderSysctls } from "./host-config";
 import { NODE_FILES } from "./node-files";
 import { NodeEnvironment, renderNodeEnv } from "./node-env";
 import { NodeRole } from "./node-roles";
@@ -57,6 +57,7 @@ export function renderBundle(node: NodeDefinition, keyPrefix: string): NodeBundl
     { path: "/etc/modules-load.d/kubernetes.conf", content: KERNEL_MODULES.join("\n") + "\n", permissions: "0644" },
     { path: "/etc/sysctl.d/90-kubernetes.conf", content: renderSysctls(), permissions: "0644" },
     { path: "/etc/kubeadm-aws/containerd-config.toml", content: renderContainerdConfig(node.pauseImage), permissions: "0644" },
+    { path: "/etc/crictl.yaml", content: renderCrictlConfig(), permissions: "0644" },
     ...node.units.map((u) => ({ path: `/etc/systemd/system/${u.name}`, content: u.content, permissions: "0644" })),
     ...node.files.map((f) => ({ ...f, permissions: f.permissions ?? "0644" })),
   ];

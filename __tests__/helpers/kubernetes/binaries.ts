@@ -11,6 +11,15 @@ export interface KubernetesBinaries {
   readonly bin: string;
   /** The etcd version kubeadm of this patch deploys, which was built beside it ("3.6.6"). */
   readonly etcdVersion: string;
+  /** Every image kubeadm of this patch deploys, as a local OCI archive, with the CNI plugins and crictl (build-images.sh). */
+  readonly images: string;
+}
+
+/** An image kubeadm deploys, built locally under its exact name. */
+export interface LocalImage {
+  /** "registry.k8s.io/kube-apiserver:v1.35.4" */
+  readonly name: string;
+  readonly archive: string;
 }
 
 export function cacheDir(): string {
@@ -23,13 +32,27 @@ export function kubernetesBinaries(minor: string): KubernetesBinaries {
   if (!release) throw new Error(`Kubernetes ${minor} is not a supported minor`);
   const version = `v${release.testedPatch}`;
   const dir = join(cacheDir(), "kubernetes", version);
-  if (!existsSync(join(dir, ".complete"))) {
-    throw new Error(`Kubernetes ${version} is not built in ${dir}; run __tests__/provision/provision.sh (npm test runs it first)`);
+  const images = join(cacheDir(), "images", version);
+  for (const built of [dir, images]) {
+    if (!existsSync(join(built, ".complete"))) {
+      throw new Error(`Kubernetes ${version} is not built in ${built}; run __tests__/provision/provision.sh (npm test runs it first)`);
+    }
   }
-  return { version, minor, bin: join(dir, "bin"), etcdVersion: readFileSync(join(dir, "etcd-version"), "utf8").trim() };
+  return { version, minor, bin: join(dir, "bin"), etcdVersion: readFileSync(join(dir, "etcd-version"), "utf8").trim(), images };
+}
+
+/** The images of a release, as build-images.sh listed them. */
+export function localImages(binaries: KubernetesBinaries): LocalImage[] {
+  return readFileSync(join(binaries.images, "images"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [name, file] = line.split(" ");
+      return { name, archive: join(binaries.images, file) };
+    });
 }
 
 /** A PATH whose first entries are the real binaries, for commands run on lab nodes. */
 export function pathWith(binaries: KubernetesBinaries, ...more: string[]): string {
-  return [...more, binaries.bin, "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":");
+  return [...more, binaries.bin, join(binaries.images, "node-bin"), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":");
 }

@@ -7,11 +7,15 @@
 /** containerd's rendered configuration, adapted to this host. */
 export function adaptContainerdConfig(rendered: string): string {
   const cri = '[plugins."io.containerd.grpc.v1.cri"]\n';
-  if (!rendered.includes(cri) || !rendered.includes("SystemdCgroup = true")) {
+  const pinnedPause = /(sandbox_image = "[^"@]+)@sha256:[0-9a-f]{64}"/;
+  if (!rendered.includes(cri) || !rendered.includes("SystemdCgroup = true") || !pinnedPause.test(rendered)) {
     throw new Error("the rendered containerd configuration changed shape; update host-deviations.ts");
   }
   return (
     rendered
+      // Nodes pin the pause image by the publisher's digest; the lab's own pause image
+      // (build-images.sh) has another, so the lab names it by its tag alone.
+      .replace(pinnedPause, '$1"')
       // No systemd runs as PID 1 here, so cgroups are managed through cgroupfs.
       .replace("SystemdCgroup = true", "SystemdCgroup = false")
       // Root here lacks CAP_SYS_RESOURCE: a negative oom_score_adj is refused, and runc
@@ -21,7 +25,7 @@ export function adaptContainerdConfig(rendered: string): string {
 }
 
 /** Flags added to the kubelet command line that kubeadm's systemd drop-in gives. */
-export function kubeletHostFlags(cgroupRoot: string, options: { staticPods: boolean }): string[] {
+export function kubeletHostFlags(cgroupRoot: string): string[] {
   return [
     // This host has cgroup v1, which kubelet 1.35 refuses unless told otherwise.
     "--fail-cgroupv1=false",
@@ -31,9 +35,6 @@ export function kubeletHostFlags(cgroupRoot: string, options: { staticPods: bool
     `--cgroup-root=${cgroupRoot}`,
     // Our sysctls would change the host's kernel settings; the node's own tests check them.
     "--protect-kernel-defaults=false",
-    // The control-plane components run as host processes with the commands of kubeadm's
-    // manifests (their images cannot be pulled here), so the kubelet must not start them too.
-    ...(options.staticPods ? [] : ["--pod-manifest-path=/etc/kubernetes/lab-no-static-pods"]),
   ];
 }
 
@@ -44,8 +45,6 @@ export function kubeletHostFlags(cgroupRoot: string, options: { staticPods: bool
 export const PREFLIGHT_IGNORED = [
   // kubeadm 1.35 refuses cgroup v1, which this host has, unless the check is skipped.
   "SystemVerification",
-  // Nothing can be pulled here; the control-plane components run as host processes.
-  "ImagePull",
 ];
 
 /**

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
 import { NodeImage, Sandbox } from "../sandbox";
-import { KubernetesBinaries, kubernetesBinaries, pathWith } from "./binaries";
+import { KubernetesBinaries, kubernetesBinaries, localImages, pathWith } from "./binaries";
 import { kubeadmPreflightShim } from "./host-deviations";
 import { CommandResult, Lab, LabNode } from "./lab";
 import { NodeRuntime } from "./node-runtime";
@@ -47,9 +47,10 @@ export class LabCluster {
 
   /**
    * A node with the files of its user data and bundle in place, prepared as
-   * prepare-node.sh prepares an EC2 instance, with containerd running and a
-   * supervisor that starts the kubelet (and, on control-plane nodes, the
-   * static pods as host processes) once kubeadm has written them.
+   * prepare-node.sh prepares an EC2 instance, with containerd running, the
+   * images its kubelet runs imported (a worker needs only pause, kube-proxy
+   * and CoreDNS), and a supervisor that starts the kubelet once kubeadm has
+   * written its flags.
    */
   async addNode(name: string, index: number, image: NodeImage, role: "control-plane" | "worker"): Promise<ClusterNode> {
     const node = await this.lab.addNode(name, index);
@@ -66,8 +67,9 @@ export class LabCluster {
     this.nodes.push(member);
     const sysctls = files["/etc/sysctl.d/90-kubernetes.conf"].content;
     await node.execOk(["bash", "-euo", "pipefail", "-c", PREPARE_NODE, "prepare", staged, node.ip, node.hostname, this.endpointIp, LAB_API_ENDPOINT_HOST, sysctls]);
-    await member.runtime.startContainerd(files["/etc/kubeadm-aws/containerd-config.toml"].content);
-    member.runtime.supervise({ staticPods: role === "control-plane" });
+    const images = localImages(this.binaries).filter((i) => role === "control-plane" || /\/(pause|kube-proxy|coredns):/.test(i.name));
+    await member.runtime.startContainerd(files["/etc/kubeadm-aws/containerd-config.toml"].content, images.map((i) => i.archive));
+    member.runtime.supervise();
     return member;
   }
 
@@ -146,5 +148,4 @@ cp -a "$staged/." /
 printf '%s %s\\n%s %s\\n' "$ip" "$hostname" "$endpoint_ip" "$endpoint_host" >>/etc/hosts
 echo 'nameserver 127.0.0.1' >/etc/resolv.conf
 grep '^net\\.' <<<"$sysctls" | while IFS=' =' read -r key value; do sysctl -qw "$key=$value"; done
-mkdir -p /etc/kubernetes/lab-no-static-pods
 `;

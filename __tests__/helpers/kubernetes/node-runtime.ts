@@ -1,21 +1,17 @@
 import { ChildProcess } from "node:child_process";
-import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
 import { KubernetesBinaries, pathWith } from "./binaries";
 import { adaptContainerdConfig, kubeletHostFlags } from "./host-deviations";
 import { LabNode, runOk, waitFor } from "./lab";
 
 /**
- * What systemd and the kubelet do on a real node, done for a lab node:
- * containerd as a service, the kubelet started once kubeadm has written its
- * flags, and the control-plane static pods run as host processes with the
- * exact commands of kubeadm's manifests.
+ * What systemd does on a real node, done for a lab node: containerd as a
+ * service, with the images kubeadm deploys imported (built locally by
+ * build-images.sh), and the kubelet started once kubeadm has written its
+ * flags. The kubelet then runs kubeadm's static pods in containerd, as on EC2.
  */
 export class NodeRuntime {
-  private readonly staticPods = new Map<string, StaticPod>();
-  /** Static pods stopped on purpose, which the supervisor leaves stopped. */
-  private readonly stopped = new Set<string>();
   private kubelet?: ChildProcess;
   private timer?: NodeJS.Timeout;
   readonly env: NodeJS.ProcessEnv;
@@ -33,22 +29,19 @@ export class NodeRuntime {
     return existsSync(file) ? readFileSync(file, "utf8") : undefined;
   }
 
-  async startContainerd(renderedConfig: string): Promise<void> {
+  /** Starts containerd with the node's rendered configuration, and imports the images in `archives`. */
+  async startContainerd(renderedConfig: string, archives: string[]): Promise<void> {
     await this.node.write("/etc/containerd/config.toml", adaptContainerdConfig(renderedConfig));
     this.node.start("containerd", ["containerd", "--config", "/etc/containerd/config.toml"], this.env);
     await waitFor("containerd's socket", async () => ((await this.node.exec(["test", "-S", "/run/containerd/containerd.sock"])).code === 0 ? true : undefined), 20_000);
+    for (const archive of archives) await this.node.execOk(["ctr", "-n", "k8s.io", "images", "import", archive], { env: this.env, timeoutMs: 120_000 });
   }
 
-  /**
-   * Watches for what kubeadm writes, as systemd and the kubelet would react:
-   * starts the kubelet once its flags exist, and each static pod's command
-   * when its manifest appears or changes.
-   */
-  supervise(options: { staticPods: boolean }): void {
+  /** Starts the kubelet once kubeadm has written its flags and config, as systemd restarts it until then. */
+  supervise(): void {
     const tick = () => {
-      if (options.staticPods) this.syncStaticPods();
       if (!this.kubelet && this.written("/var/lib/kubelet/kubeadm-flags.env") && this.written("/var/lib/kubelet/config.yaml")) {
-        this.startKubelet(options.staticPods).catch((error) => appendFileSync(this.node.logFile("kubelet"), `lab: the kubelet did not start: ${error}\n`));
+        this.startKubelet().catch((error) => appendFileSync(this.node.logFile("kubelet"), `lab: the kubelet did not start: ${error}\n`));
       }
     };
     this.timer = setInterval(tick, 300);
@@ -59,20 +52,35 @@ export class NodeRuntime {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Restarts one static pod's process, as the kubelet does when its manifest changes. */
-  async restartStaticPod(name: string): Promise<void> {
-    await this.stopStaticPod(name);
-    this.stopped.delete(name);
-    this.syncStaticPods();
+  /** The id of a static pod's running container, if one runs. */
+  async runningContainer(name: string): Promise<string | undefined> {
+    const ps = await this.node.exec(["crictl", "ps", "--name", `^${name}$`, "--state", "running", "-q"], { env: this.env });
+    return ps.code === 0 ? ps.output.split("\n").find((l) => /^[0-9a-f]{12,}$/.test(l)) : undefined;
   }
 
-  /** Stops one static pod's process for good, as if its container died and stayed down. */
+  /**
+   * Restarts a static pod as the kubelet does when its manifest changes (an
+   * annotation of the lab's changes; the kubelet watches the folder), with the
+   * old container stopped at once. Stopping the container alone would wait out
+   * the kubelet's crash back-off. Resolves once the new container runs.
+   */
+  async restartStaticPod(name: string): Promise<void> {
+    const before = await this.runningContainer(name);
+    if (!before) throw new Error(`no static pod ${name} runs on ${this.node.name}`);
+    const manifest = `/etc/kubernetes/manifests/${name}.yaml`;
+    await this.node.execOk(["bash", "-euo", "pipefail", "-c", RESTART_STATIC_POD, "restart", manifest, String(Date.now())]);
+    // The old pod's graceful stop would take the apiserver half a minute; the test wants the new process now.
+    await this.node.exec(["crictl", "stop", "--timeout", "1", before], { env: this.env });
+    await waitFor(`a new ${name} container on ${this.node.name}`, async () => {
+      const now = await this.runningContainer(name);
+      return now && now !== before ? now : undefined;
+    }, 120_000);
+  }
+
+  /** Stops a static pod for good: its manifest leaves the kubelet's folder, and the kubelet stops the pod. */
   async stopStaticPod(name: string): Promise<void> {
-    const pod = this.staticPods.get(name);
-    if (!pod) throw new Error(`no static pod ${name} runs on ${this.node.name}`);
-    this.stopped.add(name);
-    await this.stopProcess(pod.process);
-    this.staticPods.delete(name);
+    await this.node.execOk(["bash", "-c", `mkdir -p /etc/kubernetes/lab-stopped && mv /etc/kubernetes/manifests/${name}.yaml /etc/kubernetes/lab-stopped/`]);
+    await waitFor(`${name} to stop on ${this.node.name}`, async () => ((await this.runningContainer(name)) ? undefined : true), 60_000);
   }
 
   /** The kubelet's command line as kubeadm's systemd drop-in (10-kubeadm.conf) builds it, before this host's deviations. */
@@ -87,64 +95,19 @@ export class NodeRuntime {
     ];
   }
 
-  private syncStaticPods(): void {
-    const dir = join(this.node.dir, "upper/etc/kubernetes/manifests");
-    if (!existsSync(dir)) return;
-    for (const file of readdirSync(dir).filter((f) => f.endsWith(".yaml"))) {
-      const manifest = readFileSync(join(dir, file), "utf8");
-      const name = file.replace(/\.yaml$/, "");
-      if (this.stopped.has(name)) continue;
-      const pod = this.staticPods.get(name);
-      if (pod && pod.exitedAt === undefined) {
-        // A changed manifest: stop the old process; a later tick starts the new one once it is gone (ports are free).
-        if (pod.manifest !== manifest && !pod.stopping) {
-          pod.stopping = true;
-          void this.stopProcess(pod.process);
-        }
-        continue;
-      }
-      // An exited pod with the same manifest restarts after a back-off, as the kubelet restarts a crashed container
-      // (doubling from 1 s, capped at 10 s: the kubelet's 10 s to 5 min would only slow the tests).
-      const restarts = pod && pod.manifest === manifest ? pod.restarts + 1 : 0;
-      if (pod && restarts > 0 && Date.now() < pod.exitedAt! + Math.min(1_000 * 2 ** (restarts - 1), 10_000)) continue;
-      let command: string[];
-      try {
-        command = (parse(manifest) as { spec: { containers: Array<{ command: string[] }> } }).spec.containers[0].command;
-      } catch {
-        continue; // half written; the next tick reads it whole
-      }
-      const started: StaticPod = { manifest, process: this.node.start(name, command, this.env), restarts, stopping: false };
-      started.process.once("exit", () => (started.exitedAt = Date.now()));
-      this.staticPods.set(name, started);
-    }
-  }
-
-  private async startKubelet(staticPods: boolean): Promise<void> {
+  private async startKubelet(): Promise<void> {
     this.kubelet = {} as ChildProcess; // claimed: one start only
     await runOk(["bash", "-c", CREATE_CGROUP_ROOT, "cgroup-root", this.node.cgroupRoot]);
-    this.kubelet = this.node.start("kubelet", ["kubelet", ...this.kubeletFlags(), ...kubeletHostFlags(this.node.cgroupRoot, { staticPods })], this.env);
-  }
-
-  /** SIGTERM, then SIGKILL after a short grace period (kube-apiserver drains for up to a minute). */
-  private async stopProcess(child: ChildProcess): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    // The process is lab.sh's nsenter, which exec'd the program: the signal reaches it.
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
-    await exited;
-    clearTimeout(timer);
+    this.kubelet = this.node.start("kubelet", ["kubelet", ...this.kubeletFlags(), ...kubeletHostFlags(this.node.cgroupRoot)], this.env);
   }
 }
 
-interface StaticPod {
-  readonly manifest: string;
-  readonly process: ChildProcess;
-  /** How often it has restarted with this manifest. */
-  readonly restarts: number;
-  stopping: boolean;
-  exitedAt?: number;
-}
+/** Writes a static pod's manifest with a new value of the lab's restart annotation, whole (the kubelet may read it at any time). */
+const RESTART_STATIC_POD = `
+manifest=$1 stamp=$2 staged=/etc/kubernetes/lab-restart.yaml
+grep -q '^  annotations:$' "$manifest"
+sed '/^    lab.kubeadm-aws.io\\/restarted: /d' "$manifest" | sed "/^  annotations:$/a\\    lab.kubeadm-aws.io/restarted: \\"$stamp\\"" >"$staged"
+mv "$staged" "$manifest"`;
 
 /** Creates the kubelet's cgroup root in every cgroup v1 hierarchy; cpuset needs its cpus and mems filled. */
 const CREATE_CGROUP_ROOT = `

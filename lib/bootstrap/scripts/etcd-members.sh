@@ -13,7 +13,9 @@
 # no kubeconfig (the one stored at init expires after a year) and no running
 # etcd pod to exec into (which may be the dead node's).
 
-ETCD_CLIENT_DIR_NAME=etcd-client
+# Under the etcd PKI folder, which the etcd container mounts and so does
+# etcd_tool's run from the image: etcdctl reads the credentials wherever it runs.
+ETCD_MEMBER_CARE_DIR=$ETCD_PKI/kubeadm-aws-member-care
 
 # Private DNS names and IPs of this cluster's running control-plane instances, one per line.
 etcd_live_hosts() {
@@ -23,10 +25,10 @@ etcd_live_hosts() {
     jq -r '.Reservations[].Instances[] | .PrivateDnsName, .PrivateIpAddress'
 }
 
-# Writes ca.crt, client.crt and client.key under $STATE_DIR/run/etcd-client:
-# a client certificate signed by the etcd CA, whose key never leaves this step.
+# Writes ca.crt, client.crt and client.key under ETCD_MEMBER_CARE_DIR: a
+# client certificate signed by the etcd CA, whose key never leaves this step.
 etcd_client_credentials() {
-  local dir="$STATE_DIR/run/$ETCD_CLIENT_DIR_NAME"
+  local dir="$ROOT$ETCD_MEMBER_CARE_DIR"
   mkdir -p "$dir" && chmod 0700 "$dir"
   secret_get "$SECRET_PKI" | write_private "$dir/pki.json"
   jq -j '.["etcd/ca.crt"]' "$dir/pki.json" | write_private "$dir/ca.crt"
@@ -41,14 +43,16 @@ etcd_client_credentials() {
 }
 
 etcd_forget_client_credentials() {
-  rm -rf "${STATE_DIR:?}/run/$ETCD_CLIENT_DIR_NAME"
+  rm -rf "$ROOT$ETCD_MEMBER_CARE_DIR"
 }
 
 # etcd_ctl ARGS...: etcdctl against ETCD_MEMBER_ENDPOINTS with the credentials
 # above, run from the etcd image (etcd_tool; ETCD_EXEC=local runs the host's).
 etcd_ctl() {
-  local dir="$STATE_DIR/run/$ETCD_CLIENT_DIR_NAME" tls=()
-  [[ -f $dir/client.crt ]] && tls=(--cacert="$dir/ca.crt" --cert="$dir/client.crt" --key="$dir/client.key")
+  local dir=$ETCD_MEMBER_CARE_DIR tls=()
+  # The host's etcdctl sees the node's files under the test root; a container sees the node's paths.
+  [[ ${ETCD_EXEC:-container} == local ]] && dir=$ROOT$dir
+  [[ -f $ROOT$ETCD_MEMBER_CARE_DIR/client.crt ]] && tls=(--cacert="$dir/ca.crt" --cert="$dir/client.crt" --key="$dir/client.key")
   # shellcheck disable=SC2086 # ETCD_TLS_ARGS holds several flags
   etcd_tool etcdctl --endpoints="$ETCD_MEMBER_ENDPOINTS" "${tls[@]}" ${ETCD_TLS_ARGS:-} \
     --dial-timeout="${ETCD_DIAL_TIMEOUT:-5s}" --command-timeout="${ETCD_COMMAND_TIMEOUT:-15s}" "$@"

@@ -38,7 +38,8 @@ etcd_tool() {
     local image
     image=$(etcd_image)
     [[ -n $image ]] || die "no etcd container and no etcd manifest to take the image from"
-    ctr -n k8s.io images pull "$image" >/dev/null
+    # Pulled only when missing: a registry out of reach must not stop a node that has the image.
+    [[ $(ctr -n k8s.io images ls -q "name==$image") == "$image" ]] || ctr -n k8s.io images pull "$image" >/dev/null
     # A joining node has no etcd PKI yet, and runc refuses a bind mount whose source is missing.
     mkdir -p "$ROOT$ETCD_PKI"
     ctr -n k8s.io run --rm --net-host \

@@ -203,11 +203,14 @@ ssm_get() {
 
 # ssm_put NAME TYPE < VALUE: writes a parameter (overwriting), encrypted with
 # the cluster key when it is a SecureString. The value goes through a private
-# file, never the command line, and loses trailing newlines.
+# file of its own (two scripts may put at once), never the command line, and
+# loses trailing newlines.
 ssm_put() {
-  local key=() file="$STATE_DIR/run/ssm-value"
+  local key=() file
   [[ $2 == SecureString ]] && key=(--key-id "$KMS_KEY_ID")
-  printf '%s' "$(cat)" | write_private "$file"
+  mkdir -p "$STATE_DIR/run"
+  file=$(mktemp "$STATE_DIR/run/ssm-value.XXXXXX")
+  printf '%s' "$(cat)" >"$file"
   retry 5 aws_cli ssm put-parameter --name "$1" --type "$2" "${key[@]}" --overwrite --value "file://$file" >/dev/null
   rm -f "$file"
 }
