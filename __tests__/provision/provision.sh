@@ -39,6 +39,8 @@ declare -A PACKAGES=(
   [ip]=iproute2                 # network namespaces, veth pairs and a bridge
   [curl]=curl                   # TLS checks against the real apiserver
   [systemd-analyze]=systemd     # verify of the rendered systemd units
+  [haproxy]=haproxy             # offline cluster: the API load balancer's stand-in
+  [dnsmasq]=dnsmasq-base        # offline cluster: the VPC resolver's stand-in (the private zone's endpoint name)
 )
 missing=()
 for command in "${!PACKAGES[@]}"; do

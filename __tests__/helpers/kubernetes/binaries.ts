@@ -52,6 +52,13 @@ export function localImages(binaries: KubernetesBinaries): LocalImage[] {
     });
 }
 
+/** The image archives a node of `role` runs: a worker needs only pause, kube-proxy and CoreDNS. */
+export function nodeImages(binaries: KubernetesBinaries, role: "control-plane" | "worker"): string[] {
+  return localImages(binaries)
+    .filter((i) => role === "control-plane" || /\/(pause|kube-proxy|coredns):/.test(i.name))
+    .map((i) => i.archive);
+}
+
 /** A PATH whose first entries are the real binaries, for commands run on lab nodes. */
 export function pathWith(binaries: KubernetesBinaries, ...more: string[]): string {
   return [...more, binaries.bin, join(binaries.images, "node-bin"), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":");

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
 import { NodeImage, Sandbox } from "../sandbox";
-import { KubernetesBinaries, kubernetesBinaries, localImages, pathWith } from "./binaries";
+import { KubernetesBinaries, kubernetesBinaries, nodeImages, pathWith } from "./binaries";
 import { kubeadmPreflightShim } from "./host-deviations";
 import { CommandResult, Lab, LabNode } from "./lab";
 import { NodeRuntime } from "./node-runtime";
@@ -67,8 +67,7 @@ export class LabCluster {
     this.nodes.push(member);
     const sysctls = files["/etc/sysctl.d/90-kubernetes.conf"].content;
     await node.execOk(["bash", "-euo", "pipefail", "-c", PREPARE_NODE, "prepare", staged, node.ip, node.hostname, this.endpointIp, LAB_API_ENDPOINT_HOST, sysctls]);
-    const images = localImages(this.binaries).filter((i) => role === "control-plane" || /\/(pause|kube-proxy|coredns):/.test(i.name));
-    await member.runtime.startContainerd(files["/etc/kubeadm-aws/containerd-config.toml"].content, images.map((i) => i.archive));
+    await member.runtime.startContainerd(files["/etc/kubeadm-aws/containerd-config.toml"].content, nodeImages(this.binaries, role));
     member.runtime.supervise();
     return member;
   }

@@ -85,6 +85,14 @@ export class Lab {
     return node;
   }
 
+  /** Starts a long-running program on the bridge's side (the load balancer's stand-in), its output in <lab>/<name>.log. */
+  startOnGateway(name: string, command: string[]): ChildProcess {
+    const log = openSync(join(this.dir, `${name}.log`), "a");
+    const child = spawn(LAB_SCRIPT, ["gateway", this.name, ...command], { stdio: ["ignore", log, log] });
+    closeSync(log);
+    return child;
+  }
+
   /** Runs a command on the bridge's side of the lab: a client that reaches every node. */
   gateway(command: string[], options: Parameters<typeof run>[1] = {}): Promise<CommandResult> {
     return run([LAB_SCRIPT, "gateway", this.name, ...command], options);
