@@ -309,8 +309,10 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     });
 
     it("removes an etcd member that belongs to no instance, and keeps the live ones", async () => {
-      // The node's own path: live members from EC2, a client certificate it signs with the etcd CA from the secret store,
-      // and etcdctl from the etcd image, through containerd, as on a node that has not joined yet.
+      // The node's own path: live members from EC2, a client certificate it signs with the etcd CA from the secret store.
+      // Only etcdctl is the host's (ETCD_EXEC=local): inside the fresh-machine test's overlay of /, the etcd container
+      // does not see files created under its host path after it started, which a node's disk does not do.
+      const env = "ETCD_EXEC=local";
       // A member that was added but whose node died before it started.
       // etcd refuses a member change until the newest member has been up for a few seconds ("unhealthy cluster").
       await waitFor(
@@ -325,7 +327,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
         1_000,
       );
       expect(await etcdMembers(cp1)).toHaveLength(3);
-      const removal = await cp1.steps("etcd_remove_dead_members", ["lib.sh", "etcd.sh", "etcd-members.sh"]);
+      const removal = await cp1.steps(`${env} etcd_remove_dead_members`, ["lib.sh", "etcd.sh", "etcd-members.sh"]);
       expect({ code: removal.code, output: removal.code ? removal.output : "" }).toEqual({ code: 0, output: "" });
       expect(removal.output).toMatch(/removing dead etcd member [0-9a-f]+/);
       expect((await etcdMembers(cp1)).map((m) => m.peer).sort()).toEqual([`https://${cp1.node.ip}:2380`, `https://${cp2.node.ip}:2380`]);
@@ -570,7 +572,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       cluster.aws.setInstance({ instanceId: cp2.instanceId, hostname: cp2.node.hostname, ip: cp2.node.ip }, "terminated", "control-plane");
       await cp2.runtime.stopStaticPod("etcd");
       // Short etcdctl timeouts: every call fails here, and the script retries each 5 times.
-      const env = "ETCD_DIAL_TIMEOUT=1s ETCD_COMMAND_TIMEOUT=2s RETRY_DELAY_SECONDS=0";
+      const env = "ETCD_EXEC=local ETCD_DIAL_TIMEOUT=1s ETCD_COMMAND_TIMEOUT=2s RETRY_DELAY_SECONDS=0";
       const removal = await cp1.steps(`${env} etcd_remove_dead_members`, ["lib.sh", "etcd.sh", "etcd-members.sh"]);
       expect(removal.code).not.toBe(0);
       expect(removal.output).toMatch(/below quorum|may have lost quorum/);
