@@ -310,8 +310,9 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
     it("removes an etcd member that belongs to no instance, and keeps the live ones", async () => {
       // The node's own path: live members from EC2, a client certificate it signs with the etcd CA from the secret store.
-      // Only etcdctl is the host's (ETCD_EXEC=local): inside the fresh-machine test's overlay of /, the etcd container
-      // does not see files created under its host path after it started, which a node's disk does not do.
+      // Only etcdctl is the host's (ETCD_EXEC=local): inside the fresh-machine test (the lab nested in an overlay of /),
+      // etcdctl in the running etcd container could not open the credentials just written under its host path
+      // (cause not established; in the lab on the host's own / it could).
       const env = "ETCD_EXEC=local";
       // A member that was added but whose node died before it started.
       // etcd refuses a member change until the newest member has been up for a few seconds ("unhealthy cluster").

@@ -109,6 +109,7 @@ def follow_files(source, stream):
             offsets = json.load(f)
     except (OSError, ValueError):
         offsets = {}
+    inodes = {}  # path -> the inode last read there
     while True:
         for pattern in source["files"]:
             for path in sorted(glob.glob(ROOT + pattern)):
@@ -117,6 +118,12 @@ def follow_files(source, stream):
                 except OSError:
                     continue
                 key = f"{stat.st_ino}"
+                rotated = inodes.get(path) not in (None, key)
+                inodes[path] = key
+                if rotated:
+                    # Rotated since the last pass: the next pass drains the old file (under its new name, which
+                    # sorts first) before it reads this one, so lines keep their order across the rotation.
+                    continue
                 offset = offsets.get(key, 0)
                 if stat.st_size < offset:
                     offset = 0  # truncated
