@@ -219,6 +219,10 @@ describe("control-plane bootstrap in a sandbox", () => {
     expect(rebooted.output).toContain("resetting a partial kubeadm run");
     expect(box.calls(/^i-node1 kubeadm (reset|join)/).map((l) => l.split(" ")[2])).toEqual(["join", "reset", "join"]);
     expect(existsSync(join(second.root, "var/lib/kubeadm-aws/run/join.yaml"))).toBe(false);
+    // The etcd member the interrupted join added is removed before the join runs again: only the new one is left.
+    expect(rebooted.output).toMatch(/removing etcd member 0+2 \(https:\/\/\S+:2380\): this node's own, left by an interrupted join/);
+    const members = readFileSync(join(box.state, "cluster", "etcd-members"), "utf8").trim().split("\n");
+    expect(members.map((m) => m.split(" ")[0])).toEqual(["i-node0", "REMOVED", "i-node1"]);
   }, 60_000);
 
   it("refuses a bundle whose checksum differs from the one in user data, and marks the instance unhealthy", async () => {

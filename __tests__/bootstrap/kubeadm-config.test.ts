@@ -20,6 +20,7 @@ const SETTINGS: KubeadmClusterSettings = {
   controllerManager: { extraArgs: { "node-monitor-grace-period": "50s" }, controllers: ["*", "bootstrapsigner", "tokencleaner", "-ttl"] },
   scheduler: { extraArgs: { v: "3" } },
   etcd: { extraArgs: { "quota-backend-bytes": "8589934592" } },
+  joinTokenTtlMinutes: 24 * 60,
 };
 
 /** What the node's envsubst produces, so documents can be read as the node's kubeadm reads them. */

@@ -1,6 +1,9 @@
 import { resolveControlPlaneSettings } from "../../lib/control-plane/settings";
 import { parseInstanceType } from "../../lib/instance-types";
 import { resolveKubernetesVersion } from "../../lib/versions";
+import { parseAllDocuments } from "yaml";
+import { controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
+import { controlPlaneBootstrap } from "../helpers/control-plane-fixture";
 
 describe("resolveControlPlaneSettings", () => {
   it("defaults to 3 m7i.large nodes on Kubernetes 1.35 with every controller and Secrets encrypted", () => {
@@ -60,6 +63,8 @@ describe("resolveControlPlaneSettings", () => {
     [{ adminAccess: { principalArns: ["arn:aws:sts::111122223333:assumed-role/admin/me"] } }, 'adminAccess.principalArns: "arn:aws:sts::111122223333:assumed-role/admin/me" is not an IAM role or user ARN'],
     [{ etcd: { extraArgs: { "quota-backend-bytes": "8589934592" } } }, 'etcd.extraArgs["quota-backend-bytes"]: "8589934592" is not allowed with backups on; use a number of bytes up to 5368709120'],
     [{ nodeArtifactWriterArns: ["team-data"] }, 'nodeArtifactWriterArns: "team-data" is not an IAM role or user ARN'],
+    [{ joinTokenTtlMinutes: 5 }, "joinTokenTtlMinutes: 5 is not allowed; use a whole number from 6 to 1440"],
+    [{ joinTokenTtlMinutes: 2880 }, "joinTokenTtlMinutes: 2880 is not allowed; use a whole number from 6 to 1440"],
   ])("rejects %j", (options, message) => {
     expect(() => resolveControlPlaneSettings(options as any, "10.0.0.0/16")).toThrow(message);
   });
@@ -72,6 +77,20 @@ describe("resolveControlPlaneSettings", () => {
 
   it("accepts an explicit internet-wide allow-list, because it is written out", () => {
     expect(resolveControlPlaneSettings({ apiServer: { publicAccess: { allowedCidrs: ["0.0.0.0/0"] } } }, "10.0.0.0/16").apiServer.publicAllowedCidrs).toEqual(["0.0.0.0/0"]);
+  });
+
+  it("renders a join token lifetime into kubeadm's token, the rotator's environment and its timer", () => {
+    const node = (ttl?: number) => controlPlaneNode(controlPlaneBootstrap(ttl === undefined ? {} : { joinTokenTtlMinutes: ttl }));
+    const initToken = (ttl?: number) => (parseAllDocuments(node(ttl).files.find((f) => f.path.endsWith("/init.yaml"))!.content)[0].toJSON() as any).bootstrapTokens[0].ttl;
+    const timer = (ttl?: number) => node(ttl).units.find((u) => u.name === "kubeadm-aws-join-token.timer")!.content;
+    expect(initToken()).toBe("24h0m0s");
+    expect(node().env).toMatchObject({ JOIN_TOKEN_TTL: "24h0m0s", JOIN_TOKEN_TTL_SECONDS: 86400, JOIN_TOKEN_RENEW_BEFORE_SECONDS: 43200 });
+    expect(timer()).toContain("OnUnitActiveSec=60min");
+    expect(initToken(90)).toBe("1h30m0s");
+    expect(node(90).env).toMatchObject({ JOIN_TOKEN_TTL: "1h30m0s", JOIN_TOKEN_TTL_SECONDS: 5400, JOIN_TOKEN_RENEW_BEFORE_SECONDS: 2700 });
+    expect(timer(90)).toContain("OnUnitActiveSec=15min");
+    expect(initToken(6)).toBe("6m0s");
+    expect(timer(6)).toContain("OnUnitActiveSec=1min");
   });
 
   it("accepts an exact patch version and keeps it", () => {

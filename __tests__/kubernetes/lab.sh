@@ -7,6 +7,9 @@
 #   lab.sh node LAB NODE IP HOSTNAME DIR   a node on that bridge, its writes kept under DIR
 #   lab.sh exec LAB NODE COMMAND...        runs a command inside a node
 #   lab.sh gateway LAB COMMAND...          runs a command on the bridge's side (a client of every node)
+#   lab.sh poweroff LAB NODE               kills every process of a node at once, as a power cut does; its
+#                                          files stay and its /run is emptied, so it can boot again
+#   lab.sh remove LAB NODE                 kills every process of a node and deletes it (a terminated instance)
 #   lab.sh down LAB                        stops every process of the lab, removes it and its cgroups
 #
 # A node sees the host's files through overlays, so kubeadm, kubelet and our
@@ -22,7 +25,7 @@ BRIDGE_IP=10.77.0.1
 PREFIX=24
 OVERLAID=(/etc /opt /root /usr /var)
 
-usage() { sed -n '4,10p' "$0" >&2; exit 2; }
+usage() { sed -n '4,13p' "$0" >&2; exit 2; }
 netns() { echo "kaws-$1${2:+-$2}"; }
 
 up() {
@@ -93,6 +96,46 @@ gateway() {
   exec ip netns exec "$(netns "$lab")" "$@"
 }
 
+# A node's processes: those in its network namespace, and those in its kubelet's
+# cgroups (pods have network namespaces of their own). Its holder is among them.
+node_pids() {
+  local name
+  name=$(netns "$1" "$2")
+  { ip netns pids "$name" 2>/dev/null || true; find /sys/fs/cgroup/*/"$name" -name cgroup.procs -exec cat {} + 2>/dev/null || true; } | sort -un
+}
+
+# kill_node LAB NODE [KEEP_PID]: SIGKILL to every process of the node but KEEP_PID, until none is left.
+kill_node() {
+  local lab=$1 node=$2 keep=${3:-0} pids
+  for _ in $(seq 100); do
+    pids=$(node_pids "$lab" "$node" | grep -vx "$keep" || true)
+    [[ -n $pids ]] || return 0
+    # shellcheck disable=SC2086 # one pid per word
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.1
+  done
+  echo "lab: processes of $node survived SIGKILL: $pids" >&2
+  return 1
+}
+
+# The holder keeps the namespaces; a fresh /run is what a boot starts with.
+poweroff() {
+  local lab=$1 node=$2 holder
+  holder=$(cat "$STATE/$lab/$node.pid")
+  kill_node "$lab" "$node" "$holder"
+  nsenter --target "$holder" --net --mount --uts --root --wd -- bash -c 'umount -l /run && mount -t tmpfs -o mode=0755 tmpfs /run'
+}
+
+remove() {
+  local lab=$1 node=$2 root
+  kill_node "$lab" "$node"
+  ip netns delete "$(netns "$lab" "$node")"
+  for root in /sys/fs/cgroup/*/"$(netns "$lab" "$node")"; do
+    [[ -d $root ]] && { find "$root" -depth -type d -exec rmdir {} + 2>/dev/null || true; }
+  done
+  rm -f "$STATE/$lab/$node.pid"
+}
+
 # Every process of the lab lives in one of its network namespaces, the holders included.
 down() {
   local lab=$1 ns pids root
@@ -134,6 +177,8 @@ case $command in
   node) (($# == 5)) || usage && node "$@" ;;
   exec) (($# >= 3)) || usage && enter "$@" ;;
   gateway) gateway "$@" ;;
+  poweroff) (($# == 2)) || usage && poweroff "$@" ;;
+  remove) (($# == 2)) || usage && remove "$@" ;;
   down) down "$@" ;;
   *) usage ;;
 esac

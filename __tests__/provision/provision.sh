@@ -9,6 +9,8 @@
 #     minor, into a version-keyed cache (build-kubernetes.sh), and local
 #     images of everything kubeadm deploys (build-images.sh).
 #  4. A Python virtual environment with checkov and moto (python-tools.sh).
+#  5. The kernel's inotify limit per user, raised (never lowered) for the
+#     kubelets, containerds and apiservers of many lab nodes at once.
 #
 # Where provisioning cannot work, it stops at once with one line that says
 # what is missing and how to get it.
@@ -84,5 +86,16 @@ done
 
 # --- 4. checkov and moto -----------------------------------------------------
 "$here/python-tools.sh" >/dev/null
+
+# --- 5. inotify instances ------------------------------------------------------
+# Every kubelet, containerd (its CNI config watcher), apiserver and controller
+# manager holds several, all as root: the offline cluster beside the real-binary
+# suite needs about 150, and the default is 128. Past it, containerd starts
+# without its CRI plugin and kubeadm fails "validate CRI v1 runtime API ... Unimplemented".
+INOTIFY_INSTANCES=1024
+if (($(cat /proc/sys/fs/inotify/max_user_instances) < INOTIFY_INSTANCES)); then
+  say "raising fs.inotify.max_user_instances to $INOTIFY_INSTANCES (kind's nodes need the same)"
+  echo "$INOTIFY_INSTANCES" >/proc/sys/fs/inotify/max_user_instances || fail "cannot raise fs.inotify.max_user_instances; run: sysctl -w fs.inotify.max_user_instances=$INOTIFY_INSTANCES"
+fi
 
 ((SECONDS - started < 5)) || say "ready in $((SECONDS - started)) s"

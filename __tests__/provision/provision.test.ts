@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { symlinkSync } from "node:fs";
+import { readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { KUBERNETES_RELEASES } from "../../lib/versions";
 import { tempDir } from "../helpers/plan";
@@ -10,6 +10,11 @@ describe("provisioning for the test suite", () => {
   it("builds the tested patch of every supported minor, as lib/versions.ts lists them", () => {
     const versions = execFileSync(join(HERE, "kubernetes-versions.sh"), { encoding: "utf8" }).split("\n").filter(Boolean);
     expect(versions).toEqual(Object.values(KUBERNETES_RELEASES).map((r) => `v${r.testedPatch}`));
+  });
+
+  it("has raised the kernel's inotify instances per user, which many lab nodes at once exhaust", () => {
+    // At 128 (the default), containerd starts without its CRI plugin once the lab's kubelets and apiservers hold the rest.
+    expect(Number(readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8"))).toBeGreaterThanOrEqual(1024);
   });
 
   it("needs no Go when every version is cached", () => {

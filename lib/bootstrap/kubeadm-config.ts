@@ -34,6 +34,8 @@ export interface KubeadmClusterSettings {
   readonly controllerManager: { readonly extraArgs: Record<string, string>; readonly controllers: string[] };
   readonly scheduler: { readonly extraArgs: Record<string, string> };
   readonly etcd: { readonly extraArgs: Record<string, string> };
+  /** Lifetime of the init token and of every token the rotation timer makes. */
+  readonly joinTokenTtlMinutes: number;
 }
 
 /** TLS 1.2 suites with forward secrecy and AEAD only (CIS 1.2.x and 4.2.x "strong cryptographic ciphers"). */
@@ -58,8 +60,12 @@ export const CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock";
 /** Our flags merged with the user's, the user winning by name; sorted so output is stable. */
 /** Our bootstrap tokens, the init token and rotated ones alike: rotate-join-token.sh revokes only tokens with this description. */
 export const JOIN_TOKEN_DESCRIPTION = "kubeadm-aws join token, rotated into SSM";
-export const JOIN_TOKEN_TTL = "24h0m0s";
-export const JOIN_TOKEN_TTL_SECONDS = 24 * 3600;
+
+/** A number of minutes as Go prints a time.Duration, the form kubeadm writes back: 1440 is "24h0m0s". */
+export function goDuration(minutes: number): string {
+  const hours = Math.floor(minutes / 60);
+  return `${hours ? `${hours}h` : ""}${minutes % 60}m0s`;
+}
 
 export function mergeArgs(defaults: Record<string, string>, overrides: Record<string, string>): Arg[] {
   const merged = { ...defaults, ...overrides };
@@ -205,7 +211,7 @@ export function renderInitConfig(s: KubeadmClusterSettings): string {
       {
         token: placeholder("JOIN_TOKEN"),
         description: JOIN_TOKEN_DESCRIPTION,
-        ttl: JOIN_TOKEN_TTL,
+        ttl: goDuration(s.joinTokenTtlMinutes),
         usages: ["signing", "authentication"],
         groups: ["system:bootstrappers:kubeadm:default-node-token"],
       },

@@ -1,7 +1,7 @@
 import { renderAdmissionConfig, renderAuthenticationConfig } from "../bootstrap/apiserver-config";
 import { renderAuditPolicy } from "../bootstrap/audit-policy";
 import { containerdInstall } from "../bootstrap/host-config";
-import { JOIN_TOKEN_DESCRIPTION, JOIN_TOKEN_TTL, JOIN_TOKEN_TTL_SECONDS, renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
+import { goDuration, JOIN_TOKEN_DESCRIPTION, renderControlPlaneJoinConfig, renderInitConfig } from "../bootstrap/kubeadm-config";
 import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
 import { CLUSTER_WAIT_SECONDS, LOCK_TIMEOUT_SECONDS, POLL_SECONDS, ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { NodeEnvironment } from "../bootstrap/node-env";
@@ -60,6 +60,15 @@ export function addonSpecChecksumParameter(clusterName: string): string {
   return ssmParameterName(clusterName, "control-plane", "addon-spec-sha256");
 }
 
+/**
+ * When the join token is renewed: once half its lifetime is gone, by a timer
+ * that looks every sixth of it (at most hourly). A published token so keeps a
+ * third of its lifetime, less the timer's random spread: over 11 h of a day.
+ */
+export function joinTokenRotation(ttlMinutes: number): { renewBeforeSeconds: number; everyMinutes: number } {
+  return { renewBeforeSeconds: ttlMinutes * 30, everyMinutes: Math.min(60, Math.floor(ttlMinutes / 6)) };
+}
+
 export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironment {
   const join = joinParameterNames(b.clusterName);
   return {
@@ -106,11 +115,10 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     // A new instance may wait for the cluster, then install packages, before it asks for its certificate.
     NODE_CLIENT_MAX_INSTANCE_AGE_SECONDS: CLUSTER_WAIT_SECONDS + 45 * 60,
     AUTOAPPROVE_BOOTSTRAP_BINDING: "kubeadm:node-autoapprove-bootstrap",
-    JOIN_TOKEN_TTL,
-    JOIN_TOKEN_TTL_SECONDS,
+    JOIN_TOKEN_TTL: goDuration(b.settings.joinTokenTtlMinutes),
+    JOIN_TOKEN_TTL_SECONDS: b.settings.joinTokenTtlMinutes * 60,
     JOIN_TOKEN_DESCRIPTION,
-    // Renew once half the lifetime is gone; the timer runs hourly, so a token never has under 11 h left.
-    JOIN_TOKEN_RENEW_BEFORE_SECONDS: 12 * 3600,
+    JOIN_TOKEN_RENEW_BEFORE_SECONDS: joinTokenRotation(b.settings.joinTokenTtlMinutes).renewBeforeSeconds,
     // The stored admin kubeconfig: renewed a month before it expires, by a daily timer.
     ADMIN_KUBECONFIG_RENEW_BEFORE_DAYS: 30,
     ADMIN_KUBECONFIG_VALIDITY_DAYS: 365,
@@ -130,6 +138,7 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
     controllerManager: s.controllerManager,
     scheduler: s.scheduler,
     etcd: s.etcd,
+    joinTokenTtlMinutes: s.joinTokenTtlMinutes,
   };
   return {
     role: "control-plane",
@@ -137,7 +146,7 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
     scripts: CONTROL_PLANE_SCRIPTS,
     bootstrapScript: "control-plane.sh",
     units: [
-      ...periodicJob("kubeadm-aws-join-token", "rotate-join-token.sh", "kubeadm-aws: keep a valid join token in SSM", 60),
+      ...periodicJob("kubeadm-aws-join-token", "rotate-join-token.sh", "kubeadm-aws: keep a valid join token in SSM", joinTokenRotation(s.joinTokenTtlMinutes).everyMinutes),
       ...(s.etcd.backup ? periodicJob("kubeadm-aws-etcd-backup", "etcd-backup.sh", "kubeadm-aws: snapshot etcd to S3", s.etcd.backup.intervalMinutes) : []),
       ...periodicJob("kubeadm-aws-metrics", "publish-metrics.sh", "kubeadm-aws: publish certificate, memory and etcd metrics", 5),
       ...periodicJob("kubeadm-aws-addons", "apply-addons.sh", "kubeadm-aws: apply the add-on specification when it changes", 2),

@@ -110,6 +110,14 @@ export interface ControlPlaneOptions {
   /** Who may read the admin kubeconfig. @default - the deploying principal */
   readonly adminAccess?: AdminAccessOptions;
   /**
+   * Lifetime, in minutes (6 to 1440), of the bootstrap tokens new nodes join with. The control plane keeps one in SSM
+   * and renews it once half its lifetime is gone, checking every sixth of it (at most hourly), so a joining node
+   * always reads a token with about a third of its lifetime left; the node reads it just before `kubeadm join`.
+   * A shorter lifetime narrows the use of a leaked token.
+   * @default 1440 (a day)
+   */
+  readonly joinTokenTtlMinutes?: number;
+  /**
    * IAM role or user ARNs, besides the deploying principal, that may write the node-artifacts bucket: the
    * principals that deploy node groups in stacks of their own (wildcards allowed in the path). Nodes run what
    * this bucket holds, so everyone else is denied, whatever their IAM policies say.
@@ -148,6 +156,7 @@ export interface ControlPlaneSettings {
   /** Principals allowed to read the admin kubeconfig; undefined means the deploying principal. */
   readonly adminPrincipalArns?: string[];
   readonly nodeArtifactWriterArns: string[];
+  readonly joinTokenTtlMinutes: number;
   readonly etcd: { readonly extraArgs: Record<string, string>; readonly backup?: EtcdBackupSettings; readonly restoreFrom?: string };
   readonly scheduler: { readonly extraArgs: Record<string, string> };
   readonly controllerManager: { readonly extraArgs: Record<string, string>; readonly controllers: string[] };
@@ -206,6 +215,7 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
     addons: resolveAddonsSettings(options.addons ?? {}),
     adminPrincipalArns: options.adminAccess?.principalArns === undefined ? undefined : validatePrincipalArns(options.adminAccess.principalArns, "adminAccess.principalArns"),
     nodeArtifactWriterArns: options.nodeArtifactWriterArns?.length ? validatePrincipalArns(options.nodeArtifactWriterArns, "nodeArtifactWriterArns") : [],
+    joinTokenTtlMinutes: wholeNumber(options.joinTokenTtlMinutes ?? 24 * 60, "joinTokenTtlMinutes", 6, 24 * 60),
     apiServer: {
       extraArgs: apiServerExtraArgs(apiServer.extraArgs),
       certSANs: validateCertSans(apiServer.certSANs ?? []),

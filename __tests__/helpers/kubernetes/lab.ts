@@ -98,6 +98,17 @@ export class Lab {
     return run([LAB_SCRIPT, "gateway", this.name, ...command], options);
   }
 
+  /** A power cut: every process of the node dies at once; its files stay, so it can boot again. */
+  async powerOff(node: LabNode): Promise<void> {
+    await runOk([LAB_SCRIPT, "poweroff", this.name, node.name]);
+  }
+
+  /** Kills every process of the node and deletes it, as EC2 terminates an instance. */
+  async remove(node: LabNode): Promise<void> {
+    await runOk([LAB_SCRIPT, "remove", this.name, node.name]);
+    this.nodes.splice(this.nodes.indexOf(node), 1);
+  }
+
   async destroy(): Promise<void> {
     await run([LAB_SCRIPT, "down", this.name]);
     // KUBEADM_AWS_KEEP_LAB=1 keeps the nodes' files and logs for a post-mortem.

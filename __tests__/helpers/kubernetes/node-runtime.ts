@@ -37,10 +37,15 @@ export class NodeRuntime {
     for (const archive of archives) await this.node.execOk(["ctr", "-n", "k8s.io", "images", "import", archive], { env: this.env, timeoutMs: 120_000 });
   }
 
-  /** Starts the kubelet once kubeadm has written its flags and config, as systemd restarts it until then. */
+  /**
+   * Starts the kubelet once kubeadm has written its flags and config, as
+   * systemd restarts it until then, and again whenever it exits, unless it was
+   * stopped through systemctl (the offline cluster's stand-in marks that).
+   */
   supervise(): void {
     const tick = () => {
-      if (!this.kubelet && this.written("/var/lib/kubelet/kubeadm-flags.env") && this.written("/var/lib/kubelet/config.yaml")) {
+      const ready = this.written("/var/lib/kubelet/kubeadm-flags.env") && this.written("/var/lib/kubelet/config.yaml");
+      if (!this.kubelet && ready && !this.kubeletStopped()) {
         this.startKubelet().catch((error) => appendFileSync(this.node.logFile("kubelet"), `lab: the kubelet did not start: ${error}\n`));
       }
     };
@@ -48,8 +53,10 @@ export class NodeRuntime {
     tick();
   }
 
+  /** Stops supervising; after a power cut, supervise() starts the kubelet again as a boot does. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.kubelet = undefined;
   }
 
   /** The id of a static pod's running container, if one runs. */
@@ -95,10 +102,24 @@ export class NodeRuntime {
     ];
   }
 
+  /** Stopped through the offline cluster's systemctl stand-in. */
+  private kubeletStopped(): boolean {
+    return this.written("/var/lib/lab-systemd/kubelet-stopped") !== undefined;
+  }
+
   private async startKubelet(): Promise<void> {
     this.kubelet = {} as ChildProcess; // claimed: one start only
     await runOk(["bash", "-c", CREATE_CGROUP_ROOT, "cgroup-root", this.node.cgroupRoot]);
-    this.kubelet = this.node.start("kubelet", ["kubelet", ...this.kubeletFlags(), ...kubeletHostFlags(this.node.cgroupRoot)], this.env);
+    // Stopped meanwhile (a stop finds no kubelet to kill while this one is still being prepared).
+    if (this.kubeletStopped()) {
+      this.kubelet = undefined;
+      return;
+    }
+    const kubelet = this.node.start("kubelet", ["kubelet", ...this.kubeletFlags(), ...kubeletHostFlags(this.node.cgroupRoot)], this.env);
+    kubelet.on("exit", () => {
+      if (this.kubelet === kubelet) this.kubelet = undefined;
+    });
+    this.kubelet = kubelet;
   }
 }
 

@@ -24,9 +24,10 @@ export const OFFLINE_STAND_INS: Record<string, string> = {
   "sysctl": "stand-ins/sysctl applies the net.* settings of our sysctl file, which are the node's network namespace's own, and skips the kernel-wide ones, which would change the host",
   "pkgs.k8s.io's Release.key": "not reachable; a real key made by the test is served, and its fingerprint replaces the pinned one in the environment file",
   "containerd": "started by the lab with the rendered config adapted to this host (host-deviations.ts) and the images kubeadm deploys imported, since nothing can be pulled",
-  "the kubelet's unit": "started by the lab (node-runtime.ts) once kubeadm has written its flags, as systemd restarts it until then",
+  "the kubelet's unit": "started by the lab (node-runtime.ts) once kubeadm has written its flags, and again whenever it exits, as systemd restarts it (Restart=always); `systemctl stop kubelet` (kubeadm reset) keeps it stopped until a start, restart or boot",
   "the pod network": "our add-on specification's CNI images cannot be pulled; the containernetworking bridge, host-local, loopback and portmap plugins (built from Go modules) are configured on each node, and Calico's downloaded manifest is a stand-in with the objects our patches change and no pods, so the add-on step still applies everything for real",
-  "the AWS cloud controller manager": "its image cannot run here; the harness sets a Node's addresses as it would from EC2 (setNodeAddresses), which the kubelet needs before it asks for its serving certificate",
+"the AWS cloud controller manager": "its image cannot run here; the harness sets a Node's addresses as it would from EC2 (setNodeAddresses), which the kubelet needs before it asks for its serving certificate, and deletes the Node of a terminated instance (forgetTerminated)",
+  "EC2 terminating or rebooting an instance": "lab.sh remove kills every process of the node at once and deletes its namespaces; lab.sh poweroff kills them and empties /run but keeps its disk, and the boot that follows starts containerd, the kubelet and the units our scripts enabled (the systemctl stand-in's lab-boot)",
   "the API load balancer": "Debian's haproxy on the lab's bridge, health-checking /readyz over HTTPS as the target group does",
   "the VPC's resolver and private zone": "Debian's dnsmasq on the lab's bridge answers the endpoint name with the load balancer, so a node's own /etc/hosts entry (pin_endpoint_to_self) still wins, as on EC2; each node's own name is in its /etc/hosts",
 };
@@ -116,7 +117,10 @@ export class OfflineCluster {
     return cluster;
   }
 
-  /** haproxy in the bridge's namespace: TCP 6443 to every control-plane address whose /readyz answers 200. */
+  /**
+   * haproxy in the bridge's namespace: TCP 6443 to every control-plane address whose /readyz answers 200. It lists
+   * every address a control-plane instance of the test will have, as the target group registers each new one.
+   */
   private startLoadBalancer(ips: string[]): void {
     const config = [
       "global",
@@ -147,7 +151,7 @@ export class OfflineCluster {
    */
   async launch(name: string, index: number, image: NodeImage, role: "control-plane" | "worker"): Promise<OfflineNode> {
     const node = await this.lab.addNode(name, index);
-    const instance = new OfflineNode(this, node, role, `i-${name}`, new NodeRuntime(node, this.binaries));
+    const instance = new OfflineNode(this, node, role, `i-${name}`, new NodeRuntime(node, this.binaries), image);
     this.nodes.set(name, instance);
     this.aws.setInstance({ instanceId: instance.instanceId, hostname: node.hostname, ip: node.ip }, "running", role);
     // What Terraform has put into AWS by the time instances boot: the bundle, the add-on specification and its checksum.
@@ -156,11 +160,45 @@ export class OfflineCluster {
     // The VPC's resolver, and the node's own name.
     await node.execOk(["bash", "-c", `echo "$1 $2" >>/etc/hosts && echo "nameserver $3" >/etc/resolv.conf`, "hosts", node.ip, node.hostname, LOAD_BALANCER_IP]);
     await node.execOk(["bash", "-c", CNI_STAND_IN, "cni", join(this.binaries.images, "cni-bin"), `192.168.${index + 1}.0/24`]);
-    const bundleFile = (path: string) => image.bundle.files.find((f) => f.path === path)!.content;
-    await instance.runtime.startContainerd(bundleFile("/etc/kubeadm-aws/containerd-config.toml"), nodeImages(this.binaries, role));
+    await instance.runtime.startContainerd(instance.containerdConfig, nodeImages(this.binaries, role));
     instance.runtime.supervise();
     await instance.cloudInit(image.userData);
     return instance;
+  }
+
+  /** The instance fails and EC2 terminates it: every process dies at once, and the machine is gone. */
+  async terminate(instance: OfflineNode): Promise<void> {
+    instance.runtime.stop();
+    await this.lab.remove(instance.node);
+    this.aws.setInstance({ instanceId: instance.instanceId, hostname: instance.node.hostname, ip: instance.node.ip }, "terminated", instance.role);
+    this.nodes.delete(instance.node.name);
+  }
+
+  /**
+   * A reboot without warning: a power cut, then the boot. systemd starts
+   * containerd and the kubelet (their packages enable them), then every unit
+   * our scripts enabled, the bootstrap first among them.
+   */
+  async reboot(instance: OfflineNode): Promise<void> {
+    instance.runtime.stop();
+    await this.lab.powerOff(instance.node);
+    // What systemctl stopped stays stopped only until the next boot.
+    await instance.node.execOk(["rm", "-f", "/var/lib/lab-systemd/kubelet-stopped"]);
+    await instance.runtime.startContainerd(instance.containerdConfig, []);
+    instance.runtime.supervise();
+    await instance.exec(["systemctl", "lab-boot"]);
+  }
+
+  /** What the AWS cloud controller manager does once an instance is terminated: it deletes its Node. */
+  async forgetTerminated(instance: OfflineNode, through: OfflineNode): Promise<void> {
+    // The API may still be failing over from the lost node (health checks, an etcd election): retry for two minutes.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const deleted = await through.kubectl(["delete", "node", instance.node.hostname, "--wait=false", "--ignore-not-found", "--request-timeout=10s"]);
+      if (deleted.code === 0) return;
+      if (Date.now() > deadline) throw new Error(`deleting the Node of ${instance.node.name} failed: ${deleted.output}`);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
   }
 
   nodeEnv(node: OfflineNode): NodeJS.ProcessEnv {
@@ -205,7 +243,13 @@ export class OfflineNode {
     readonly role: "control-plane" | "worker",
     readonly instanceId: string,
     readonly runtime: NodeRuntime,
+    readonly image: NodeImage,
   ) {}
+
+  /** containerd's configuration as our bundle renders it. */
+  get containerdConfig(): string {
+    return this.image.bundle.files.find((f) => f.path === "/etc/kubeadm-aws/containerd-config.toml")!.content;
+  }
 
   /** cloud-init's final stage: user data's files, then its runcmd (which starts the bootstrap without waiting). */
   async cloudInit(userData: string): Promise<void> {

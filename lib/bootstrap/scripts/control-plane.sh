@@ -179,10 +179,14 @@ write_pki_files() {
 
 # The PKI is fetched inside the join step, after any reset of a partial run:
 # `kubeadm reset` deletes /etc/kubernetes/pki, so a reboot in the middle of a
-# join must not rely on files an earlier step wrote.
+# join must not rely on files an earlier step wrote. The reset deletes this
+# node's etcd data too, so an etcd member the interrupted join added goes.
 join_control_plane() {
   wait_for_join_credentials
-  reset_partial_kubeadm
+  if kubeadm_ran_partly; then
+    reset_partial_kubeadm
+    etcd_remove_member_at "$(retry 10 imds meta-data/local-ipv4)"
+  fi
   write_pki_files
   join_with_published_credentials
 }

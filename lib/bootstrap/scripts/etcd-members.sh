@@ -63,25 +63,38 @@ etcd_image_of_this_release() {
   kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" | grep '/etcd:'
 }
 
+# etcd_connect LIVE_HOSTS: points etcd_ctl at the members of the running
+# control-plane instances (ETCD_MEMBER_ENDPOINTS), with fresh client
+# credentials; a test etcd when ETCD_ENDPOINTS is set (with ETCD_EXEC=local
+# and, if it needs them, ETCD_TLS_ARGS).
+etcd_connect() {
+  local live=$1 ip
+  if [[ -n ${ETCD_ENDPOINTS:-} ]]; then
+    ETCD_MEMBER_ENDPOINTS=$ETCD_ENDPOINTS
+    return 0
+  fi
+  ETCD_MEMBER_ENDPOINTS=""
+  for ip in $(grep -E '^[0-9.]+$' <<<"$live" || true); do ETCD_MEMBER_ENDPOINTS+="${ETCD_MEMBER_ENDPOINTS:+,}https://$ip:2379"; done
+  [[ -n $ETCD_MEMBER_ENDPOINTS ]] || die "no running control-plane instance to reach etcd through"
+  [[ -n ${ETCD_IMAGE:-} || ${ETCD_EXEC:-} == local ]] || { ETCD_IMAGE=$(etcd_image_of_this_release) && export ETCD_IMAGE; }
+  etcd_client_credentials
+}
+
+# Dies, forgetting the credentials, when no quorum answers; callers exit with it (`|| exit`): it runs in a subshell.
+etcd_member_list() {
+  retry 5 etcd_ctl member list -w simple || { etcd_forget_client_credentials; die "cannot list etcd members; the cluster may have lost quorum"; }
+}
+
 # etcd_remove_dead_members: removes members that belong to no live
 # control-plane instance: started members by name (the node name is the
 # instance's private DNS name), unstarted ones, which have no name yet, by
 # their peer IP. It never removes a member that still answers, and refuses
 # when the live members lack quorum: then the cluster needs a restore.
 etcd_remove_dead_members() {
-  local live members id status name peer client host dead=() alive=0 total=0 ip
+  local live members id status name peer client host dead=() alive=0 total=0
   live=$(retry 5 etcd_live_hosts)
-  if [[ -n ${ETCD_ENDPOINTS:-} ]]; then
-    # A test etcd of its own (with ETCD_EXEC=local and, if it needs them, ETCD_TLS_ARGS).
-    ETCD_MEMBER_ENDPOINTS=$ETCD_ENDPOINTS
-  else
-    ETCD_MEMBER_ENDPOINTS=""
-    for ip in $(grep -E '^[0-9.]+$' <<<"$live" || true); do ETCD_MEMBER_ENDPOINTS+="${ETCD_MEMBER_ENDPOINTS:+,}https://$ip:2379"; done
-    [[ -n $ETCD_MEMBER_ENDPOINTS ]] || die "no running control-plane instance to reach etcd through"
-    [[ -n ${ETCD_IMAGE:-} || ${ETCD_EXEC:-} == local ]] || { ETCD_IMAGE=$(etcd_image_of_this_release) && export ETCD_IMAGE; }
-    etcd_client_credentials
-  fi
-  members=$(retry 5 etcd_ctl member list -w simple) || { etcd_forget_client_credentials; die "cannot list etcd members; the cluster may have lost quorum"; }
+  etcd_connect "$live"
+  members=$(etcd_member_list) || exit
   # fd 3: etcd_ctl runs commands that could read stdin.
   while IFS=', ' read -r -u 3 id status name peer client _; do
     [[ -n $id ]] || continue
@@ -107,5 +120,22 @@ etcd_remove_dead_members() {
     log "removing dead etcd member $id"
     retry 3 etcd_ctl member remove "$id"
   done
+  etcd_forget_client_credentials
+}
+
+# etcd_remove_member_at IP: removes the member whose peer URL is on IP, this
+# node's own, left behind by a join that a reboot interrupted. kubeadm reset
+# deletes that member's data but cannot remove it before the node's Node is
+# registered, and `kubeadm join` then waits for it to be healthy, which it can
+# never be again. It counts towards quorum like any member, so it goes first.
+etcd_remove_member_at() {
+  local peer="https://$1:2380" members id
+  etcd_connect "$(retry 5 etcd_live_hosts)"
+  members=$(etcd_member_list) || exit
+  id=$(awk -F', ' -v peer="$peer" '$4 == peer { print $1 }' <<<"$members")
+  if [[ -n $id ]]; then
+    log "removing etcd member $id ($peer): this node's own, left by an interrupted join"
+    retry 3 etcd_ctl member remove "$id"
+  fi
   etcd_forget_client_credentials
 }

@@ -241,9 +241,14 @@ report_unhealthy() {
   systemctl poweroff --no-block || true
 }
 
+# What an interrupted kubeadm init or join leaves: manifests or a kubelet kubeconfig.
+kubeadm_ran_partly() {
+  compgen -G "$ROOT/etc/kubernetes/manifests/*.yaml" >/dev/null || [[ -e "$ROOT/etc/kubernetes/kubelet.conf" ]]
+}
+
 # A crash during kubeadm leaves partial state that makes a rerun fail; reset it.
 reset_partial_kubeadm() {
-  if compgen -G "$ROOT/etc/kubernetes/manifests/*.yaml" >/dev/null || [[ -e "$ROOT/etc/kubernetes/kubelet.conf" ]]; then
+  if kubeadm_ran_partly; then
     log "resetting a partial kubeadm run"
     kubeadm reset --force
   fi
