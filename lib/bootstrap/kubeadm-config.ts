@@ -57,7 +57,6 @@ export const LOOPBACK_API_NAMES = ["127.0.0.1", "localhost"] as const;
 
 export const CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock";
 
-/** Our flags merged with the user's, the user winning by name; sorted so output is stable. */
 /** Our bootstrap tokens, the init token and rotated ones alike: rotate-join-token.sh revokes only tokens with this description. */
 export const JOIN_TOKEN_DESCRIPTION = "kubeadm-aws join token, rotated into SSM";
 
@@ -67,6 +66,7 @@ export function goDuration(minutes: number): string {
   return `${hours ? `${hours}h` : ""}${minutes % 60}m0s`;
 }
 
+/** Our flags merged with the user's, the user winning by name; sorted so output is stable. */
 export function mergeArgs(defaults: Record<string, string>, overrides: Record<string, string>): Arg[] {
   const merged = { ...defaults, ...overrides };
   return Object.keys(merged)
