@@ -142,12 +142,18 @@ describe("ControlPlane", () => {
     for (const p of parameters.filter((p) => p.type === "SecureString")) expect(p.key_id).toMatch(/^\$\{aws_kms_key\.key_.*\.arn\}$/);
   });
 
-  it("guards the Kubernetes minor of a running cluster with a precondition on the launch template, read from the recorded version", () => {
+  it("guards the Kubernetes minor of a running cluster with preconditions on the launch template, read from the recorded version", () => {
     const template = synth.resources("aws_launch_template")[0].values;
-    const [guard] = template.lifecycle.precondition;
-    const recorded = /coalesce\(aws_ssm_parameter\.control-plane_join-parameters_kubernetes-version_\w+\.insecure_value, \\?"kubeadm-aws:unset\\?"\)/.source;
-    expect(guard.condition).toMatch(new RegExp(`${recorded} == \\\\?"kubeadm-aws:unset\\\\?"\\) \\|\\| startswith\\(${recorded}, \\\\?"v1\\.35\\.\\\\?"\\)`));
-    expect(guard.error_message).toContain("kubernetesVersion: the cluster runs ${coalesce(aws_ssm_parameter.control-plane_join-parameters_kubernetes-version_");
+    const guards = template.lifecycle.precondition as Array<{ condition: string; error_message: string }>;
+    // Terraform itself evaluates them (__tests__/emulator/version-guard.test.ts); here: each reads the recorded version, one rule each.
+    const running = /try\(tonumber\(element\(regex\(\\?"\^v\?1\[\.\]\(\[0-9\]\+\)\[\.\]\\?", coalesce\(aws_ssm_parameter\.control-plane_join-parameters_kubernetes-version_\w+\.insecure_value, \\?"kubeadm-aws:unset\\?"\)\), 0\)\), -1\)/.source;
+    expect(guards.map((g) => g.condition)).toEqual([
+      expect.stringMatching(new RegExp(`^\\$\\{\\(${running} <= 35\\)\\}$`)),
+      expect.stringMatching(new RegExp(`^\\$\\{\\(\\(${running} == -1\\) \\|\\| \\(${running} >= 34\\)\\)\\}$`)),
+      expect.stringMatching(new RegExp(`^\\$\\{\\(${running} != 34\\)\\}$`)),
+    ]);
+    expect(guards.map((g) => /and 1\.35 ([a-z ]+)/.exec(g.error_message)?.[1])).toEqual(["would downgrade its minor", "skips a minor", "is the next minor"]);
+    for (const g of guards) expect(g.error_message).toContain("kubernetesVersion: the cluster runs ${coalesce(aws_ssm_parameter.control-plane_join-parameters_kubernetes-version_");
   });
 
   it("limits the node role's secrets access to this cluster's secrets and parameter path", () => {

@@ -65,6 +65,16 @@ describe("resolveControlPlaneSettings", () => {
     [{ nodeArtifactWriterArns: ["team-data"] }, 'nodeArtifactWriterArns: "team-data" is not an IAM role or user ARN'],
     [{ joinTokenTtlMinutes: 5 }, "joinTokenTtlMinutes: 5 is not allowed; use a whole number from 6 to 1440"],
     [{ joinTokenTtlMinutes: 2880 }, "joinTokenTtlMinutes: 2880 is not allowed; use a whole number from 6 to 1440"],
+    [{ certificateRenewalDaysBeforeExpiry: 1 }, "certificateRenewalDaysBeforeExpiry: 1 is not allowed; use a whole number from 2 to 180"],
+    [{ certificateRenewalDaysBeforeExpiry: 200 }, "certificateRenewalDaysBeforeExpiry: 200 is not allowed; use a whole number from 2 to 180"],
+    [
+      { certificateRenewalDaysBeforeExpiry: 15 },
+      "certificateRenewalDaysBeforeExpiry: 15 lets the last of 3 control-plane nodes renew at 13 days left, but observability.alarms.certificateDaysThreshold (14) fires first; renew at 17 days or more, or lower the alarm threshold below 13",
+    ],
+    [
+      { count: 5, observability: { alarms: { certificateDaysThreshold: 26 } } },
+      "certificateRenewalDaysBeforeExpiry: 30 lets the last of 5 control-plane nodes renew at 26 days left, but observability.alarms.certificateDaysThreshold (26) fires first",
+    ],
   ])("rejects %j", (options, message) => {
     expect(() => resolveControlPlaneSettings(options as any, "10.0.0.0/16")).toThrow(message);
   });
@@ -77,6 +87,17 @@ describe("resolveControlPlaneSettings", () => {
 
   it("accepts an explicit internet-wide allow-list, because it is written out", () => {
     expect(resolveControlPlaneSettings({ apiServer: { publicAccess: { allowedCidrs: ["0.0.0.0/0"] } } }, "10.0.0.0/16").apiServer.publicAllowedCidrs).toEqual(["0.0.0.0/0"]);
+  });
+
+  it("renders the certificate renewal days into the environment of both renewal scripts, which daily timers run", () => {
+    const node = (options: object) => controlPlaneNode(controlPlaneBootstrap(options));
+    expect(node({}).env.CERTIFICATE_RENEW_BEFORE_DAYS).toBe(30);
+    expect(node({ certificateRenewalDaysBeforeExpiry: 60 }).env.CERTIFICATE_RENEW_BEFORE_DAYS).toBe(60);
+    // With the alarm off, nothing constrains the renewal day but its bounds.
+    expect(node({ certificateRenewalDaysBeforeExpiry: 3, observability: { alarms: { enabled: false } } }).env.CERTIFICATE_RENEW_BEFORE_DAYS).toBe(3);
+    const timers = node({}).units.filter((u) => /^kubeadm-aws-(certificates|admin-kubeconfig)\.timer$/.test(u.name));
+    expect(timers.map((t) => /OnUnitActiveSec=(\d+)min/.exec(t.content)![1])).toEqual(["1440", "1440"]);
+    expect(node({}).scripts).toContain("renew-certificates.sh");
   });
 
   it("renders a join token lifetime into kubeadm's token, the rotator's environment and its timer", () => {

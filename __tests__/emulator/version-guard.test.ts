@@ -82,6 +82,23 @@ describe("a change of the Kubernetes minor on a running cluster", () => {
 
   const plan = (kubernetesVersion: string) => emulatedStack(synthesize(kubernetesVersion), workDir, moto.url).terraform("plan", "-input=false", "-lock=false");
 
+  /** What the plan says, unwrapped (Terraform wraps messages at 80 columns), with the version the nodes recorded set first. */
+  async function refusal(recorded: string, kubernetesVersion: string): Promise<string> {
+    const record = [
+      `import boto3`,
+      `ssm = boto3.client("ssm", endpoint_url="${moto.url}", region_name="${REGION}", aws_access_key_id="x", aws_secret_access_key="x")`,
+      `ssm.put_parameter(Name="${VERSION_PARAMETER}", Value="${recorded}", Type="String", Overwrite=True)`,
+    ].join("\n");
+    execFileSync(pythonTool("python"), ["-c", record]);
+    try {
+      const result = await plan(kubernetesVersion);
+      expect(result.code).toBe(1);
+      return `${result.stdout}${result.stderr}`.replace(/\s+/g, " ");
+    } finally {
+      execFileSync(pythonTool("python"), ["-c", record.replace(`Value="${recorded}"`, 'Value="v1.35.4"')]);
+    }
+  }
+
   it("keeps the token nodes publish out of the state when Terraform refreshes, and reads the version", () => {
     expect(refreshedState).toContain('"insecure_value": "v1.35.4"');
     expect(refreshedState).not.toContain(TOKEN);
@@ -95,12 +112,20 @@ describe("a change of the Kubernetes minor on a running cluster", () => {
     }
   }, 180_000);
 
-  it("fails the plan, naming the prop, the running version and what is allowed, when the minor changes", async () => {
-    const result = await plan("1.36");
-    expect(result.code).toBe(1);
-    // Terraform wraps the message at 80 columns.
-    const message = `${result.stdout}${result.stderr}`.replace(/\s+/g, " ");
-    expect(message).toContain(`kubernetesVersion: the cluster runs v1.35.4 (SSM ${VERSION_PARAMETER}), and 1.36 is another minor.`);
-    expect(message).toContain("keep the running minor, or a patch of it");
+  it("fails the plan for the next minor, which is not automated yet, naming the prop, the running version and what is allowed", async () => {
+    const message = await refusal("v1.35.4", "1.36");
+    expect(message).toContain(`kubernetesVersion: the cluster runs v1.35.4 (SSM ${VERSION_PARAMETER}), and 1.36 is the next minor.`);
+    expect(message).toContain('allowed: "1.35" or a patch of it.');
+    expect(message).not.toMatch(/downgrade|skips a minor/);
   }, 180_000);
+
+  it("fails the plan for a downgrade of the minor, and for a skipped minor, each with its own reason", async () => {
+    const downgrade = await refusal("v1.36.3", "1.35");
+    expect(downgrade).toContain("the cluster runs v1.36.3");
+    expect(downgrade).toContain('and 1.35 would downgrade its minor, which Kubernetes does not support; allowed: "1.36" or a patch of it.');
+    expect(downgrade).not.toMatch(/skips a minor|is the next minor/);
+    const skip = await refusal("v1.34.2", "1.36");
+    expect(skip).toContain('and 1.36 skips a minor; upgrade one minor at a time; allowed: "1.34" or a patch of it now, then the next minor.');
+    expect(skip).not.toMatch(/downgrade/);
+  }, 240_000);
 });

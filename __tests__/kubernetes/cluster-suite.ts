@@ -159,13 +159,50 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       await cp1.steps(`kubeadm token delete ${operators}`);
     });
 
+    it("renews its certificates before they expire, and etcd and the control plane serve the new ones after a restart one at a time", async () => {
+      const renewalDays = (days: number) => cp1.node.execOk(["sed", "-i", `s/^CERTIFICATE_RENEW_BEFORE_DAYS=.*/CERTIFICATE_RENEW_BEFORE_DAYS='${days}'/`, "/etc/kubeadm-aws/node.env"]);
+      const ETCD_CLIENT_CERT = "-cert /etc/kubernetes/pki/etcd/healthcheck-client.crt -key /etc/kubernetes/pki/etcd/healthcheck-client.key";
+      const served = async () => ({
+        apiserver: (await cp1.node.execOk(["bash", "-c", "openssl s_client -connect 127.0.0.1:6443 </dev/null 2>/dev/null | openssl x509 -serial -noout"])).trim(),
+        etcd: (await cp1.node.execOk(["bash", "-c", `openssl s_client -connect 127.0.0.1:2379 ${ETCD_CLIENT_CERT} </dev/null 2>/dev/null | openssl x509 -serial -noout`])).trim(),
+      });
+      const files = async () => ({
+        apiserver: (await cp1.node.execOk(["openssl", "x509", "-serial", "-noout", "-in", "/etc/kubernetes/pki/apiserver.crt"])).trim(),
+        etcd: (await cp1.node.execOk(["openssl", "x509", "-serial", "-noout", "-in", "/etc/kubernetes/pki/etcd/server.crt"])).trim(),
+      });
+      const before = await served();
+      expect(before).toEqual(await files());
+
+      const untouched = await cp1.steps("/opt/kubeadm-aws/bin/renew-certificates.sh");
+      expect(untouched.output).toMatch(/certificates are valid for 36\d more days; it renews them at 30 days left/);
+      expect(await served()).toEqual(before);
+
+      // As if a year had passed: renew when less than 400 days are left.
+      await renewalDays(400);
+      try {
+        const renewed = await cp1.steps("/opt/kubeadm-aws/bin/renew-certificates.sh", ["lib.sh"], 420_000);
+        expect({ code: renewed.code, output: renewed.code ? failureReport(renewed, cp1, ["kube-apiserver", "etcd", "kubelet"]) : "" }).toEqual({ code: 0, output: "" });
+        const restarts = renewed.output.split("\n").flatMap((l) => /restarted (\S+) with the renewed certificates/.exec(l)?.[1] ?? []);
+        expect(restarts).toEqual(["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]);
+        expect(renewed.output).toMatch(/renewed this node's certificates: valid for 36\d more days/);
+      } finally {
+        await renewalDays(30);
+      }
+      const after = await files();
+      expect(after.apiserver).not.toBe(before.apiserver);
+      expect(after.etcd).not.toBe(before.etcd);
+      expect(await served()).toEqual(after);
+      await apiReady(cp1);
+      expect(await cp1.kubectlOk(["get", "--raw", "/readyz"])).toBe("ok");
+    }, 480_000);
+
     it("renews the stored admin kubeconfig with kubeadm before it expires, and the new one is cluster-admin", async () => {
       const stored = cluster.aws.secret("k8s/prod/admin-kubeconfig")!;
       const untouched = await cp1.steps("/opt/kubeadm-aws/bin/renew-admin-kubeconfig.sh");
       expect(untouched.output).toMatch(/valid for 36\d more days; nothing to do/);
       expect(cluster.aws.secret("k8s/prod/admin-kubeconfig")).toBe(stored);
       // As if a year had passed: renew when less than 400 days are left (the environment file decides).
-      await cp1.node.execOk(["sed", "-i", "s/^ADMIN_KUBECONFIG_RENEW_BEFORE_DAYS=.*/ADMIN_KUBECONFIG_RENEW_BEFORE_DAYS='400'/", "/etc/kubeadm-aws/node.env"]);
+      await cp1.node.execOk(["sed", "-i", "s/^CERTIFICATE_RENEW_BEFORE_DAYS=.*/CERTIFICATE_RENEW_BEFORE_DAYS='400'/", "/etc/kubeadm-aws/node.env"]);
       const renewed = await cp1.steps("/opt/kubeadm-aws/bin/renew-admin-kubeconfig.sh");
       expect({ code: renewed.code, output: renewed.code ? renewed.output : "" }).toEqual({ code: 0, output: "" });
       const fresh = cluster.aws.secret("k8s/prod/admin-kubeconfig")!;

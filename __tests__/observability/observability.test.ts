@@ -72,7 +72,7 @@ describe("observability, by default", () => {
     );
     expect(alarms["prod-api-unhealthy-targets"]).toMatchObject({ namespace: "AWS/NetworkELB", metric_name: "UnHealthyHostCount", threshold: 0 });
     expect(alarms["prod-api-unhealthy-targets"].dimensions.TargetGroup).toMatch(/aws_lb_target_group\..*\.arn_suffix/);
-    expect(alarms["prod-certificates-expiring"]).toMatchObject({ metric_name: "CertificateDaysLeft", threshold: 30, comparison_operator: "LessThanThreshold" });
+    expect(alarms["prod-certificates-expiring"]).toMatchObject({ metric_name: "CertificateDaysLeft", threshold: 14, comparison_operator: "LessThanThreshold" });
     expect(alarms["prod-etcd-near-quota"]).toMatchObject({ metric_name: "EtcdDbSizeBytes", threshold: Math.floor(2 * 1024 ** 3 * 0.8) });
     expect(alarms["prod-general-below-desired"].metric_query.map((q: any) => q.expression ?? q.metric.metric_name)).toEqual(["GroupDesiredCapacity", "GroupInServiceInstances", "desired - inservice"]);
   });

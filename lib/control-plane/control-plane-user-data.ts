@@ -45,6 +45,7 @@ export const CONTROL_PLANE_SCRIPTS = [
   "log-shipper.py",
   "approve-node-certificates.sh",
   "renew-admin-kubeconfig.sh",
+  "renew-certificates.sh",
 ];
 
 /** Where the add-on specification lives in the node-artifacts bucket. */
@@ -119,8 +120,8 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     JOIN_TOKEN_TTL_SECONDS: b.settings.joinTokenTtlMinutes * 60,
     JOIN_TOKEN_DESCRIPTION,
     JOIN_TOKEN_RENEW_BEFORE_SECONDS: joinTokenRotation(b.settings.joinTokenTtlMinutes).renewBeforeSeconds,
-    // The stored admin kubeconfig: renewed a month before it expires, by a daily timer.
-    ADMIN_KUBECONFIG_RENEW_BEFORE_DAYS: 30,
+    // The node's certificates and the stored admin kubeconfig, renewed by daily timers this many days before they expire.
+    CERTIFICATE_RENEW_BEFORE_DAYS: b.settings.certificateRenewalDaysBeforeExpiry,
     ADMIN_KUBECONFIG_VALIDITY_DAYS: 365,
   };
 }
@@ -151,6 +152,7 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
       ...periodicJob("kubeadm-aws-metrics", "publish-metrics.sh", "kubeadm-aws: publish certificate, memory and etcd metrics", 5),
       ...periodicJob("kubeadm-aws-addons", "apply-addons.sh", "kubeadm-aws: apply the add-on specification when it changes", 2),
       ...periodicJob("kubeadm-aws-admin-kubeconfig", "renew-admin-kubeconfig.sh", "kubeadm-aws: renew the stored admin kubeconfig before it expires", 24 * 60),
+      ...periodicJob("kubeadm-aws-certificates", "renew-certificates.sh", "kubeadm-aws: renew this node's kubeadm-managed certificates before they expire", 24 * 60),
       ...containerdInstall(s.version.release.containerd).units,
       longRunningService(
         "kubeadm-aws-approve-node-certificates",

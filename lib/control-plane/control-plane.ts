@@ -256,7 +256,7 @@ export class ControlPlane extends Construct implements IControlPlane {
       // A node that cannot bootstrap and cannot reach the Auto Scaling API powers itself off; it must not linger stopped.
       instanceInitiatedShutdownBehavior: "terminate",
       // A minor change of a running cluster stops at plan time, before any node is replaced.
-      lifecycle: { precondition: [versionGuard(joinParameters, settings.version)] },
+      lifecycle: { precondition: versionGuard(joinParameters, settings.version) },
       blockDeviceMappings: [
         {
           deviceName: "/dev/sda1",

@@ -72,17 +72,35 @@ export class JoinParameters extends Construct {
 }
 
 /**
- * A precondition that refuses a change of the Kubernetes minor on a running
- * cluster: Terraform refreshes the recorded version while it plans, so the
- * plan fails with this message before anything is replaced. Patches of the
- * running minor pass; so does a cluster not created yet.
+ * Preconditions that apply Kubernetes' version skew rules to a change of
+ * `kubernetesVersion` on a running cluster: Terraform refreshes the recorded
+ * version while it plans, so the plan fails with one of these messages before
+ * anything is replaced. Patches of the running minor pass; so does a cluster
+ * not created yet. Each rule has its own message: a downgrade of the minor, a
+ * skip of a minor, and (until the guarded rollout exists) the next minor.
  */
-export function versionGuard(parameters: JoinParameters, version: ResolvedKubernetesVersion): Precondition {
+export function versionGuard(parameters: JoinParameters, version: ResolvedKubernetesVersion): Precondition[] {
   const recorded = parameters.recordedVersion;
-  return {
-    condition: Op.or(Op.eq(recorded, UNSET_PARAMETER_VALUE), Fn.startswith(recorded, `v${version.minor}.`)),
-    errorMessage:
-      `kubernetesVersion: the cluster runs ${recorded} (SSM ${parameters.names.kubernetesVersion}), and ${version.minor} is another minor. ` +
-      `Upgrading a running cluster's minor is not automated yet; keep the running minor, or a patch of it.`,
-  };
+  const where = `the cluster runs ${recorded} (SSM ${parameters.names.kubernetesVersion})`;
+  // The running minor as a number, -1 before the first node recorded one. Terraform 1.11's || does not
+  // short-circuit, so the parse must not fail on the placeholder: try() turns that into -1.
+  const [major, minor] = version.minor.split(".").map(Number);
+  const running = Fn.try([Fn.tonumber(Fn.element(Fn.regex(`^v?${major}[.]([0-9]+)[.]`, recorded), 0)), -1]);
+  const keep = `allowed: "${major}.${running}" or a patch of it`;
+  return [
+    {
+      condition: Op.lte(running, minor),
+      errorMessage: `kubernetesVersion: ${where}, and ${version.minor} would downgrade its minor, which Kubernetes does not support; ${keep}.`,
+    },
+    {
+      condition: Op.or(Op.eq(running, -1), Op.gte(running, minor - 1)),
+      errorMessage: `kubernetesVersion: ${where}, and ${version.minor} skips a minor; upgrade one minor at a time; ${keep} now, then the next minor.`,
+    },
+    {
+      condition: Op.neq(running, minor - 1),
+      errorMessage:
+        `kubernetesVersion: ${where}, and ${version.minor} is the next minor. Upgrading a running cluster's minor is not automated yet ` +
+        `(README, "Upgrading"); ${keep}.`,
+    },
+  ];
 }

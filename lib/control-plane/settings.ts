@@ -118,6 +118,15 @@ export interface ControlPlaneOptions {
    */
   readonly joinTokenTtlMinutes?: number;
   /**
+   * Days (2 to 180) before expiry at which the control plane renews its kubeadm-managed certificates (apiserver,
+   * etcd, front proxy, the components' kubeconfigs) and the stored admin kubeconfig, with no manual step. kubeadm
+   * issues them for a year. The nodes take turns, a day apart, because renewing restarts a node's etcd member and
+   * components; the certificate alarm (`observability.alarms.certificateDaysThreshold`) must fire only after the
+   * last node's turn.
+   * @default 30
+   */
+  readonly certificateRenewalDaysBeforeExpiry?: number;
+  /**
    * IAM role or user ARNs, besides the deploying principal, that may write the node-artifacts bucket: the
    * principals that deploy node groups in stacks of their own (wildcards allowed in the path). Nodes run what
    * this bucket holds, so everyone else is denied, whatever their IAM policies say.
@@ -157,6 +166,7 @@ export interface ControlPlaneSettings {
   readonly adminPrincipalArns?: string[];
   readonly nodeArtifactWriterArns: string[];
   readonly joinTokenTtlMinutes: number;
+  readonly certificateRenewalDaysBeforeExpiry: number;
   readonly etcd: { readonly extraArgs: Record<string, string>; readonly backup?: EtcdBackupSettings; readonly restoreFrom?: string };
   readonly scheduler: { readonly extraArgs: Record<string, string> };
   readonly controllerManager: { readonly extraArgs: Record<string, string>; readonly controllers: string[] };
@@ -190,6 +200,8 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
   const rootVolumeSizeGiB = wholeNumber(options.rootVolumeSizeGiB ?? 50, "rootVolumeSizeGiB", 20, 16384);
   const secretsRecoveryWindowDays = options.secretsRecoveryWindowDays ?? 7;
   if (secretsRecoveryWindowDays !== 0) wholeNumber(secretsRecoveryWindowDays, "secretsRecoveryWindowDays", 7, 30);
+  const observability = resolveObservabilitySettings(options.observability ?? {});
+  const certificateRenewalDaysBeforeExpiry = resolveCertificateRenewal(options.certificateRenewalDaysBeforeExpiry ?? 30, count, observability);
 
   const apiServer = options.apiServer ?? {};
   const audit = apiServer.audit ?? {};
@@ -211,11 +223,12 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
     rootVolumeSizeGiB,
     deletionProtection: options.deletionProtection ?? false,
     secretsRecoveryWindowDays,
-    observability: resolveObservabilitySettings(options.observability ?? {}),
+    observability,
     addons: resolveAddonsSettings(options.addons ?? {}),
     adminPrincipalArns: options.adminAccess?.principalArns === undefined ? undefined : validatePrincipalArns(options.adminAccess.principalArns, "adminAccess.principalArns"),
     nodeArtifactWriterArns: options.nodeArtifactWriterArns?.length ? validatePrincipalArns(options.nodeArtifactWriterArns, "nodeArtifactWriterArns") : [],
     joinTokenTtlMinutes: wholeNumber(options.joinTokenTtlMinutes ?? 24 * 60, "joinTokenTtlMinutes", 6, 24 * 60),
+    certificateRenewalDaysBeforeExpiry,
     apiServer: {
       extraArgs: apiServerExtraArgs(apiServer.extraArgs),
       certSANs: validateCertSans(apiServer.certSANs ?? []),
@@ -236,6 +249,24 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
     scheduler: { extraArgs: extraArgs(options.scheduler?.extraArgs, "scheduler.extraArgs") },
     controllerManager: { extraArgs: controllerManagerArgs, controllers },
   };
+}
+
+/**
+ * The renewal days, checked against the alarm that backs them up: node n renews n days after the first, so the
+ * alarm must stay quiet until the last node's turn has passed, or it fires on every healthy cluster once a year.
+ */
+function resolveCertificateRenewal(days: number, count: number, observability: ObservabilitySettings): number {
+  wholeNumber(days, "certificateRenewalDaysBeforeExpiry", 2, 180);
+  const lastTurn = days - (count - 1);
+  const alarmDays = observability.alarms?.certificateDaysThreshold;
+  if (alarmDays !== undefined && alarmDays >= lastTurn) {
+    throw new ConfigError(
+      "certificateRenewalDaysBeforeExpiry",
+      `${days} lets the last of ${count} control-plane nodes renew at ${lastTurn} days left, but observability.alarms.certificateDaysThreshold (${alarmDays}) ` +
+        `fires first; renew at ${alarmDays + count} days or more, or lower the alarm threshold below ${lastTurn}`,
+    );
+  }
+  return days;
 }
 
 function validateClusterCidrs(podCidr: string, serviceCidr: string, vpcCidr: string): void {

@@ -95,7 +95,7 @@ export function controlPlaneAlarms(scope: Construct, props: ControlPlaneAlarmsPr
   });
   alarm(scope, "certificate-expiry-alarm", props, {
     alarmName: `${props.clusterName}-certificates-expiring`,
-    alarmDescription: `A kubeadm-managed certificate of ${props.clusterName} expires in less than ${props.certificateDaysThreshold} days: run kubeadm certs renew.`,
+    alarmDescription: `A kubeadm-managed certificate of ${props.clusterName} expires in less than ${props.certificateDaysThreshold} days, so its automatic renewal failed: read the journal of kubeadm-aws-certificates.service or kubeadm-aws-admin-kubeconfig.service on the control-plane nodes (README, "Certificate renewal").`,
     namespace: CONTROL_PLANE_METRIC_NAMESPACE,
     metricName: "CertificateDaysLeft",
     dimensions: cluster,

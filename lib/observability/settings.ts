@@ -4,11 +4,16 @@ import { validateRetentionDays } from "../log-retention";
 export interface ObservabilityOptions {
   /** CloudWatch log groups fed from every node. @default - on, 90 days, audit log 365 days */
   readonly logs?: { readonly enabled?: boolean; readonly retentionDays?: number; readonly auditRetentionDays?: number };
-  /** Alarms through an encrypted SNS topic. @default - on, no subscribers, certificates alarm below 30 days, etcd at 80% of its quota */
+  /** Alarms through an encrypted SNS topic. @default - on, no subscribers, certificates alarm below 14 days (renewal starts at 30), etcd at 80% of its quota */
   readonly alarms?: {
     readonly enabled?: boolean;
     /** Addresses subscribed to the topic (each must confirm by mail). @default - none */
     readonly emails?: string[];
+    /**
+     * Days left on the first certificate to expire below which the alarm fires. It backs up the automatic renewal
+     * (`certificateRenewalDaysBeforeExpiry`), so it must be below the last control-plane node's renewal day.
+     * @default 14
+     */
     readonly certificateDaysThreshold?: number;
     readonly etcdQuotaUsedPercent?: number;
   };
@@ -46,7 +51,7 @@ export function resolveObservabilitySettings(options: ObservabilityOptions): Obs
         ? undefined
         : {
             emails,
-            certificateDaysThreshold: whole(alarms.certificateDaysThreshold ?? 30, "observability.alarms.certificateDaysThreshold", 1, 365),
+            certificateDaysThreshold: whole(alarms.certificateDaysThreshold ?? 14, "observability.alarms.certificateDaysThreshold", 1, 365),
             etcdQuotaUsedPercent: whole(alarms.etcdQuotaUsedPercent ?? 80, "observability.alarms.etcdQuotaUsedPercent", 10, 99),
           },
     dashboard: dashboard.enabled !== false,

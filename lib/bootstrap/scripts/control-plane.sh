@@ -237,7 +237,7 @@ main() {
   run_step restrict-kubernetes-files restrict_kubernetes_files
   run_step join-token-rotation systemctl enable --now kubeadm-aws-join-token.timer
   run_step addon-timer systemctl enable --now kubeadm-aws-addons.timer kubeadm-aws-approve-node-certificates.service
-  run_step admin-kubeconfig-renewal systemctl enable --now kubeadm-aws-admin-kubeconfig.timer
+  run_step certificate-renewal systemctl enable --now kubeadm-aws-admin-kubeconfig.timer kubeadm-aws-certificates.timer
   if [[ $BACKUP_ENABLED == true ]]; then
     run_step etcd-backups systemctl enable --now kubeadm-aws-etcd-backup.timer
   fi

@@ -36,7 +36,7 @@ main() {
   retry 5 secret_get "$SECRET_ADMIN_KUBECONFIG" | write_private "$stored"
   days=$(kubeconfig_days_left "$stored")
   rm -f "$stored"
-  if ((days > ADMIN_KUBECONFIG_RENEW_BEFORE_DAYS)); then
+  if ((days > CERTIFICATE_RENEW_BEFORE_DAYS)); then
     log "the stored admin kubeconfig is valid for $days more days; nothing to do"
     return 0
   fi
