@@ -136,6 +136,8 @@ describe("ControlPlane", () => {
       ["/k8s/prod/join/token", "SecureString", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       ["/k8s/prod/join/ca-cert-hash", "SecureString", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       ["/k8s/prod/join/kubernetes-version", "String", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
+      // The bundle running control-plane nodes roll to: the one the launch template's user data pins.
+      ["/k8s/prod/control-plane/rollout/bundle", "String", `${bundleObject(synth).values.key} ${/BUNDLE_SHA256='([0-9a-f]{64})'/.exec(cloudConfig)![1]}`, undefined, undefined],
       // Not a secret: the add-on specification's checksum, read from the object Terraform uploads.
       ["/k8s/prod/control-plane/addon-spec-sha256", "String", undefined, `\${sha256(${Synthesized.ref("aws_s3_object", addonSpecObject(synth), "content").slice(2, -1)})}`, undefined],
     ]);
@@ -160,14 +162,16 @@ describe("ControlPlane", () => {
     const statements = policyOf(synth, "cluster-secrets").Statement;
     expect(statements[0].Resource).toEqual([expect.stringMatching(/aws_secretsmanager_secret\.control-plane_secrets_pki_.*\.arn/), expect.stringMatching(/admin-kubeconfig_.*\.arn/)]);
     expect(statements[1]).toMatchObject({ Action: ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory"], Resource: "arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/*" });
-    // Nodes write only what they publish; the add-on specification's checksum is Terraform's alone.
+    // Nodes write only what they publish; the add-on specification's checksum and the rollout's bundle are Terraform's alone.
+    const parameter = (name: string) => `arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/${name}`;
     expect(statements[2]).toEqual({
-      Sid: "WriteJoinParametersAndInitLock",
+      Sid: "WriteJoinParametersAndLocks",
       Effect: "Allow",
       Action: "ssm:PutParameter",
-      Resource: ["arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/join/*", "arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/control-plane/init-lock"],
+      Resource: [parameter("join/*"), parameter("control-plane/init-lock"), parameter("control-plane/rollout/lock"), parameter("control-plane/rollout/status")],
     });
-    expect(statements[3]).toMatchObject({ Condition: { StringEquals: { "kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com"] } } });
+    expect(statements[3]).toEqual({ Sid: "ReleaseRolloutLock", Effect: "Allow", Action: "ssm:DeleteParameter", Resource: parameter("control-plane/rollout/lock") });
+    expect(statements[4]).toMatchObject({ Condition: { StringEquals: { "kms:ViaService": ["secretsmanager.eu-west-1.amazonaws.com", "ssm.eu-west-1.amazonaws.com"] } } });
   });
 
   it("conditions the cloud controller's changes on the cluster tag", () => {

@@ -39,6 +39,18 @@ const backups = (kind: "frequent" | "daily") => {
 const snapshotStatus = (file: string) => JSON.parse(spawnSync("etcdctl", ["snapshot", "status", file, "-w", "json"], { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } }).stdout);
 
 describe("etcd backups", () => {
+  it("store the snapshot a rollout takes first, from any member, as a checked daily snapshot", async () => {
+    for (let i = 0; i < 5; i++) cluster.put(`/registry/before-rollout-${i}`, "v");
+    // Unlike the backup timer, which leaves snapshots to the leader's node, any node's member serves.
+    const leader = await leaderMember();
+    const follower = cluster.members.find((m) => m !== leader)!;
+    const result = await box.shell(node, ["etcd.sh", "etcd-backup.sh"], "store_snapshot before-rollout", local(follower));
+    expect(result).toMatchObject({ code: 0, output: expect.stringMatching(/snapshot at revision \d+ stored as s3:\/\/prod-etcd-111122223333-eu-west-1\/etcd\/daily\/\d{8}T\d{6}Z-rev\d+-before-rollout\.db/) });
+    const [stored] = backups("daily");
+    expect(stored).toMatch(/-before-rollout\.db$/);
+    expect(snapshotStatus(join(box.state, "s3", BUCKET, "etcd", "daily", stored)).totalKey).toBeGreaterThanOrEqual(5);
+  }, TIMEOUT);
+
   it("store a valid snapshot under a name that sorts by time, never over another, and publish its age", async () => {
     for (let i = 0; i < 20; i++) cluster.put(`/registry/key-${i}`, `value-${i}`);
     const leader = await leaderMember();
@@ -193,6 +205,20 @@ describe("etcd member replacement", () => {
     expect(result).toMatchObject({ code: 0 });
     expect(cluster.etcdctl(["member", "list"]).stdout).not.toContain("unstarted");
     expect(cluster.memberNames().sort()).toEqual(["m0", "m1", "m2"]);
+  }, TIMEOUT);
+});
+
+describe("the etcd health gate of rollouts and certificate renewals", () => {
+  it("passes with every member healthy and one leader, and stops a rollout while one member is down though quorum holds", async () => {
+    const [m0, m1, m2] = cluster.members;
+    expect(await box.shell(node, ["etcd.sh"], "etcd_all_healthy", local(m0))).toMatchObject({ code: 0 });
+    await cluster.kill(m2);
+    // Two of three still serve, so the cluster works; losing another member to a restart would stop it.
+    await cluster.waitHealthy([m0, m1]);
+    const gate = await box.shell(node, ["etcd.sh"], "etcd_all_healthy", local(m0));
+    expect(gate.code).not.toBe(0);
+    const reason = await box.shell(node, ["roll-control-plane.sh"], "unhealthy_reason", local(m0));
+    expect(reason).toMatchObject({ code: 0, output: expect.stringContaining("etcd is not healthy (every member must answer, with one leader)") });
   }, TIMEOUT);
 });
 

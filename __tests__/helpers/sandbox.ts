@@ -1,8 +1,10 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
+import { NODE_FILES } from "../../lib/bootstrap/node-files";
+import { sha256, tarGz } from "../../lib/bootstrap/tar";
 import { NodeBundle } from "../../lib/bootstrap/user-data";
 import { ADDON_SPEC_KEY, addonSpecChecksumParameter } from "../../lib/control-plane/control-plane-user-data";
 import { tempDir } from "./plan";
@@ -29,6 +31,27 @@ const releaseKeys = new Map<string, { armored: string; fingerprint: string }>();
  * default one stands in for pkgs.k8s.io's: the sandbox serves it, and nodes
  * pin its fingerprint.
  */
+/** A node environment file with the sandbox's values: its release key, short waits, and any overrides. */
+function withSandboxEnvironment(env: string, overrides: Record<string, string> = {}): string {
+  const values = { KUBERNETES_APT_KEY_FINGERPRINT: testReleaseKey().fingerprint, POLL_SECONDS: "0.2", CLUSTER_WAIT_SECONDS: "30", RETRY_DELAY_SECONDS: "0", INTERNET_WAIT_SECONDS: "3", ...overrides };
+  for (const [key, value] of Object.entries(values)) {
+    const line = `${key}='${value}'`;
+    env = new RegExp(`^${key}=`, "m").test(env) ? env.replace(new RegExp(`^${key}=.*$`, "m"), line) : `${env}${line}\n`;
+  }
+  return env;
+}
+
+/**
+ * A bundle as the sandbox's nodes must get it from a rollout: the environment it carries has the sandbox's values,
+ * as addNode gives the environment of user data. A new archive, so a new checksum and key.
+ */
+export function sandboxBundle(bundle: NodeBundle): NodeBundle {
+  const files = bundle.files.map((f) => (f.path === NODE_FILES.bundleEnvFile ? { ...f, content: withSandboxEnvironment(f.content) } : f));
+  const archive = tarGz(files);
+  const digest = sha256(archive);
+  return { files, archive, sha256: digest, key: bundle.key.replace(bundle.sha256, digest) };
+}
+
 export function testReleaseKey(name = "sandbox release key"): { armored: string; fingerprint: string } {
   let key = releaseKeys.get(name);
   if (!key) {
@@ -99,14 +122,8 @@ export class Sandbox {
     }
     for (const dir of ["etc/apt/sources.list.d", "etc/kubernetes"]) mkdirSync(join(node.root, dir), { recursive: true });
     writeFileSync(join(node.root, "etc/hosts"), "127.0.0.1 localhost\n");
-    const overrides = { KUBERNETES_APT_KEY_FINGERPRINT: testReleaseKey().fingerprint, POLL_SECONDS: "0.2", CLUSTER_WAIT_SECONDS: "30", RETRY_DELAY_SECONDS: "0", INTERNET_WAIT_SECONDS: "3", ...envOverrides };
     const envFile = join(node.root, "etc/kubeadm-aws/node.env");
-    let env = readFileSync(envFile, "utf8");
-    for (const [key, value] of Object.entries(overrides)) {
-      const line = `${key}='${value}'`;
-      env = new RegExp(`^${key}=`, "m").test(env) ? env.replace(new RegExp(`^${key}=.*$`, "m"), line) : `${env}${line}\n`;
-    }
-    writeFileSync(envFile, env);
+    writeFileSync(envFile, withSandboxEnvironment(readFileSync(envFile, "utf8"), envOverrides));
     this.setInstance(node, "running", role);
     return node;
   }
@@ -125,6 +142,10 @@ export class Sandbox {
     const version = readdirSync(dir).filter((f) => /^v\d+$/.test(f)).length + 1;
     writeFileSync(join(dir, `v${version}`), value);
     writeFileSync(join(dir, "type"), "String\n");
+  }
+
+  deleteParameter(name: string): void {
+    rmSync(join(this.state, "ssm", name.replace(/\//g, "%2F")), { recursive: true, force: true });
   }
 
   /** Publishes an add-on specification as the ControlPlane construct does: the object, then its checksum. */

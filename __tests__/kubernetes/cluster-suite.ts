@@ -1,3 +1,5 @@
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { CLUSTER_INFO_PATH } from "../../lib/bootstrap/apiserver-config";
 import { JOIN_TOKEN_DESCRIPTION, LOOPBACK_API_NAMES } from "../../lib/bootstrap/kubeadm-config";
@@ -92,7 +94,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     cluster = await LabCluster.create(minor);
     cp1 = await cluster.addNode("cp1", 0, controlPlaneImage(version), "control-plane");
     // control-plane.sh's init path, step by step, as the elected node runs it (the add-ons come later in this suite).
-    const init = await cp1.steps("kubeadm_init && approve_node_certificates && store_cluster_secrets && publish_join_credentials", ["control-plane.sh"]);
+    const init = await cp1.steps("kubeadm_init && record_rollout && approve_node_certificates && store_cluster_secrets && publish_join_credentials", ["control-plane.sh"]);
     if (init.code !== 0) throw new Error(`kubeadm init failed on cp1: ${failureReport(init, cp1, ["kube-apiserver", "etcd", "kubelet"])}`);
     initOutput = init.output;
   }, 240_000);
@@ -160,7 +162,6 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     });
 
     it("renews its certificates before they expire, and etcd and the control plane serve the new ones after a restart one at a time", async () => {
-      const renewalDays = (days: number) => cp1.node.execOk(["sed", "-i", `s/^CERTIFICATE_RENEW_BEFORE_DAYS=.*/CERTIFICATE_RENEW_BEFORE_DAYS='${days}'/`, "/etc/kubeadm-aws/node.env"]);
       const ETCD_CLIENT_CERT = "-cert /etc/kubernetes/pki/etcd/healthcheck-client.crt -key /etc/kubernetes/pki/etcd/healthcheck-client.key";
       const served = async () => ({
         apiserver: (await cp1.node.execOk(["bash", "-c", "openssl s_client -connect 127.0.0.1:6443 </dev/null 2>/dev/null | openssl x509 -serial -noout"])).trim(),
@@ -177,17 +178,34 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       expect(untouched.output).toMatch(/certificates are valid for 36\d more days; it renews them at 30 days left/);
       expect(await served()).toEqual(before);
 
-      // As if a year had passed: renew when less than 400 days are left.
-      await renewalDays(400);
-      try {
-        const renewed = await cp1.steps("/opt/kubeadm-aws/bin/renew-certificates.sh", ["lib.sh"], 420_000);
-        expect({ code: renewed.code, output: renewed.code ? failureReport(renewed, cp1, ["kube-apiserver", "etcd", "kubelet"]) : "" }).toEqual({ code: 0, output: "" });
-        const restarts = renewed.output.split("\n").flatMap((l) => /restarted (\S+) with the renewed certificates/.exec(l)?.[1] ?? []);
-        expect(restarts).toEqual(["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]);
-        expect(renewed.output).toMatch(/renewed this node's certificates: valid for 36\d more days/);
-      } finally {
-        await renewalDays(30);
-      }
+      // As a year leaves it: one certificate near its end, the front proxy's client certificate, re-signed by its CA
+      // with the same key and names for 10 days.
+      await cp1.node.execOk([
+        "bash",
+        "-euo",
+        "pipefail",
+        "-c",
+        "cd /etc/kubernetes/pki && openssl x509 -x509toreq -in front-proxy-client.crt -signkey front-proxy-client.key -copy_extensions copyall -out /root/near.csr && " +
+          "openssl x509 -req -in /root/near.csr -CA front-proxy-ca.crt -CAkey front-proxy-ca.key -days 10 -copy_extensions copyall -out front-proxy-client.crt",
+      ]);
+
+      // A rollout on another live node holds the lock: the renewal waits for its next run, restarting nothing.
+      const lock = "/k8s/prod/control-plane/rollout/lock";
+      const rolling = { instanceId: "i-rolling", hostname: "ip-10-77-0-99.eu-west-1.compute.internal", ip: "10.77.0.99" };
+      cluster.aws.setInstance(rolling, "running", "control-plane");
+      cluster.aws.putParameter(lock, `${rolling.instanceId} ${Math.floor(Date.now() / 1000)}`);
+      const deferred = await cp1.steps("/opt/kubeadm-aws/bin/renew-certificates.sh");
+      expect(deferred.output).toMatch(/this node's certificates expire in (9|10) days; a rollout holds the lock, so they are renewed at the next run/);
+      expect(await served()).toEqual(before);
+      cluster.aws.deleteParameter(lock);
+      cluster.aws.setInstance(rolling, "terminated", "control-plane");
+
+      const renewed = await cp1.steps("/opt/kubeadm-aws/bin/renew-certificates.sh", ["lib.sh"], 420_000);
+      expect({ code: renewed.code, output: renewed.code ? failureReport(renewed, cp1, ["kube-apiserver", "etcd", "kubelet"]) : "" }).toEqual({ code: 0, output: "" });
+      const restarts = renewed.output.split("\n").flatMap((l) => /restarted (\S+) with the renewed certificates/.exec(l)?.[1] ?? []);
+      expect(restarts).toEqual(["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]);
+      expect(renewed.output).toMatch(/renewed this node's certificates: valid for 36\d more days/);
+      expect(cluster.aws.ssmValue(lock)).toBeUndefined();
       const after = await files();
       expect(after.apiserver).not.toBe(before.apiserver);
       expect(after.etcd).not.toBe(before.etcd);
@@ -542,6 +560,94 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
   });
 
   if (!options.controls) return;
+
+  describe("a configuration change, rolled out to the running control plane", () => {
+    const ROLLOUT = "/k8s/prod/control-plane/rollout";
+    const ROLL = "/opt/kubeadm-aws/bin/roll-control-plane.sh";
+    const verbosity = async (node: ClusterNode) =>
+      (await node.node.read("/etc/kubernetes/manifests/kube-scheduler.yaml")).split("\n").flatMap((l) => /^\s*- --v=(\d+)$/.exec(l)?.[1] ?? []);
+    const rolloutSteps = (output: string) => output.split("\n").flatMap((l) => /rollout step (\S+)/.exec(l)?.[1] ?? []);
+    /** Seconds each step took, from the log's timestamps: where a rollout's time goes, for the README's numbers. */
+    const stepSeconds = (output: string) => {
+      const marks = output.split("\n").flatMap((l) => {
+        const m = /^(\S+Z) kubeadm-aws\[roll-control-plane\]: (?:rollout step (\S+)|rollout rolled)/.exec(l);
+        return m ? [{ at: Date.parse(m[1]), step: m[2] ?? "end" }] : [];
+      });
+      return marks.slice(0, -1).map((m, i) => `${m.step} ${(marks[i + 1].at - m.at) / 1000}s`).join(", ");
+    };
+    const roll = async (node: ClusterNode) => {
+      const result = await node.steps(ROLL, ["lib.sh"], 900_000);
+      expect({ code: result.code, output: result.code ? failureReport(result, node, ["kube-apiserver", "kube-scheduler", "etcd"]) : "" }).toEqual({ code: 0, output: "" });
+      return result.output;
+    };
+    /** Publishes a bundle as Terraform does: the object, then the parameter that names it. */
+    const publish = (options: ControlPlaneOptions) => {
+      const image = controlPlaneImage({ ...version, ...options });
+      cluster.aws.putObject(image.bundle.key, image.bundle.archive);
+      cluster.aws.putParameter(`${ROLLOUT}/bundle`, `${image.bundle.key} ${image.bundle.sha256}`);
+      return image.bundle.key;
+    };
+    const snapshots = () => {
+      const root = join(cluster.aws.state, "s3");
+      return readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith("-before-rollout.db")).map((f) => statSync(join(root, f)).size);
+    };
+
+    it("reaches one node at a time: a snapshot first, then kubeadm-config and kubeadm upgrade apply on the first, kubeadm upgrade node on the next", async () => {
+      expect(await verbosity(cp1)).toEqual([]);
+      const bundle = publish({ scheduler: { extraArgs: { v: "2" } } });
+
+      const first = await roll(cp1);
+      expect(rolloutSteps(first)).toEqual(["fetch-bundle", "install-bundle", "install-packages", "snapshot", "kubeadm-config", "kubeadm-upgrade-apply", "record-cluster-bundle", "restart-kubelet", "wait-healthy"]);
+      expect(await verbosity(cp1)).toEqual(["2"]);
+      expect(await verbosity(cp2)).toEqual([]);
+      expect(snapshots()).toEqual([expect.any(Number)]);
+      expect(snapshots()[0]).toBeGreaterThan(0);
+      // The cluster's ClusterConfiguration holds the change, so a replacement node joins with it.
+      const stored = parse(JSON.parse(await cp1.kubectlOk(["-n", "kube-system", "get", "configmap", "kubeadm-config", "-o", "json"])).data.ClusterConfiguration);
+      expect(stored.scheduler.extraArgs).toContainEqual({ name: "v", value: "2" });
+      expect(JSON.parse(cluster.aws.ssmValue(`${ROLLOUT}/status`)!)).toMatchObject({ state: "rolled", instance: cp1.instanceId, bundle });
+      expect(cluster.aws.ssmValue(`${ROLLOUT}/lock`)).toBeUndefined();
+
+      const second = await roll(cp2);
+      console.info(`rollout on ${minor}: first node ${stepSeconds(first)}; next node ${stepSeconds(second)}`);
+      expect(rolloutSteps(second)).toEqual(["fetch-bundle", "install-bundle", "install-packages", "kubeadm-upgrade-node", "restart-kubelet", "wait-healthy"]);
+      expect(await verbosity(cp2)).toEqual(["2"]);
+      expect(snapshots()).toHaveLength(1);
+      await apiReady(cp1);
+      await apiReady(cp2);
+      // Rolled: the next runs do nothing.
+      expect(rolloutSteps(await roll(cp1))).toEqual([]);
+    }, 1_200_000);
+
+    it("waits while paused, or while the API is not ready through the load balancer, changing nothing; then goes on", async () => {
+      publish({ scheduler: { extraArgs: { v: "3" } } });
+      cluster.aws.putParameter(`${ROLLOUT}/paused`, "change freeze");
+      expect(await roll(cp1)).toContain(`the rollout is paused (${ROLLOUT}/paused: change freeze)`);
+      expect(cluster.aws.ssmValue(`${ROLLOUT}/lock`)).toBeUndefined();
+      cluster.aws.deleteParameter(`${ROLLOUT}/paused`);
+
+      // The endpoint's name leads nowhere, as when the load balancer has no healthy target.
+      const hosts = await cp1.node.read("/etc/hosts");
+      await cp1.node.write("/etc/hosts", hosts.replace(new RegExp(`^\\S+(\\s+${LAB_API_ENDPOINT_HOST.replace(/\./g, "\\.")})`, "m"), "10.77.0.250$1"));
+      try {
+        const waiting = await roll(cp1);
+        expect(rolloutSteps(waiting)).toEqual([]);
+        expect(JSON.parse(cluster.aws.ssmValue(`${ROLLOUT}/status`)!)).toMatchObject({
+          state: "waiting",
+          message: `${cp1.instanceId} waits: the API is not ready through the load balancer (${LAB_API_ENDPOINT_HOST})`,
+        });
+        expect(cluster.aws.ssmValue(`${ROLLOUT}/lock`)).toBeUndefined();
+        expect(await verbosity(cp1)).toEqual(["2"]);
+      } finally {
+        await cp1.node.write("/etc/hosts", hosts);
+      }
+
+      const resumed = await roll(cp1);
+      expect(rolloutSteps(resumed)).toContain("kubeadm-upgrade-apply");
+      expect(await verbosity(cp1)).toEqual(["3"]);
+      await apiReady(cp1);
+    }, 1_200_000);
+  });
 
   describe("negative controls: each fix, reverted, fails as the defect did", () => {
     let probe: ClusterNode;

@@ -1,4 +1,7 @@
-import { renderSummaryMarkdown, renderSummaryText, summarizePlan } from "../../lib/plan/summary";
+import { KubernetesCluster } from "../../lib/cluster";
+import { ControlPlaneOptions } from "../../lib/control-plane/settings";
+import { PlanJson, renderSummaryMarkdown, renderSummaryText, summarizePlan } from "../../lib/plan/summary";
+import { Synthesized, synthStack } from "../helpers/synth";
 
 const plan = {
   resource_changes: [
@@ -38,5 +41,66 @@ describe("summarizePlan", () => {
     const markdown = renderSummaryMarkdown(summary);
     expect(markdown).toContain("| `aws_subnet` | 2 |");
     expect(markdown).toContain("| `cluster/network/endpoints` | 1 |");
+  });
+});
+
+describe("what an update of a running cluster rolls", () => {
+  /** A cluster synthesized with some props: the values its plan's `before` or `after` would hold. */
+  const synthesized = (controlPlane: ControlPlaneOptions) =>
+    synthStack((stack) => {
+      new KubernetesCluster(stack, "cluster", {
+        clusterName: "prod",
+        controlPlane,
+        network: { availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"] },
+        nodeGroups: [{ name: "general", instanceTypes: ["m7i.large"], minSize: 1, maxSize: 3 }],
+      });
+    });
+  /**
+   * The plan of moving from one synthesis to the other, for the resources whose values differ, as `terraform show
+   * -json` gives it: values known at plan time in `after`; a launch template's new version is not, so it is absent.
+   */
+  function planBetween(from: Synthesized, to: Synthesized): PlanJson {
+    const changes: Array<NonNullable<PlanJson["resource_changes"]>[number]> = [];
+    for (const [type, resources] of Object.entries(to.json.resource as Record<string, Record<string, Record<string, unknown>>>)) {
+      for (const [name, after] of Object.entries(resources)) {
+        const before = from.json.resource[type]?.[name];
+        const { "//": _a, ...a } = after;
+        const { "//": _b, ...b } = before ?? {};
+        const unknownVersion = (value: Record<string, unknown>) =>
+          type === "aws_autoscaling_group" ? { ...value, launch_template: [{ id: "lt-0123" }] } : value;
+        if (JSON.stringify(a) === JSON.stringify(b) && type !== "aws_autoscaling_group") continue;
+        const beforeValues = type === "aws_autoscaling_group" ? { ...b, launch_template: [{ id: "lt-0123", version: "3" }] } : b;
+        changes.push({ address: `${type}.${name}`, mode: "managed", type, name, change: { actions: ["update"], before: beforeValues, after: unknownVersion(a) } });
+      }
+    }
+    return { resource_changes: changes };
+  }
+
+  it("names the bundle the control plane rolls to, the new launch templates and the worker groups refreshed, control plane first", () => {
+    const from = synthesized({ kubernetesVersion: "1.35.2" });
+    const to = synthesized({ kubernetesVersion: "1.35.4", scheduler: { extraArgs: { v: "2" } } });
+    const key = (s: Synthesized) => s.resources("aws_ssm_parameter").find((p) => p.values.name === "/k8s/prod/control-plane/rollout/bundle")!.values.insecure_value.split(" ")[0];
+    const summary = summarizePlan("prod", planBetween(from, to), to.json);
+    expect(summary.rollout).toEqual([
+      `control plane: every node rolls to bundle ${key(to)} (from ${key(from)}), one at a time, after an etcd snapshot`,
+      "launch template prod-control-plane: a new version, which every instance launched from now on boots from",
+      "launch template prod-general: a new version, which every instance launched from now on boots from",
+      "worker group prod-general: an instance refresh replaces its instances, draining each",
+    ]);
+    expect(renderSummaryText(summary)).toContain(`What rolls, in this order:\n  1. control plane: every node rolls to bundle ${key(to)}`);
+    expect(renderSummaryMarkdown(summary)).toContain("**What rolls, in this order:**\n\n1. control plane:");
+  });
+
+  it("names the add-on images a new minor changes", () => {
+    const summary = summarizePlan("prod", planBetween(synthesized({ kubernetesVersion: "1.35" }), synthesized({ kubernetesVersion: "1.36" })), {});
+    const addons = summary.rollout.filter((n) => n.startsWith("add-on "));
+    expect(addons).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^add-on aws-cloud-controller-manager: - registry\.k8s\.io\/provider-aws\/cloud-controller-manager:v1\.35\.2@sha256:\w+, \+ registry\.k8s\.io\/provider-aws\/cloud-controller-manager:v1\.36\.1, applied by the control plane's add-on timer within minutes$/),
+        expect.stringMatching(/^add-on cluster-autoscaler: - registry\.k8s\.io\/autoscaling\/cluster-autoscaler:v1\.35\.2@sha256:\w+, \+ registry\.k8s\.io\/autoscaling\/cluster-autoscaler:v1\.36\.1@sha256:\w+,/),
+      ]),
+    );
+    // The control plane still comes first.
+    expect(summary.rollout[0]).toMatch(/^control plane: /);
   });
 });

@@ -360,7 +360,7 @@ export const POLICY_CHECKS: PolicyCheck[] = [
   },
   {
     id: "KA-SSM-TERRAFORM-VALUES",
-    title: "No identity policy lets nodes write an SSM parameter whose value Terraform sets (the add-on specification's checksum)",
+    title: "No identity policy lets nodes write an SSM parameter whose value Terraform sets (the add-on specification's checksum, the bundle control-plane nodes roll to)",
     beyondCheckov: "cluster-specific: which parameters Terraform owns is known only from the plan's lifecycle; checkov has no check across parameters and policies",
     run: (plan) => {
       // Parameters whose value Terraform keeps (nodes write only those whose changes Terraform ignores).

@@ -5,6 +5,11 @@
 export const NODE_FILES = {
   /** Environment file that configures every script. */
   envFile: "/etc/kubeadm-aws/node.env",
+  /**
+   * The same environment but for the bundle's own key and checksum, inside the bundle: a running control-plane node
+   * that takes a new bundle (roll-control-plane.sh) takes its environment from it.
+   */
+  bundleEnvFile: "/etc/kubeadm-aws/bundle.env",
   scriptsDir: "/opt/kubeadm-aws/bin",
   kubeadmDir: "/etc/kubeadm-aws/kubeadm",
   /** Markers of completed steps, so a rerun skips them. */

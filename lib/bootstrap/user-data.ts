@@ -50,9 +50,15 @@ export function readScript(name: string): string {
   return readFileSync(join(SCRIPTS_DIR, name), "utf8");
 }
 
-/** Every file of the node but the environment file and what user data carries. */
+/** The node's environment, but for the key and checksum of the bundle that carries it. */
+function roleEnvironment(node: NodeDefinition): NodeEnvironment {
+  return { ...node.env, NODE_ROLE: node.role, SCRIPTS_DIR: NODE_FILES.scriptsDir, BOOTSTRAP_SCRIPT: node.bootstrapScript };
+}
+
+/** Every file of the node but what user data carries, and a copy of its environment. */
 export function renderBundle(node: NodeDefinition, keyPrefix: string): NodeBundle {
   const files: BundleFile[] = [
+    { path: NODE_FILES.bundleEnvFile, content: renderNodeEnv(roleEnvironment(node)), permissions: "0644" },
     ...node.scripts.map((name) => ({ path: `${NODE_FILES.scriptsDir}/${name}`, content: readScript(name), permissions: "0755" })),
     { path: "/etc/modules-load.d/kubernetes.conf", content: KERNEL_MODULES.join("\n") + "\n", permissions: "0644" },
     { path: "/etc/sysctl.d/90-kubernetes.conf", content: renderSysctls(), permissions: "0644" },
@@ -69,14 +75,7 @@ export function renderBundle(node: NodeDefinition, keyPrefix: string): NodeBundl
 /** The cloud-config a node boots with: its environment, the bundle fetcher, and the unit that runs it. */
 export function renderUserData(node: NodeDefinition, bundle: NodeBundle): string {
   const unit = bootstrapService("node-bootstrap.sh");
-  const env = {
-    ...node.env,
-    NODE_ROLE: node.role,
-    SCRIPTS_DIR: NODE_FILES.scriptsDir,
-    BOOTSTRAP_SCRIPT: node.bootstrapScript,
-    BUNDLE_KEY: bundle.key,
-    BUNDLE_SHA256: bundle.sha256,
-  };
+  const env = { ...roleEnvironment(node), BUNDLE_KEY: bundle.key, BUNDLE_SHA256: bundle.sha256 };
   const files: NodeFile[] = [
     { path: NODE_FILES.envFile, content: renderNodeEnv(env) },
     ...USER_DATA_SCRIPTS.map((name) => ({ path: `${NODE_FILES.scriptsDir}/${name}`, content: readScript(name), permissions: "0755" })),

@@ -2,6 +2,7 @@ import { AwsEnvironment } from "../aws-environment";
 import { PolicyStatement } from "../iam";
 import { ssmParameterName } from "../naming";
 import { clusterKeyViaServices, sessionManagerStatements } from "../node-permissions";
+import { rolloutParameters } from "./control-plane-user-data";
 
 export interface ControlPlanePolicyInputs {
   readonly clusterName: string;
@@ -13,6 +14,7 @@ export interface ControlPlanePolicyInputs {
 
 /** The control-plane nodes' inline policies, one per concern, each as narrow as AWS allows. */
 export function controlPlanePolicies(env: AwsEnvironment, inputs: ControlPlanePolicyInputs): Record<string, PolicyStatement[]> {
+  const rollout = rolloutParameters(inputs.clusterName);
   return {
     "session-manager": sessionManagerStatements(),
     "cluster-secrets": [
@@ -30,14 +32,24 @@ export function controlPlanePolicies(env: AwsEnvironment, inputs: ControlPlanePo
         Resource: env.arn("ssm", `parameter${ssmParameterName(inputs.clusterName)}/*`),
       },
       {
-        // Nodes write only the join parameters and the init lock; what Terraform alone writes (the checksum) stays out.
-        Sid: "WriteJoinParametersAndInitLock",
+        // Nodes write only the join parameters, the init lock and the rollout's lock and status; what Terraform alone
+        // writes (the add-on checksum, the rollout's bundle) stays out.
+        Sid: "WriteJoinParametersAndLocks",
         Effect: "Allow",
         Action: "ssm:PutParameter",
         Resource: [
           env.arn("ssm", `parameter${ssmParameterName(inputs.clusterName, "join")}/*`),
           env.arn("ssm", `parameter${ssmParameterName(inputs.clusterName, "control-plane", "init-lock")}`),
+          env.arn("ssm", `parameter${rollout.lock}`),
+          env.arn("ssm", `parameter${rollout.status}`),
         ],
+      },
+      {
+        // A node releases the rollout lock by deleting it, which also clears its version history.
+        Sid: "ReleaseRolloutLock",
+        Effect: "Allow",
+        Action: "ssm:DeleteParameter",
+        Resource: env.arn("ssm", `parameter${rollout.lock}`),
       },
       clusterKeyViaServices(env, inputs.encryptionKeyArn, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], ["secretsmanager", "ssm"]),
     ],

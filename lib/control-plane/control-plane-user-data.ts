@@ -46,6 +46,7 @@ export const CONTROL_PLANE_SCRIPTS = [
   "approve-node-certificates.sh",
   "renew-admin-kubeconfig.sh",
   "renew-certificates.sh",
+  "roll-control-plane.sh",
 ];
 
 /** Where the add-on specification lives in the node-artifacts bucket. */
@@ -59,6 +60,25 @@ export const ADDON_SPEC_KEY = `${ADDON_SPEC_PREFIX}/spec.json`;
  */
 export function addonSpecChecksumParameter(clusterName: string): string {
   return ssmParameterName(clusterName, "control-plane", "addon-spec-sha256");
+}
+
+/**
+ * The rollout's SSM parameters (roll-control-plane.sh): the bundle control-plane nodes must run, which Terraform
+ * writes; the lock that lets one node at a time change, and the status, which nodes write; and the pause an operator
+ * creates to stop the rollout before its next node.
+ */
+export function rolloutParameters(clusterName: string) {
+  return {
+    bundle: ssmParameterName(clusterName, "control-plane", "rollout", "bundle"),
+    lock: ssmParameterName(clusterName, "control-plane", "rollout", "lock"),
+    status: ssmParameterName(clusterName, "control-plane", "rollout", "status"),
+    paused: ssmParameterName(clusterName, "control-plane", "rollout", "paused"),
+  };
+}
+
+function rolloutParameterEnvironment(clusterName: string): NodeEnvironment {
+  const p = rolloutParameters(clusterName);
+  return { SSM_ROLLOUT_BUNDLE: p.bundle, SSM_ROLLOUT_LOCK: p.lock, SSM_ROLLOUT_STATUS: p.status, SSM_ROLLOUT_PAUSED: p.paused };
 }
 
 /**
@@ -90,6 +110,7 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     SSM_CA_CERT_HASH: join.caCertHash,
     SSM_KUBERNETES_VERSION: join.kubernetesVersion,
     SSM_INIT_LOCK: ssmParameterName(b.clusterName, "control-plane", "init-lock"),
+    ...rolloutParameterEnvironment(b.clusterName),
     PUBLIC_LB_NAME: b.publicLoadBalancerName ?? "",
     ENCRYPTION_AT_REST: b.settings.apiServer.encryptionAtRest,
     ENCRYPTION_CONFIG: NODE_FILES.encryptionConfig,
@@ -152,6 +173,7 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
       ...periodicJob("kubeadm-aws-metrics", "publish-metrics.sh", "kubeadm-aws: publish certificate, memory and etcd metrics", 5),
       ...periodicJob("kubeadm-aws-addons", "apply-addons.sh", "kubeadm-aws: apply the add-on specification when it changes", 2),
       ...periodicJob("kubeadm-aws-admin-kubeconfig", "renew-admin-kubeconfig.sh", "kubeadm-aws: renew the stored admin kubeconfig before it expires", 24 * 60),
+      ...periodicJob("kubeadm-aws-rollout", "roll-control-plane.sh", "kubeadm-aws: take the control plane's current bundle, one node at a time", 2),
       ...periodicJob("kubeadm-aws-certificates", "renew-certificates.sh", "kubeadm-aws: renew this node's kubeadm-managed certificates before they expire", 24 * 60),
       ...containerdInstall(s.version.release.containerd).units,
       longRunningService(

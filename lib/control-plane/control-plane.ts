@@ -28,7 +28,7 @@ import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { NodeRole } from "../node-role";
 import { cloudControllerManagerStatements } from "../node-permissions";
 import { controlPlanePolicies } from "./control-plane-policies";
-import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, addonSpecChecksumParameter, controlPlaneNode } from "./control-plane-user-data";
+import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, addonSpecChecksumParameter, controlPlaneNode, rolloutParameters } from "./control-plane-user-data";
 import { JoinParameters, versionGuard } from "./join-parameters";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
@@ -214,6 +214,15 @@ export class ControlPlane extends Construct implements IControlPlane {
     });
     const bundle = renderBundle(node, BUNDLE_PREFIX);
     const bundleObject = storeBundle(this, "bundle", this.nodeArtifacts, bundle);
+    // Running control-plane nodes take this bundle, one at a time (roll-control-plane.sh); written after the object exists.
+    new SsmParameter(this, "rollout-bundle", {
+      name: rolloutParameters(cluster).bundle,
+      description: `Kubernetes cluster ${cluster}: the node bundle every control-plane node must run; nodes roll to it one at a time`,
+      type: "String",
+      // Not sensitive: a plan shows which bundle the control plane will roll to.
+      insecureValue: `${bundle.key} ${bundle.sha256}`,
+      dependsOn: [bundleObject],
+    });
     // The add-on specification: readable in the plan; the control plane applies it whenever it changes.
     const addons = renderAddons(
       settings.addons,

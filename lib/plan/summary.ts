@@ -7,7 +7,7 @@ export interface PlanJson {
     readonly mode: string;
     readonly type: string;
     readonly name: string;
-    readonly change: { readonly actions: string[] };
+    readonly change: { readonly actions: string[]; readonly before?: Record<string, unknown> | null; readonly after?: Record<string, unknown> | null };
   }>;
 }
 
@@ -24,6 +24,8 @@ export interface PlanSummary {
   readonly createByType: Array<[string, number]>;
   /** Resources to create, per construct path (the resource's parent), sorted by path. */
   readonly createByConstruct: Array<[string, number]>;
+  /** What the apply sets rolling on running nodes and add-ons, in the order it happens. */
+  readonly rollout: string[];
 }
 
 export function summarizePlan(stack: string, plan: PlanJson, synth: SynthJson): PlanSummary {
@@ -41,7 +43,71 @@ export function summarizePlan(stack: string, plan: PlanJson, synth: SynthJson): 
     byConstruct.set(construct, (byConstruct.get(construct) ?? 0) + 1);
   }
   const sorted = (map: Map<string, number>) => [...map.entries()].sort(([a], [b]) => a.localeCompare(b));
-  return { stack, actions, createByType: sorted(byType), createByConstruct: sorted(byConstruct) };
+  return { stack, actions, createByType: sorted(byType), createByConstruct: sorted(byConstruct), rollout: rolloutOf(plan) };
+}
+
+/**
+ * What an update of a running cluster rolls, from the changes whose effect on nodes is not in their names: the
+ * bundle the control plane rolls to (roll-control-plane.sh), new launch template versions, the add-on images the
+ * control plane's add-on timer applies, and the worker groups an instance refresh replaces.
+ */
+function rolloutOf(plan: PlanJson): string[] {
+  const notes: Array<[number, string]> = [];
+  for (const change of plan.resource_changes ?? []) {
+    const action = actionName(change.change.actions);
+    if (change.mode !== "managed" || (action !== "update" && action !== "replace")) continue;
+    const before = change.change.before ?? {};
+    const after = change.change.after ?? {};
+    if (change.type === "aws_ssm_parameter" && String(after.name).endsWith("/control-plane/rollout/bundle")) {
+      notes.push([1, `control plane: every node rolls to bundle ${bundleKey(after.insecure_value)} (from ${bundleKey(before.insecure_value)}), one at a time, after an etcd snapshot`]);
+    } else if (change.type === "aws_launch_template") {
+      notes.push([2, `launch template ${String(after.name)}: a new version, which every instance launched from now on boots from`]);
+    } else if (change.type === "aws_s3_object" && String(after.key).endsWith("/spec.json") && String(after.key).startsWith("addons/")) {
+      for (const [addon, images] of imageChanges(String(before.content ?? ""), String(after.content ?? ""))) {
+        notes.push([3, `add-on ${addon}: ${images}, applied by the control plane's add-on timer within minutes`]);
+      }
+    } else if (change.type === "aws_autoscaling_group" && hasBlock(after.instance_refresh)) {
+      const template = (value: unknown) => JSON.stringify((value as Array<{ version?: string }> | undefined)?.[0]?.version ?? null);
+      if (template(before.launch_template) !== template(after.launch_template)) {
+        notes.push([4, `worker group ${String(after.name)}: an instance refresh replaces its instances, draining each`]);
+      }
+    }
+  }
+  return notes.sort(([a], [b]) => a - b).map(([, note]) => note);
+}
+
+/** A nested block is a list in a plan (a cdk.tf.json holds a single one as an object). */
+function hasBlock(value: unknown): boolean {
+  return Array.isArray(value) ? value.length > 0 : typeof value === "object" && value !== null;
+}
+
+function bundleKey(value: unknown): string {
+  return typeof value === "string" ? value.split(" ")[0] : "(unknown)";
+}
+
+/** Per add-on of the specification, its images that change: "old -> new", or added and removed ones. */
+function imageChanges(before: string, after: string): Array<[string, string]> {
+  const images = (spec: string) => {
+    const byAddon = new Map<string, Set<string>>();
+    try {
+      for (const addon of (JSON.parse(spec) as { addons?: Array<{ name: string; files?: Record<string, string> }> }).addons ?? []) {
+        const found = Object.values(addon.files ?? {}).flatMap((file) => [...file.matchAll(/image: "?([^\s"]+)"?/g)].map((m) => m[1]));
+        byAddon.set(addon.name, new Set(found));
+      }
+    } catch {
+      // Not JSON (a plan that does not show the content): nothing to compare.
+    }
+    return byAddon;
+  };
+  const old = images(before);
+  const next = images(after);
+  const changes: Array<[string, string]> = [];
+  for (const name of [...new Set([...old.keys(), ...next.keys()])].sort()) {
+    const removed = [...(old.get(name) ?? [])].filter((i) => !next.get(name)?.has(i));
+    const added = [...(next.get(name) ?? [])].filter((i) => !old.get(name)?.has(i));
+    if (removed.length || added.length) changes.push([name, [...removed.map((i) => `- ${i}`), ...added.map((i) => `+ ${i}`)].join(", ")]);
+  }
+  return changes;
 }
 
 function actionName(actions: string[]): string {
@@ -63,6 +129,7 @@ export function renderSummaryText(summary: PlanSummary): string {
   for (const [type, count] of summary.createByType) lines.push(`  ${String(count).padStart(4)}  ${type}`);
   lines.push("", "To create, by construct:");
   for (const [construct, count] of summary.createByConstruct) lines.push(`  ${String(count).padStart(4)}  ${construct}`);
+  if (summary.rollout.length) lines.push("", "What rolls, in this order:", ...summary.rollout.map((note, i) => `  ${i + 1}. ${note}`));
   return lines.join("\n");
 }
 
@@ -77,6 +144,7 @@ export function renderSummaryMarkdown(summary: PlanSummary): string {
     "",
     describeActions(summary.actions),
     "",
+    ...(summary.rollout.length ? ["**What rolls, in this order:**", "", ...summary.rollout.map((note, i) => `${i + 1}. ${note}`), ""] : []),
     "<details><summary>Resources to create, by type</summary>",
     "",
     ...table("type", summary.createByType),

@@ -48,14 +48,29 @@ export const PREFLIGHT_IGNORED = [
 ];
 
 /**
- * A `kubeadm` that adds PREFLIGHT_IGNORED to `kubeadm init` and `kubeadm join`
- * (their phases take no such flag), so our node scripts run unchanged.
+ * Health checks of `kubeadm upgrade apply` that fail in the real-binary suite's lab: it runs no CNI, so its nodes stay
+ * NotReady, and the Job kubeadm starts to see that pods schedule cannot run. The offline cluster, whose nodes are
+ * Ready, runs them.
  */
-export function kubeadmPreflightShim(realKubeadm: string): string {
+export const UPGRADE_HEALTH_IGNORED = ["ControlPlaneNodesReady", "CreateJob"];
+
+/**
+ * A `kubeadm` that adds PREFLIGHT_IGNORED to `kubeadm init`, `kubeadm join` and
+ * `kubeadm upgrade apply|node` (the phases of init and join take no such flag),
+ * and `upgradeHealthIgnored` to `kubeadm upgrade apply`, so our node scripts run
+ * unchanged.
+ */
+export function kubeadmPreflightShim(realKubeadm: string, upgradeHealthIgnored: string[] = []): string {
   return [
     "#!/usr/bin/env bash",
     "# Lab stand-in for kubeadm: see __tests__/helpers/kubernetes/host-deviations.ts.",
     `if [[ ($1 == init || $1 == join) && \${2:-} != phase ]]; then`,
+    `  exec ${realKubeadm} "$@" --ignore-preflight-errors=${PREFLIGHT_IGNORED.join(",")}`,
+    "fi",
+    `if [[ $1 == upgrade && \${2:-} == apply ]]; then`,
+    `  exec ${realKubeadm} "$@" --ignore-preflight-errors=${[...PREFLIGHT_IGNORED, ...upgradeHealthIgnored].join(",")}`,
+    "fi",
+    `if [[ $1 == upgrade && \${2:-} == node ]]; then`,
     `  exec ${realKubeadm} "$@" --ignore-preflight-errors=${PREFLIGHT_IGNORED.join(",")}`,
     "fi",
     `exec ${realKubeadm} "$@"`,

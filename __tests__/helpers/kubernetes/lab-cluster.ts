@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { parse } from "yaml";
 import { NodeImage, Sandbox } from "../sandbox";
 import { KubernetesBinaries, kubernetesBinaries, nodeImages, pathWith } from "./binaries";
-import { kubeadmPreflightShim } from "./host-deviations";
+import { UPGRADE_HEALTH_IGNORED, kubeadmPreflightShim } from "./host-deviations";
 import { CommandResult, Lab, LabNode } from "./lab";
 import { NodeRuntime } from "./node-runtime";
 
@@ -31,7 +31,7 @@ export class LabCluster {
     this.binDir = join(lab.dir, "bin");
     mkdirSync(this.binDir);
     for (const [command, fake] of Object.entries(FAKES_IN_LAB)) symlinkSync(join(FAKES, fake), join(this.binDir, command));
-    writeFileSync(join(this.binDir, "kubeadm"), kubeadmPreflightShim(join(binaries.bin, "kubeadm")));
+    writeFileSync(join(this.binDir, "kubeadm"), kubeadmPreflightShim(join(binaries.bin, "kubeadm"), UPGRADE_HEALTH_IGNORED));
     chmodSync(join(this.binDir, "kubeadm"), 0o755);
   }
 

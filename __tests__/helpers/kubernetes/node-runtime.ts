@@ -90,6 +90,12 @@ export class NodeRuntime {
     await waitFor(`${name} to stop on ${this.node.name}`, async () => ((await this.runningContainer(name)) ? undefined : true), 60_000);
   }
 
+  /** Starts a static pod stopped by stopStaticPod again. */
+  async startStaticPod(name: string): Promise<void> {
+    await this.node.execOk(["mv", `/etc/kubernetes/lab-stopped/${name}.yaml`, "/etc/kubernetes/manifests/"]);
+    await waitFor(`${name} to run on ${this.node.name}`, async () => ((await this.runningContainer(name)) ? true : undefined), 120_000);
+  }
+
   /** The kubelet's command line as kubeadm's systemd drop-in (10-kubeadm.conf) builds it, before this host's deviations. */
   kubeletFlags(): string[] {
     const flagsFile = this.written("/var/lib/kubelet/kubeadm-flags.env") ?? "";

@@ -191,6 +191,21 @@ join_control_plane() {
   join_with_published_credentials
 }
 
+# record_rollout [BUNDLE_KEY]: records the bundle whose ClusterConfiguration the cluster runs (this node's, at
+# init), which roll-control-plane.sh compares with the bundle Terraform last planned.
+record_rollout() {
+  local record="$STATE_DIR/run/rollout-record.yaml"
+  kubectl --kubeconfig "$ROOT/etc/kubernetes/admin.conf" -n kube-system create configmap kubeadm-aws-rollout \
+    --from-literal=bundle="${1:-$BUNDLE_KEY}" --dry-run=client -o yaml >"$record"
+  retry 5 apply_from_file "$record" >/dev/null
+  rm -f "$record"
+}
+
+# apply_from_file FILE: kubectl apply of a file, which retries can read again.
+apply_from_file() {
+  kubectl --kubeconfig "$ROOT/etc/kubernetes/admin.conf" apply -f - <"$1"
+}
+
 # The first node applies the add-ons (CNI and cloud controller manager first).
 # They come from the internet: a failure must not throw the cluster away, so
 # it is logged and left to the add-on timer, which applies them within minutes.
@@ -211,6 +226,7 @@ apply_addons() {
 # download delays nobody.
 init_cluster() {
   run_step kubeadm-init kubeadm_init
+  run_step rollout-record record_rollout
   run_step node-certificate-approval approve_node_certificates
   run_step store-cluster-secrets store_cluster_secrets
   run_step publish-join-credentials publish_join_credentials
@@ -238,6 +254,7 @@ main() {
   run_step join-token-rotation systemctl enable --now kubeadm-aws-join-token.timer
   run_step addon-timer systemctl enable --now kubeadm-aws-addons.timer kubeadm-aws-approve-node-certificates.service
   run_step certificate-renewal systemctl enable --now kubeadm-aws-admin-kubeconfig.timer kubeadm-aws-certificates.timer
+  run_step rollout-timer systemctl enable --now kubeadm-aws-rollout.timer
   if [[ $BACKUP_ENABLED == true ]]; then
     run_step etcd-backups systemctl enable --now kubeadm-aws-etcd-backup.timer
   fi

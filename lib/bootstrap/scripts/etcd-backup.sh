@@ -38,6 +38,30 @@ publish_age() {
     --metric-data "MetricName=EtcdSnapshotAgeSeconds,Value=$1,Unit=Seconds,Dimensions=[{Name=ClusterName,Value=$CLUSTER_NAME}]"
 }
 
+use_backup_bucket() {
+  local owner
+  BUCKET=$(backup_bucket)
+  owner=$(bucket_owner_args "$BUCKET") || die "cannot read this instance's account"
+  OWNER=()
+  [[ -z $owner ]] || mapfile -t OWNER <<<"$owner"
+}
+
+# store_snapshot REASON: a snapshot of this node's member, checked and kept as a daily one named for REASON
+# (before-rollout), whichever member leads. Dies when it cannot.
+store_snapshot() {
+  local stamp file revision key
+  use_backup_bucket
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  file="$ROOT$SNAPSHOT_DIR/kubeadm-aws-$1.db"
+  mkdir -p "$(dirname "$file")" && rm -f "$file"
+  etcdctl_here snapshot save "$file" >/dev/null || die "etcd snapshot failed"
+  revision=$(etcd_snapshot_revision "$file")
+  key="$BACKUP_PREFIX/daily/$stamp-rev$revision-$1.db"
+  upload "$file" "$key" || die "cannot store the snapshot as s3://$BUCKET/$key"
+  rm -f "$file"
+  log "snapshot at revision $revision stored as s3://$BUCKET/$key"
+}
+
 main() {
   load_config
   if ! etcd_is_leader; then
@@ -45,11 +69,7 @@ main() {
     return 0
   fi
   local started stamp day file revision key daily
-  BUCKET=$(backup_bucket)
-  local owner
-  owner=$(bucket_owner_args "$BUCKET") || die "cannot read this instance's account"
-  OWNER=()
-  [[ -z $owner ]] || mapfile -t OWNER <<<"$owner"
+  use_backup_bucket
   started=$(date +%s)
   stamp=$(date -u -d "@$started" +%Y%m%dT%H%M%SZ)
   day=${stamp:0:8}

@@ -74,6 +74,15 @@ etcd_is_leader() {
   [[ -n $member && $member == "$leader" ]]
 }
 
+# Every member answers and one leads: a restart of this node's member, or its loss, then keeps quorum.
+etcd_all_healthy() {
+  local health status
+  health=$(etcdctl_here endpoint health --cluster -w json 2>/dev/null) || return 1
+  jq -e 'length > 0 and all(.health)' <<<"$health" >/dev/null || return 1
+  status=$(etcdctl_here endpoint status --cluster -w json 2>/dev/null) || return 1
+  jq -e '[.[].Status.leader] | unique | length == 1 and .[0] != 0' <<<"$status" >/dev/null
+}
+
 # etcd_snapshot_revision FILE: checks a snapshot file and prints its revision.
 etcd_snapshot_revision() {
   local status revision

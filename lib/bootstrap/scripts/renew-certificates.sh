@@ -9,25 +9,23 @@
 #
 # A daily timer runs it on every control-plane node. Renewing restarts the
 # node's etcd member and control-plane components, so the nodes take turns:
-# the node whose etcd peer address sorts n-th renews n days later, and none
-# restarts anything while an etcd member is unhealthy.
+# the node whose etcd peer address sorts n-th renews n days later, none
+# restarts anything while an etcd member is unhealthy, and a renewal holds the
+# rollout's lock (roll-control-plane.sh), so it never overlaps a rollout.
 set -Eeuo pipefail
+RENEW_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=roll-control-plane.sh
+. "$RENEW_HERE/roll-control-plane.sh"
 SCRIPT_NAME=renew-certificates
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
-. "$HERE/lib.sh"
-# shellcheck source=etcd.sh
-. "$HERE/etcd.sh"
 
 PKI_DIR=/etc/kubernetes/pki
-HEALTH_WAIT_SECONDS=${HEALTH_WAIT_SECONDS:-300}
 
-# Seconds until the first of this node's kubeadm-managed certificates expires (kubeadm's own reading).
-certificates_seconds_left() {
+# When the first of this node's kubeadm-managed certificates expires, in seconds since the epoch (kubeadm's reading).
+certificates_first_expiry() {
   local report
   report=$(kubeadm certs check-expiration -o json 2>/dev/null) || die "kubeadm certs check-expiration failed"
-  jq -r '[.certificates[] | select((.missing | not) and (.externallyManaged | not)) | .residualTime] | min // empty' <<<"$report" |
-    grep -E '^-?[0-9]+$' || die "kubeadm found no certificates to check: $report"
+  jq -r '[.certificates[] | select((.missing | not) and (.externallyManaged | not)) | .expirationDate | fromdateiso8601] | min // empty' <<<"$report" |
+    grep -E '^[0-9]+$' || die "kubeadm found no certificates to check: $report"
 }
 
 # This node's turn: how many days after the first node it renews (0 for the
@@ -39,15 +37,6 @@ renewal_day_offset() {
   awk -F', ' '{ sub(/^https:\/\//, "", $4); sub(/:[0-9]+$/, "", $4); print $4 }' <<<"$members" | sort -V |
     awk -v ip="$ip" '$0 == ip { print NR - 1; found = 1 } END { if (!found) exit 1 }' ||
     die "this node ($ip) is not an etcd member"
-}
-
-# Every member answers and one leads: a restart of this member then keeps quorum.
-etcd_all_healthy() {
-  local health status
-  health=$(etcdctl_here endpoint health --cluster -w json 2>/dev/null) || return 1
-  jq -e 'length > 0 and all(.health)' <<<"$health" >/dev/null || return 1
-  status=$(etcdctl_here endpoint status --cluster -w json 2>/dev/null) || return 1
-  jq -e '[.[].Status.leader] | unique | length == 1 and .[0] != 0' <<<"$status" >/dev/null
 }
 
 wait_until() {
@@ -93,24 +82,30 @@ new_container_running() {
 
 main() {
   load_config
-  local left days offset due component renewed
-  left=$(certificates_seconds_left)
-  days=$((left / 86400))
+  local expiry days offset due component renewed
+  expiry=$(certificates_first_expiry)
+  days=$(((expiry - $(date +%s)) / 86400))
   offset=$(renewal_day_offset)
   due=$((CERTIFICATE_RENEW_BEFORE_DAYS - offset))
   if ((days > due)); then
     log "this node's certificates are valid for $days more days; it renews them at $due days left"
     return 0
   fi
+  INSTANCE_ID=$(retry 10 imds meta-data/instance-id)
+  if ! acquire_rollout_lock; then
+    log "this node's certificates expire in $days days; a rollout holds the lock, so they are renewed at the next run"
+    return 0
+  fi
+  trap 'release_rollout_lock' EXIT
   log "this node's certificates expire in $days days; renewing them"
   wait_until "etcd is not healthy: not restarting this node's member" etcd_all_healthy
   kubeadm certs renew all >/dev/null
   for component in etcd kube-apiserver kube-controller-manager kube-scheduler; do
     restart_component "$component"
   done
-  renewed=$(certificates_seconds_left)
-  ((renewed > left)) || die "kubeadm renewed the certificates, but the first still expires in $((renewed / 86400)) days"
-  log "renewed this node's certificates: valid for $((renewed / 86400)) more days"
+  renewed=$(certificates_first_expiry)
+  ((renewed > expiry)) || die "kubeadm renewed the certificates, but the first still expires in $(((renewed - $(date +%s)) / 86400)) days"
+  log "renewed this node's certificates: valid for $(((renewed - $(date +%s)) / 86400)) more days"
 }
 
 # Sourced by tests for its functions; run by its timer otherwise.

@@ -1,0 +1,133 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { sha256 } from "../../lib/bootstrap/tar";
+import { ControlPlaneOptions } from "../../lib/control-plane/settings";
+import { controlPlaneImage } from "../helpers/control-plane-fixture";
+import { Sandbox, SandboxNode, sandboxBundle } from "../helpers/sandbox";
+
+/**
+ * roll-control-plane.sh's orchestration on three booted control-plane nodes,
+ * with the sandbox's fakes: turns under the lock, the first node's cluster-wide
+ * step, a failure that stops the rollout where it happened, and a dead holder.
+ * The gates and the snapshot are stubbed here: real etcd checks them
+ * (__tests__/etcd/etcd.test.ts), and the real-binary suite runs the whole
+ * script with real kubeadm, etcd and apiservers.
+ */
+
+const ROLLOUT = "/k8s/prod/control-plane/rollout";
+const CALICO_MANIFEST = "# calico manifest stand-in\n";
+const image = (options: ControlPlaneOptions = {}) => controlPlaneImage(options, { calicoSha256: sha256(CALICO_MANIFEST) });
+/** Gates that pass and a snapshot that is recorded: what real etcd and a real API decide elsewhere. */
+const STUBS = [
+  "etcd_all_healthy() { return 0; }",
+  "api_ready_through_load_balancer() { return 0; }",
+  "api_ready_here() { return 0; }",
+  'store_snapshot() { echo "$INSTANCE_ID snapshot $1" >>"$FAKE_STATE/calls.log"; }',
+].join("; ");
+
+async function bootedCluster(): Promise<{ box: Sandbox; nodes: SandboxNode[] }> {
+  const box = new Sandbox();
+  writeFileSync(join(box.downloads, "calico.yaml"), CALICO_MANIFEST);
+  const nodes = [0, 1, 2].map((i) => box.addNode(i, image()));
+  for (const node of nodes) {
+    const booted = await box.boot(node);
+    if (booted.code !== 0) throw new Error(booted.output);
+  }
+  return { box, nodes };
+}
+
+/** Publishes a bundle as Terraform does: the object, then the parameter that names it. */
+function publish(box: Sandbox, options: ControlPlaneOptions): string {
+  const bundle = sandboxBundle(image(options).bundle);
+  box.putObject(bundle.key, bundle.archive);
+  box.putParameter(`${ROLLOUT}/bundle`, `${bundle.key} ${bundle.sha256}`);
+  return bundle.key;
+}
+
+const roll = (box: Sandbox, node: SandboxNode, env: Record<string, string> = {}) =>
+  box.shell(node, ["roll-control-plane.sh"], `${STUBS}; main`, { FAKE_KUBE_VERSION: "v1.35.4", ...env });
+const status = (box: Sandbox) => JSON.parse(box.ssmValue(`${ROLLOUT}/status`)!);
+const lockHolder = (box: Sandbox) => box.ssmValue(`${ROLLOUT}/lock`)?.split(" ")[0];
+
+describe("control-plane rollout in a sandbox", () => {
+  it("rolls one node at a time; a failed node stops the rollout and keeps the lock, and it goes on once the node succeeds", async () => {
+    const { box, nodes } = await bootedCluster();
+    const [n0, n1, n2] = nodes;
+    expect((await roll(box, n0)).code).toBe(0);
+    expect(box.calls(/kubeadm upgrade|snapshot/)).toEqual([]);
+
+    const bundle = publish(box, { scheduler: { extraArgs: { v: "2" } } });
+    const failed = await roll(box, n0, { FAKE_KUBEADM_UPGRADE_FAIL: "1" });
+    expect(failed.code).not.toBe(0);
+    expect(status(box)).toMatchObject({ state: "failed", instance: n0.instanceId, bundle, message: expect.stringContaining("stopped at step kubeadm-upgrade-apply") });
+    expect(lockHolder(box)).toBe(n0.instanceId);
+
+    // The others wait their turn, changing nothing, while the failed node holds the lock.
+    const waiting = await roll(box, n1);
+    expect(waiting).toMatchObject({ code: 0, output: expect.stringContaining(`instance ${n0.instanceId} holds the rollout lock`) });
+    expect(box.calls(new RegExp(`^${n1.instanceId} .*(kubeadm upgrade|snapshot)`))).toEqual([]);
+
+    // Fixed: the node retries, and the rollout goes on, one node at a time.
+    for (const node of [n0, n1, n2]) expect(await roll(box, node)).toMatchObject({ code: 0 });
+    expect(box.calls(/kubeadm upgrade|snapshot/).map((c) => c.split(" ").slice(0, 4).join(" "))).toEqual([
+      `${n0.instanceId} snapshot before-rollout`,
+      `${n0.instanceId} kubeadm upgrade apply`,
+      `${n0.instanceId} snapshot before-rollout`,
+      `${n0.instanceId} kubeadm upgrade apply`,
+      `${n1.instanceId} kubeadm upgrade node`,
+      `${n2.instanceId} kubeadm upgrade node`,
+    ]);
+    expect(box.calls(/kubeadm upgrade apply/)[1]).toContain("upgrade apply v1.35.4 --yes");
+    expect(status(box)).toMatchObject({ state: "rolled", instance: n2.instanceId, bundle });
+    expect(lockHolder(box)).toBeUndefined();
+    // kubeadm-config holds the new ClusterConfiguration, with the node's values filled in.
+    const stored = JSON.parse(box.file("cluster/objects/ConfigMap_kubeadm-config")).data.ClusterConfiguration as string;
+    expect(stored).toMatch(/kind: ClusterConfiguration\n/);
+    expect(stored).toMatch(/kubernetesVersion: v1\.35\.4\n/);
+    expect(stored).toMatch(/- name: v\n\s+value: "2"\n/);
+    expect(stored).not.toMatch(/kind: (InitConfiguration|KubeletConfiguration)|\$\{/);
+    // Rolled: nothing more to do on any node.
+    const before = box.calls().length;
+    for (const node of nodes) expect((await roll(box, node)).code).toBe(0);
+    expect(box.calls().slice(before).filter((c) => /kubeadm upgrade|put-parameter|snapshot/.test(c))).toEqual([]);
+  }, 120_000);
+
+  it("passes the lock of a holder whose instance is gone to the next node, which does the cluster-wide step", async () => {
+    const { box, nodes } = await bootedCluster();
+    const [n0, n1] = nodes;
+    publish(box, { scheduler: { extraArgs: { v: "2" } } });
+    expect((await roll(box, n0, { FAKE_KUBEADM_UPGRADE_FAIL: "1" })).code).not.toBe(0);
+    box.setInstance(n0, "terminated");
+    expect(await roll(box, n1)).toMatchObject({ code: 0 });
+    expect(box.calls(/kubeadm upgrade apply/).map((c) => c.split(" ")[0])).toEqual([n0.instanceId, n1.instanceId]);
+    expect(status(box)).toMatchObject({ state: "rolled", instance: n1.instanceId });
+  }, 120_000);
+
+  it("upgrades a patch: the bundle's kubelet, kubeadm and kubectl first, then kubeadm upgrade apply to that patch, then the kubelet restarts", async () => {
+    const { box, nodes } = await bootedCluster();
+    publish(box, { kubernetesVersion: "1.35.5" });
+    const booted = box.calls().length;
+    const rolled = await roll(box, nodes[0], { FAKE_KUBE_VERSION: "v1.35.4" });
+    expect({ code: rolled.code, output: rolled.code ? rolled.output : "" }).toEqual({ code: 0, output: "" });
+    const steps = box.calls().slice(booted).filter((c) => /^\S+ (apt-get .*install .*kubeadm|kubeadm upgrade|systemctl restart kubelet)/.test(c));
+    expect(steps.map((c) => c.split(" ").slice(1).join(" "))).toEqual([
+      expect.stringMatching(/^apt-get .*install .*kubelet=1\.35\.5-\* kubeadm=1\.35\.5-\* kubectl=1\.35\.5-\*/),
+      expect.stringMatching(/^kubeadm upgrade apply v1\.35\.5 --yes/),
+      "systemctl restart kubelet",
+    ]);
+    expect(readFileSync(join(nodes[0].root, "etc/kubeadm-aws/node.env"), "utf8")).toContain("KUBERNETES_PATCH_VERSION='1.35.5'");
+  }, 120_000);
+
+  it("refuses a bundle of another minor before it changes anything: a minor changes by replacing nodes", async () => {
+    const { box, nodes } = await bootedCluster();
+    const envFile = join(nodes[0].root, "etc/kubeadm-aws/node.env");
+    const env = readFileSync(envFile, "utf8");
+    publish(box, { kubernetesVersion: "1.36" });
+    const refused = await roll(box, nodes[0]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain("the new bundle is for Kubernetes 1.36, this node runs 1.35: a minor changes by replacing nodes, not in place");
+    expect(status(box)).toMatchObject({ state: "failed", message: expect.stringContaining("stopped at step install-bundle") });
+    expect(readFileSync(envFile, "utf8")).toBe(env);
+    expect(box.calls(/kubeadm upgrade|snapshot/)).toEqual([]);
+  }, 120_000);
+});

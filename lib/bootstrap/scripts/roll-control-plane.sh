@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Rolls this control-plane node to the bundle Terraform last planned, so that
+# a change of a kubeadm-owned setting or of the Kubernetes patch reaches the
+# running cluster. A timer runs it every few minutes on every control-plane
+# node; the nodes take turns under a lock, one at a time:
+#
+#   1. Terraform writes the bundle's key and sha256 to SSM (SSM_ROLLOUT_BUNDLE).
+#      A node is out of date when its last rolled bundle is another one, or
+#      when the cluster's record of the bundle its ClusterConfiguration came
+#      from (ConfigMap kube-system/kubeadm-aws-rollout, which the first node
+#      writes at init) is: a node launched with the new bundle then still
+#      joined with the old configuration.
+#   2. Nothing moves while an operator's pause parameter exists, or while the
+#      lock is held by another live node.
+#   3. Gates, before the node changes anything: every etcd member healthy with
+#      one leader, and the API ready through the load balancer.
+#   4. The first node of a rollout takes an etcd snapshot to the backup bucket
+#      (no snapshot, no rollout), writes the new ClusterConfiguration into
+#      kube-system/kubeadm-config and runs `kubeadm upgrade apply`; the others
+#      run `kubeadm upgrade node`. kubeadm rolls a component back by itself
+#      when it does not come up healthy.
+#   5. The node waits until its apiserver and every etcd member are healthy,
+#      records the bundle as rolled and releases the lock.
+#
+# A failed step keeps the lock and records where it stopped in the status
+# parameter: the rollout stops with the other nodes serving, and this node
+# tries again at the next run. Changing the minor needs new nodes (containerd
+# changes with it) and is refused here as it is at plan time.
+set -Eeuo pipefail
+ROLLOUT_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=control-plane.sh
+. "$ROLLOUT_HERE/control-plane.sh"
+# shellcheck source=etcd-backup.sh
+. "$ROLLOUT_HERE/etcd-backup.sh"
+SCRIPT_NAME=roll-control-plane
+
+HEALTH_WAIT_SECONDS=${HEALTH_WAIT_SECONDS:-600}
+# The cluster's record of the bundle whose ClusterConfiguration it runs (control-plane.sh's record_rollout).
+ROLLOUT_CONFIGMAP=kubeadm-aws-rollout
+
+kubectl_admin() {
+  kubectl --kubeconfig "$ROOT/etc/kubernetes/admin.conf" "$@"
+}
+
+# The bundle this node last rolled to: the one it booted with until it rolls.
+rolled_bundle() {
+  cat "$STATE_DIR/rolled-bundle" 2>/dev/null || echo "$BUNDLE_KEY"
+}
+
+# rollout_status STATE MESSAGE: where the rollout is, for operators (README, "Upgrading").
+rollout_status() {
+  jq -cn --arg state "$1" --arg message "$2" --arg bundle "$DESIRED_KEY" --arg instance "$INSTANCE_ID" \
+    --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '$ARGS.named' | ssm_put "$SSM_ROLLOUT_STATUS" String
+  log "rollout $1: $2"
+}
+
+# The rollout lock: the init lock's functions (init-lock.sh) on another parameter. Only a holder whose instance is
+# gone loses it; a live holder that failed keeps it, so the rollout stops where it failed.
+with_rollout_lock() {
+  SSM_INIT_LOCK=$SSM_ROLLOUT_LOCK LOCK_TIMEOUT_SECONDS=$((10 * 365 * 86400)) "$@"
+}
+
+acquire_rollout_lock() {
+  local holder
+  if with_rollout_lock try_create_lock || with_rollout_lock holds_lock; then return 0; fi
+  holder=$(with_rollout_lock lock_holder) || return 1
+  # shellcheck disable=SC2086 # holder is "<id> <epoch> <version>"
+  if with_rollout_lock try_take_over_lock $holder; then return 0; fi
+  log "instance ${holder%% *} holds the rollout lock; waiting for its turn to end"
+  return 1
+}
+
+release_rollout_lock() {
+  local status=0
+  retry 5 aws_read ParameterNotFound . ssm delete-parameter --name "$SSM_ROLLOUT_LOCK" >/dev/null || status=$?
+  ((status == 0 || status == 3)) || die "cannot release the rollout lock $SSM_ROLLOUT_LOCK"
+}
+
+api_ready_through_load_balancer() {
+  curl -fsS --max-time 5 --cacert "$ROOT/etc/kubernetes/pki/ca.crt" "https://$API_ENDPOINT_HOST:6443/readyz" >/dev/null 2>&1
+}
+
+api_ready_here() {
+  curl -fsS --max-time 5 --cacert "$ROOT/etc/kubernetes/pki/ca.crt" https://127.0.0.1:6443/readyz >/dev/null 2>&1
+}
+
+# Prints why the cluster must not lose a member now, or nothing.
+unhealthy_reason() {
+  etcd_all_healthy || { echo "etcd is not healthy (every member must answer, with one leader)" && return 0; }
+  api_ready_through_load_balancer || echo "the API is not ready through the load balancer ($API_ENDPOINT_HOST)"
+}
+
+# fetch_bundle_into DIR: the desired bundle, checked against its sha256, unpacked into DIR.
+fetch_bundle_into() {
+  local archive="$STATE_DIR/run/rollout-bundle.tar.gz"
+  retry 5 s3_get "s3://$(cluster_bucket nodes)/$DESIRED_KEY" "$archive"
+  echo "$DESIRED_SHA256  $archive" | sha256sum --check --status || die "bundle $DESIRED_KEY does not match sha256 $DESIRED_SHA256; refusing it"
+  rm -rf "$1" && mkdir -p "$1"
+  tar -xzf "$archive" -C "$1" --no-same-owner
+  rm -f "$archive"
+}
+
+# install_bundle DIR: its files replace this node's (new files, never rewritten in place: a running script keeps
+# its own), then its environment with its own key. Run units pick up changed unit files.
+install_bundle() {
+  local dir=$1 minor
+  minor=$(sed -n "s/^KUBERNETES_MINOR='\(.*\)'$/\1/p" "$dir/etc/kubeadm-aws/bundle.env")
+  [[ $minor == "$KUBERNETES_MINOR" ]] ||
+    die "the new bundle is for Kubernetes $minor, this node runs $KUBERNETES_MINOR: a minor changes by replacing nodes, not in place"
+  (cd "$dir" && find . -type f ! -path ./etc/kubeadm-aws/bundle.env) | while read -r file; do
+    mkdir -p "$(dirname "$ROOT/${file#./}")"
+    cp -p --remove-destination "$dir/${file#./}" "$ROOT/${file#./}"
+  done
+  {
+    cat "$dir/etc/kubeadm-aws/bundle.env"
+    printf "BUNDLE_KEY='%s'\nBUNDLE_SHA256='%s'\n" "$DESIRED_KEY" "$DESIRED_SHA256"
+  } | write_private "$ENV_FILE.next"
+  chmod 0644 "$ENV_FILE.next" && mv "$ENV_FILE.next" "$ENV_FILE"
+  systemctl daemon-reload
+  load_config
+}
+
+# The ClusterConfiguration of the installed bundle, with this node's runtime values, on stdout.
+desired_cluster_configuration() {
+  local rendered="$STATE_DIR/run/rollout-init.yaml"
+  export KUBERNETES_VERSION="v$KUBERNETES_PATCH_VERSION" JOIN_TOKEN="" CA_CERT_HASH="" PUBLIC_API_HOST
+  PUBLIC_API_HOST=$(public_api_host)
+  render_template "$ROOT$KUBEADM_DIR/init.yaml" "$rendered"
+  awk 'BEGIN { RS = "\n---\n" } /(^|\n)kind: ClusterConfiguration(\n|$)/ { print }' "$rendered"
+  rm -f "$rendered"
+}
+
+# The bundle whose ClusterConfiguration the cluster runs; empty when there is no record (a cluster created before it).
+cluster_rolled_bundle() {
+  kubectl_admin -n kube-system get configmap "$ROLLOUT_CONFIGMAP" --ignore-not-found -o jsonpath='{.data.bundle}'
+}
+
+
+snapshot_before_rollout() {
+  [[ $BACKUP_ENABLED == true ]] ||
+    die "etcd backups are off (etcd.backup.enabled: false): a rollout starts only after a snapshot in the backup bucket"
+  store_snapshot before-rollout
+}
+
+# The cluster-wide step, on the first node of a rollout: the new ClusterConfiguration, then kubeadm upgrade apply,
+# which renders this node's manifests from it, upgrades kube-proxy and CoreDNS and uploads the kubelet configuration.
+upgrade_cluster() {
+  local config="$STATE_DIR/run/cluster-configuration.yaml"
+  run_rollout_step snapshot snapshot_before_rollout
+  desired_cluster_configuration | write_private "$config"
+  [[ -s $config ]] || die "the new bundle's init.yaml has no ClusterConfiguration"
+  jq -n --rawfile c "$config" '{data: {ClusterConfiguration: $c}}' >"$config.patch"
+  run_rollout_step kubeadm-config kubectl_admin -n kube-system patch configmap kubeadm-config --type merge --patch-file "$config.patch"
+  rm -f "$config" "$config.patch"
+  run_rollout_step kubeadm-upgrade-apply kubeadm upgrade apply "v$KUBERNETES_PATCH_VERSION" --yes
+  run_rollout_step record-cluster-bundle record_rollout "$DESIRED_KEY"
+}
+
+# run_rollout_step NAME COMMAND...: runs a step; if it fails, the script ends and on_rollout_exit records the step.
+# (Not `"$@" || ...`: errexit would be off inside the step, and a failed check in it would go unnoticed.)
+run_rollout_step() {
+  ROLLOUT_STEP=$1
+  shift
+  log "rollout step $ROLLOUT_STEP"
+  "$@"
+}
+
+# kubelet, kubeadm and kubectl of the bundle's patch, when it is another one (prepare-node.sh).
+install_patch() {
+  [[ $(kubeadm version -o short) == "v$KUBERNETES_PATCH_VERSION" ]] && return 0
+  install_kubernetes
+}
+
+wait_healthy() {
+  local deadline=$((SECONDS + HEALTH_WAIT_SECONDS))
+  until api_ready_here && etcd_all_healthy; do
+    ((SECONDS < deadline)) || die "this node's apiserver or etcd is not healthy ${HEALTH_WAIT_SECONDS}s after its upgrade"
+    sleep 5
+  done
+}
+
+roll_this_node() {
+  local staged="$STATE_DIR/run/rollout-bundle"
+  # Until this node has rolled, the bundle it rolls from stays its record, whatever the environment says.
+  [[ -f "$STATE_DIR/rolled-bundle" ]] || echo "$BUNDLE_KEY" >"$STATE_DIR/rolled-bundle"
+  run_rollout_step fetch-bundle fetch_bundle_into "$staged"
+  run_rollout_step install-bundle install_bundle "$staged"
+  rm -rf "$staged"
+  run_rollout_step install-packages install_patch
+  local cluster
+  cluster=$(retry 5 cluster_rolled_bundle) || die "cannot read the cluster's rollout record"
+  if [[ $cluster != "$DESIRED_KEY" ]]; then
+    upgrade_cluster
+  else
+    run_rollout_step kubeadm-upgrade-node kubeadm upgrade node
+  fi
+  run_rollout_step restart-kubelet systemctl restart kubelet
+  run_rollout_step wait-healthy wait_healthy
+  echo "$DESIRED_KEY" >"$STATE_DIR/rolled-bundle"
+}
+
+on_rollout_exit() {
+  local status=$?
+  ((status == 0)) && return 0
+  [[ -n ${ROLLOUT_STEP:-} ]] || return 0
+  rollout_status failed "$INSTANCE_ID stopped at step $ROLLOUT_STEP (exit $status); it keeps the lock and retries at its next run; see its log" || true
+}
+
+main() {
+  load_config
+  mkdir -p "$STATE_DIR/run"
+  INSTANCE_ID=$(retry 10 imds meta-data/instance-id)
+  local desired status=0 reason paused cluster
+  desired=$(ssm_get "$SSM_ROLLOUT_BUNDLE") || status=$?
+  ((status != 3)) || return 0
+  ((status == 0)) || die "cannot read $SSM_ROLLOUT_BUNDLE"
+  read -r DESIRED_KEY DESIRED_SHA256 <<<"$desired"
+  if [[ $(rolled_bundle) == "$DESIRED_KEY" ]]; then
+    # Up to date, unless this node joined before the cluster's configuration came from its bundle. Without the API
+    # that cannot be known; the next run looks again.
+    cluster=$(cluster_rolled_bundle) || { log "cannot read the cluster's rollout record; looking again at the next run" && return 0; }
+    if [[ $cluster == "$DESIRED_KEY" ]]; then
+      if with_rollout_lock holds_lock; then release_rollout_lock; fi
+      return 0
+    fi
+  fi
+  if paused=$(ssm_get "$SSM_ROLLOUT_PAUSED" 2>/dev/null); then
+    log "the rollout is paused ($SSM_ROLLOUT_PAUSED: $paused); this node stays on $(rolled_bundle)"
+    return 0
+  fi
+  acquire_rollout_lock || return 0
+  reason=$(unhealthy_reason)
+  if [[ -n $reason ]]; then
+    rollout_status waiting "$INSTANCE_ID waits: $reason"
+    release_rollout_lock
+    return 0
+  fi
+  trap on_rollout_exit EXIT
+  rollout_status rolling "$INSTANCE_ID is rolling to $DESIRED_KEY"
+  roll_this_node
+  ROLLOUT_STEP=""
+  rollout_status rolled "$INSTANCE_ID runs $DESIRED_KEY"
+  release_rollout_lock
+}
+
+# Sourced by tests for its functions; run by its timer otherwise.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi
