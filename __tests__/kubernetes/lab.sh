@@ -104,9 +104,18 @@ node_pids() {
   { ip netns pids "$name" 2>/dev/null || true; find /sys/fs/cgroup/*/"$name" -name cgroup.procs -exec cat {} + 2>/dev/null || true; } | sort -un
 }
 
-# kill_node LAB NODE [KEEP_PID]: SIGKILL to every process of the node but KEEP_PID, until none is left.
+# kill_node LAB NODE [KEEP_PID]: SIGKILL to every process of the node but KEEP_PID, until none is left. They are
+# all stopped first: killed one by one, a shell whose child died first could still run its exit trap (a bootstrap
+# marking its node unhealthy), which no power cut allows.
 kill_node() {
-  local lab=$1 node=$2 keep=${3:-0} pids
+  local lab=$1 node=$2 keep=${3:-0} pids stopped=""
+  for _ in $(seq 20); do
+    pids=$(node_pids "$lab" "$node" | grep -vx "$keep" || true)
+    [[ $pids != "$stopped" ]] || break
+    # shellcheck disable=SC2086 # one pid per word
+    kill -STOP $pids 2>/dev/null || true
+    stopped=$pids
+  done
   for _ in $(seq 100); do
     pids=$(node_pids "$lab" "$node" | grep -vx "$keep" || true)
     [[ -n $pids ]] || return 0

@@ -135,23 +135,28 @@ cluster_rolled_bundle() {
   kubectl_admin -n kube-system get configmap "$ROLLOUT_CONFIGMAP" --ignore-not-found -o jsonpath='{.data.bundle}'
 }
 
-
 snapshot_before_rollout() {
   [[ $BACKUP_ENABLED == true ]] ||
     die "etcd backups are off (etcd.backup.enabled: false): a rollout starts only after a snapshot in the backup bucket"
   store_snapshot before-rollout
 }
 
-# The cluster-wide step, on the first node of a rollout: the new ClusterConfiguration, then kubeadm upgrade apply,
-# which renders this node's manifests from it, upgrades kube-proxy and CoreDNS and uploads the kubelet configuration.
-upgrade_cluster() {
+# kube-system/kubeadm-config gets the bundle's ClusterConfiguration: kubeadm upgrade renders from it, and nodes
+# that join later read it.
+update_kubeadm_config() {
   local config="$STATE_DIR/run/cluster-configuration.yaml"
-  run_rollout_step snapshot snapshot_before_rollout
   desired_cluster_configuration | write_private "$config"
   [[ -s $config ]] || die "the new bundle's init.yaml has no ClusterConfiguration"
   jq -n --rawfile c "$config" '{data: {ClusterConfiguration: $c}}' >"$config.patch"
-  run_rollout_step kubeadm-config kubectl_admin -n kube-system patch configmap kubeadm-config --type merge --patch-file "$config.patch"
+  kubectl_admin -n kube-system patch configmap kubeadm-config --type merge --patch-file "$config.patch"
   rm -f "$config" "$config.patch"
+}
+
+# The cluster-wide step, on the first node of a rollout: the new ClusterConfiguration, then kubeadm upgrade apply,
+# which renders this node's manifests from it, upgrades kube-proxy and CoreDNS and uploads the kubelet configuration.
+upgrade_cluster() {
+  run_rollout_step snapshot snapshot_before_rollout
+  run_rollout_step kubeadm-config update_kubeadm_config
   run_rollout_step kubeadm-upgrade-apply kubeadm upgrade apply "v$KUBERNETES_PATCH_VERSION" --yes
   run_rollout_step record-cluster-bundle record_rollout "$DESIRED_KEY"
 }
