@@ -71,6 +71,29 @@ export function ssmParameterName(clusterName: string, ...parts: string[]): strin
   return ["", "k8s", clusterName, ...parts].join("/");
 }
 
+/**
+ * The add-on specification's sha256, which Terraform writes and nodes may only
+ * read: a node applies the specification only if it matches, so a write to
+ * the bucket alone cannot change what the control plane applies as root.
+ */
+export function addonSpecChecksumParameter(clusterName: string): string {
+  return ssmParameterName(clusterName, "control-plane", "addon-spec-sha256");
+}
+
+/**
+ * The rollout's SSM parameters (roll-control-plane.sh): the bundle control-plane nodes must run, which Terraform
+ * writes; the lock that lets one node at a time change, and the status, which nodes write; and the pause an operator
+ * creates to stop the rollout before its next node.
+ */
+export function rolloutParameters(clusterName: string) {
+  return {
+    bundle: ssmParameterName(clusterName, "control-plane", "rollout", "bundle"),
+    lock: ssmParameterName(clusterName, "control-plane", "rollout", "lock"),
+    status: ssmParameterName(clusterName, "control-plane", "rollout", "status"),
+    paused: ssmParameterName(clusterName, "control-plane", "rollout", "paused"),
+  };
+}
+
 /** Secrets Manager name of one of the cluster's secrets. */
 export function secretName(clusterName: string, purpose: "pki" | "admin-kubeconfig"): string {
   return `k8s/${clusterName}/${purpose}`;

@@ -48,6 +48,15 @@ const roll = (box: Sandbox, node: SandboxNode, env: Record<string, string> = {})
   box.shell(node, ["roll-control-plane.sh"], `${STUBS}; main`, { FAKE_KUBE_VERSION: "v1.35.4", ...env });
 const status = (box: Sandbox) => JSON.parse(box.ssmValue(`${ROLLOUT}/status`)!);
 const lockHolder = (box: Sandbox) => box.ssmValue(`${ROLLOUT}/lock`)?.split(" ")[0];
+/** Each node's last bundle annotation, as its Node object would hold it. */
+const bundleAnnotations = (box: Sandbox) => {
+  const last: Record<string, string> = {};
+  for (const line of box.exists("cluster/node-annotations") ? box.file("cluster/node-annotations").trim().split("\n") : []) {
+    const [node, annotation] = line.split(" ");
+    if (annotation.startsWith("kubeadm-aws.io/bundle=")) last[node] = annotation.slice("kubeadm-aws.io/bundle=".length);
+  }
+  return last;
+};
 
 describe("control-plane rollout in a sandbox", () => {
   it("rolls one node at a time; a failed node stops the rollout and keeps the lock, and it goes on once the node succeeds", async () => {
@@ -55,12 +64,16 @@ describe("control-plane rollout in a sandbox", () => {
     const [n0, n1, n2] = nodes;
     expect((await roll(box, n0)).code).toBe(0);
     expect(box.calls(/kubeadm upgrade|snapshot/)).toEqual([]);
+    const booted = image().bundle.key;
+    expect(bundleAnnotations(box)).toEqual({});
 
     const bundle = publish(box, { scheduler: { extraArgs: { v: "2" } } });
     const failed = await roll(box, n0, { FAKE_KUBEADM_UPGRADE_FAIL: "1" });
     expect(failed.code).not.toBe(0);
     expect(status(box)).toMatchObject({ state: "failed", instance: n0.instanceId, bundle, message: expect.stringContaining("stopped at step kubeadm-upgrade-apply") });
     expect(lockHolder(box)).toBe(n0.instanceId);
+    // It still runs the bundle it booted with, and its Node says so.
+    expect(bundleAnnotations(box)).toEqual({ [n0.hostname]: booted });
 
     // The others wait their turn, changing nothing, while the failed node holds the lock.
     const waiting = await roll(box, n1);
@@ -80,6 +93,8 @@ describe("control-plane rollout in a sandbox", () => {
     expect(box.calls(/kubeadm upgrade apply/)[1]).toContain("upgrade apply v1.35.4 --yes");
     expect(status(box)).toMatchObject({ state: "rolled", instance: n2.instanceId, bundle });
     expect(lockHolder(box)).toBeUndefined();
+    // Each Node names the bundle it runs, for operators (lib/operator).
+    expect(bundleAnnotations(box)).toEqual(Object.fromEntries(nodes.map((n) => [n.hostname, bundle])));
     // kubeadm-config holds the new ClusterConfiguration, with the node's values filled in.
     const stored = JSON.parse(box.file("cluster/objects/ConfigMap_kubeadm-config")).data.ClusterConfiguration as string;
     expect(stored).toMatch(/kind: ClusterConfiguration\n/);

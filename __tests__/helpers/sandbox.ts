@@ -6,7 +6,8 @@ import { parse } from "yaml";
 import { NODE_FILES } from "../../lib/bootstrap/node-files";
 import { sha256, tarGz } from "../../lib/bootstrap/tar";
 import { NodeBundle } from "../../lib/bootstrap/user-data";
-import { ADDON_SPEC_KEY, addonSpecChecksumParameter } from "../../lib/control-plane/control-plane-user-data";
+import { ADDON_SPEC_KEY } from "../../lib/control-plane/control-plane-user-data";
+import { addonSpecChecksumParameter } from "../../lib/naming";
 import { tempDir } from "./plan";
 
 /** What an EC2 instance of a node role gets: user data, the bundle it fetches from S3, and other objects of the bucket. */

@@ -12,6 +12,7 @@ import { applyExceptions, readExceptions } from "../security/exceptions";
 import { findSecrets } from "../security/secret-scan";
 import { MAXIMAL_CONTROL_PLANE } from "../security/plan-under-review";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
+import { RolloutReport, ValidationReport, renderValidation } from "../../lib/operator/cluster-report";
 
 /**
  * Our rendered configuration and node-script steps, run by the real
@@ -595,6 +596,18 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       cluster.aws.putParameter(`${ROLLOUT}/bundle`, `${image.bundle.key} ${image.bundle.sha256}`);
       return image.bundle.key;
     };
+    /** The operator command, run as an operator would with the admin kubeconfig, on cp1 where the API answers. */
+    const operator = async (...args: string[]) => {
+      const cli = [process.execPath, require.resolve("ts-node/dist/bin.js"), "--transpile-only", join(__dirname, "../../lib/operator/cli.ts")];
+      const options = ["--cluster", "prod", "--kubeconfig", "/etc/kubernetes/admin.conf"];
+      return cp1.node.exec([...cli, ...args, ...options], { env: cluster.nodeEnv(cp1), timeoutMs: 120_000 });
+    };
+    const status = async () => {
+      const result = await operator("status", "--json");
+      expect({ code: result.code, output: result.code ? result.output : "" }).toEqual({ code: 0, output: "" });
+      return JSON.parse(result.output) as RolloutReport;
+    };
+    const nodeRows = (report: RolloutReport) => report.nodes.map((n) => ({ name: n.name, bundle: n.bundle, upToDate: n.upToDate }));
     const snapshots = () => {
       const root = join(cluster.aws.state, "s3");
       return readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith("-before-rollout.db")).map((f) => statSync(join(root, f)).size);
@@ -628,11 +641,24 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     }, 1_200_000);
 
     it("waits while paused, or while the API is not ready through the load balancer, changing nothing; then goes on", async () => {
-      publish({ scheduler: { extraArgs: { v: "3" } } });
-      cluster.aws.putParameter(`${ROLLOUT}/paused`, "change freeze");
+      const rolled = JSON.parse(cluster.aws.ssmValue(`${ROLLOUT}/status`)!).bundle as string;
+      const bundle = publish({ scheduler: { extraArgs: { v: "3" } } });
+      // An operator pauses with the operator command, which the nodes obey.
+      expect(await operator("pause", "change", "freeze")).toMatchObject({ code: 0, output: expect.stringContaining("Paused") });
+      expect(await operator("pause")).toMatchObject({ code: 0, output: expect.stringContaining("Already paused: change freeze") });
       expect(await roll(cp1)).toContain(`the rollout is paused (${ROLLOUT}/paused: change freeze)`);
       expect(cluster.aws.ssmValue(`${ROLLOUT}/lock`)).toBeUndefined();
-      cluster.aws.deleteParameter(`${ROLLOUT}/paused`);
+      // Its status shows, from the real API: each node's versions and the bundle it runs, and that both must roll.
+      const paused = await status();
+      const names = [cp1, cp2].map((n) => n.node.hostname).sort();
+      expect(paused).toMatchObject({ desiredBundle: bundle, clusterConfigurationBundle: rolled, paused: "change freeze", next: names });
+      expect(nodeRows(paused)).toEqual(names.map((name) => ({ name, bundle: rolled, upToDate: false })));
+      for (const n of paused.nodes) {
+        const ready = await cp1.kubectlOk(["get", "node", n.name, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+        expect(n).toMatchObject({ ready: ready === "True", kubelet: cluster.binaries.version, apiserver: cluster.binaries.version });
+      }
+      expect(await operator("resume")).toMatchObject({ code: 0, output: expect.stringContaining("Resumed") });
+      expect(cluster.aws.ssmValue(`${ROLLOUT}/paused`)).toBeUndefined();
 
       // The endpoint's name leads nowhere, as when the load balancer has no healthy target.
       const hosts = await cp1.node.read("/etc/hosts");
@@ -654,6 +680,36 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       expect(rolloutSteps(resumed)).toContain("kubeadm-upgrade-apply");
       expect(await verbosity(cp1)).toEqual(["3"]);
       await apiReady(cp1);
+      const halfway = await status();
+      expect(nodeRows(halfway)).toEqual([
+        { name: cp1.node.hostname, bundle, upToDate: true },
+        { name: cp2.node.hostname, bundle: rolled, upToDate: false },
+      ].sort((a, b) => a.name.localeCompare(b.name)));
+      expect(halfway.next).toEqual([cp2.node.hostname]);
+
+      // validate: the control plane the rollout left is healthy by every check that reads it, once the scheduler the
+      // rollout restarted reports ready (validate names it until then).
+      const validate = async () => {
+        const result = await operator("validate", "--json");
+        const report = JSON.parse(result.output) as ValidationReport;
+        expect(result.code).toBe(report.valid ? 0 : 1);
+        return report;
+      };
+      const verdict = (report: ValidationReport, name: string) => report.checks.find((c) => c.name.startsWith(name))!;
+      const report = await waitFor("the control plane's pods ready, by validate", async () => {
+        const r = await validate();
+        return verdict(r, "control-plane pods").ok ? r : undefined;
+      }, 120_000, 5_000);
+      console.info(`cdktf-kubeadm-aws validate in the lab:\n${renderValidation("prod", report)}`);
+      for (const name of ["API /readyz", "control-plane rollout not failed"]) expect(verdict(report, name)).toMatchObject({ ok: true, problems: [] });
+      // What the lab lacks, each named: a CNI (so no node is Ready), the add-ons' images, the add-on timer's record,
+      // and a third control-plane node.
+      expect(verdict(report, "nodes Ready").problems).toEqual(expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^${cp1.node.hostname.replace(/\./g, "\\.")}: not Ready \\(KubeletNotReady: .*cni plugin not initialized`)),
+        "2 control-plane nodes are registered; a cluster has an odd number, so one is missing or an old one was not removed",
+      ]));
+      expect(verdict(report, "system pods").problems).toEqual(expect.arrayContaining([expect.stringMatching(/^kube-system\/aws-cloud-controller-manager-\S+ on \S+: Pending, not ready \(aws-cloud-controller-manager: (ImagePullBackOff|ErrImagePull)\)$/)]));
+      expect(verdict(report, "add-ons applied").problems).toEqual(["the add-on specification's checksum parameter does not exist: is this cluster deployed?"]);
     }, 1_200_000);
   });
 

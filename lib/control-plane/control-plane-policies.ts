@@ -1,8 +1,7 @@
 import { AwsEnvironment } from "../aws-environment";
 import { PolicyStatement } from "../iam";
-import { ssmParameterName } from "../naming";
+import { rolloutParameters, ssmParameterName } from "../naming";
 import { clusterKeyViaServices, sessionManagerStatements } from "../node-permissions";
-import { rolloutParameters } from "./control-plane-user-data";
 
 export interface ControlPlanePolicyInputs {
   readonly clusterName: string;

@@ -9,7 +9,7 @@ import { longRunningService, periodicJob } from "../bootstrap/systemd";
 import { NodeDefinition } from "../bootstrap/user-data";
 import { BACKUP_PREFIX } from "../etcd-backup/settings";
 import { ETCD_METRIC_NAMESPACE } from "../etcd-backup/etcd-backup";
-import { ssmParameterName } from "../naming";
+import { addonSpecChecksumParameter, rolloutParameters, ssmParameterName } from "../naming";
 import { UNSET_PARAMETER_VALUE, joinParameterNames } from "./join-parameters";
 import { observabilityFiles, observabilityUnits } from "../observability/node-files";
 import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
@@ -34,6 +34,7 @@ export interface ControlPlaneBootstrap {
 export const CONTROL_PLANE_SCRIPTS = [
   "prepare-node.sh",
   "init-lock.sh",
+  "rollout-lock.sh",
   "etcd-members.sh",
   "control-plane.sh",
   "apply-addons.sh",
@@ -52,29 +53,6 @@ export const CONTROL_PLANE_SCRIPTS = [
 /** Where the add-on specification lives in the node-artifacts bucket. */
 export const ADDON_SPEC_PREFIX = "addons";
 export const ADDON_SPEC_KEY = `${ADDON_SPEC_PREFIX}/spec.json`;
-
-/**
- * The add-on specification's sha256, which Terraform writes and nodes may only
- * read: a node applies the specification only if it matches, so a write to
- * the bucket alone cannot change what the control plane applies as root.
- */
-export function addonSpecChecksumParameter(clusterName: string): string {
-  return ssmParameterName(clusterName, "control-plane", "addon-spec-sha256");
-}
-
-/**
- * The rollout's SSM parameters (roll-control-plane.sh): the bundle control-plane nodes must run, which Terraform
- * writes; the lock that lets one node at a time change, and the status, which nodes write; and the pause an operator
- * creates to stop the rollout before its next node.
- */
-export function rolloutParameters(clusterName: string) {
-  return {
-    bundle: ssmParameterName(clusterName, "control-plane", "rollout", "bundle"),
-    lock: ssmParameterName(clusterName, "control-plane", "rollout", "lock"),
-    status: ssmParameterName(clusterName, "control-plane", "rollout", "status"),
-    paused: ssmParameterName(clusterName, "control-plane", "rollout", "paused"),
-  };
-}
 
 function rolloutParameterEnvironment(clusterName: string): NodeEnvironment {
   const p = rolloutParameters(clusterName);

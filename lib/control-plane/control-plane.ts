@@ -13,7 +13,7 @@ import { INodeArtifacts, NodeArtifacts, bundleReadStatements, storeBundle, store
 import { ClusterKey, IClusterKey } from "../cluster-key";
 import { PolicyStatement } from "../iam";
 import { Architecture } from "../instance-types";
-import { iamRoleName, resourceName, validateClusterName } from "../naming";
+import { addonSpecChecksumParameter, iamRoleName, resourceName, rolloutParameters, validateClusterName } from "../naming";
 import { IClusterNetwork } from "../network/cluster-network";
 import { egressDependencies } from "../network/egress";
 import { clusterTags, stackDefaultTags } from "../tags";
@@ -28,7 +28,7 @@ import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { NodeRole } from "../node-role";
 import { cloudControllerManagerStatements } from "../node-permissions";
 import { controlPlanePolicies } from "./control-plane-policies";
-import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, addonSpecChecksumParameter, controlPlaneNode, rolloutParameters } from "./control-plane-user-data";
+import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, controlPlaneNode } from "./control-plane-user-data";
 import { JoinParameters, versionGuard } from "./join-parameters";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";

@@ -11,12 +11,16 @@
 # node's etcd member and control-plane components, so the nodes take turns:
 # the node whose etcd peer address sorts n-th renews n days later, none
 # restarts anything while an etcd member is unhealthy, and a renewal holds the
-# rollout's lock (roll-control-plane.sh), so it never overlaps a rollout.
+# rollout's lock (rollout-lock.sh), so it never overlaps a rollout.
 set -Eeuo pipefail
 RENEW_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=roll-control-plane.sh
-. "$RENEW_HERE/roll-control-plane.sh"
+# shellcheck source=control-plane.sh
+. "$RENEW_HERE/control-plane.sh"
+# shellcheck source=rollout-lock.sh
+. "$RENEW_HERE/rollout-lock.sh"
 SCRIPT_NAME=renew-certificates
+
+HEALTH_WAIT_SECONDS=${HEALTH_WAIT_SECONDS:-600}
 
 PKI_DIR=/etc/kubernetes/pki
 

@@ -32,11 +32,15 @@ ROLLOUT_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$ROLLOUT_HERE/control-plane.sh"
 # shellcheck source=etcd-backup.sh
 . "$ROLLOUT_HERE/etcd-backup.sh"
+# shellcheck source=rollout-lock.sh
+. "$ROLLOUT_HERE/rollout-lock.sh"
 SCRIPT_NAME=roll-control-plane
 
 HEALTH_WAIT_SECONDS=${HEALTH_WAIT_SECONDS:-600}
 # The cluster's record of the bundle whose ClusterConfiguration it runs (control-plane.sh's record_rollout).
 ROLLOUT_CONFIGMAP=kubeadm-aws-rollout
+# The Node annotation naming the bundle a control-plane node runs (lib/operator reads it).
+NODE_BUNDLE_ANNOTATION=kubeadm-aws.io/bundle
 
 kubectl_admin() {
   kubectl --kubeconfig "$ROOT/etc/kubernetes/admin.conf" "$@"
@@ -47,33 +51,21 @@ rolled_bundle() {
   cat "$STATE_DIR/rolled-bundle" 2>/dev/null || echo "$BUNDLE_KEY"
 }
 
+# The bundle this node runs, on its Node object, where operators see it (`cdktf-kubeadm-aws status`).
+# Only for them: a failure is logged, and the next run writes it again.
+annotate_node_bundle() {
+  local name
+  if ! name=$(retry 10 imds meta-data/local-hostname) ||
+    ! kubectl_admin annotate --overwrite node "$name" "$NODE_BUNDLE_ANNOTATION=$(rolled_bundle)" >/dev/null; then
+    log "cannot annotate this node with its bundle; the next run tries again"
+  fi
+}
+
 # rollout_status STATE MESSAGE: where the rollout is, for operators (README, "Upgrading").
 rollout_status() {
   jq -cn --arg state "$1" --arg message "$2" --arg bundle "$DESIRED_KEY" --arg instance "$INSTANCE_ID" \
     --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '$ARGS.named' | ssm_put "$SSM_ROLLOUT_STATUS" String
   log "rollout $1: $2"
-}
-
-# The rollout lock: the init lock's functions (init-lock.sh) on another parameter. Only a holder whose instance is
-# gone loses it; a live holder that failed keeps it, so the rollout stops where it failed.
-with_rollout_lock() {
-  SSM_INIT_LOCK=$SSM_ROLLOUT_LOCK LOCK_TIMEOUT_SECONDS=$((10 * 365 * 86400)) "$@"
-}
-
-acquire_rollout_lock() {
-  local holder
-  if with_rollout_lock try_create_lock || with_rollout_lock holds_lock; then return 0; fi
-  holder=$(with_rollout_lock lock_holder) || return 1
-  # shellcheck disable=SC2086 # holder is "<id> <epoch> <version>"
-  if with_rollout_lock try_take_over_lock $holder; then return 0; fi
-  log "instance ${holder%% *} holds the rollout lock; waiting for its turn to end"
-  return 1
-}
-
-release_rollout_lock() {
-  local status=0
-  retry 5 aws_read ParameterNotFound . ssm delete-parameter --name "$SSM_ROLLOUT_LOCK" >/dev/null || status=$?
-  ((status == 0 || status == 3)) || die "cannot release the rollout lock $SSM_ROLLOUT_LOCK"
 }
 
 api_ready_through_load_balancer() {
@@ -220,6 +212,7 @@ main() {
   ((status != 3)) || return 0
   ((status == 0)) || die "cannot read $SSM_ROLLOUT_BUNDLE"
   read -r DESIRED_KEY DESIRED_SHA256 <<<"$desired"
+  annotate_node_bundle
   if [[ $(rolled_bundle) == "$DESIRED_KEY" ]]; then
     # Up to date, unless this node joined before the cluster's configuration came from its bundle. Without the API
     # that cannot be known; the next run looks again.
@@ -245,6 +238,7 @@ main() {
   roll_this_node
   ROLLOUT_STEP=""
   rollout_status rolled "$INSTANCE_ID runs $DESIRED_KEY"
+  annotate_node_bundle
   release_rollout_lock
 }
 
