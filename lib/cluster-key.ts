@@ -15,6 +15,7 @@ export interface IClusterKey {
 }
 
 export interface ClusterKeyProps {
+  /** DNS-1123 label, at most 20 characters; it names the key's alias. */
   readonly clusterName: string;
   /**
    * Days KMS waits before it deletes the key after a destroy (7 to 30).

@@ -18,15 +18,15 @@ export const DEFAULT_NODE_GROUPS: NodeGroupOptions[] = [{ name: "general", insta
 export interface KubernetesClusterProps {
   /** DNS-1123 label, at most 20 characters; it prefixes every name and tag. */
   readonly clusterName: string;
-  /** @default - a new VPC, 10.0.0.0/16 over 3 zones, NAT per zone, flow logs on */
+  /** The VPC: a new one, or an existing one to adopt. @default - a new VPC, 10.0.0.0/16 over 3 zones, NAT per zone, flow logs on */
   readonly network?: ClusterNetworkOptions;
-  /** @default - 3 m7i.large nodes running Kubernetes 1.35, one per zone, API reachable from the VPC only */
+  /** The control-plane nodes and their components. @default - 3 m7i.large nodes running Kubernetes 1.35, one per zone, API reachable from the VPC only */
   readonly controlPlane?: ControlPlaneOptions;
   /** Logs, alarms and the dashboard. @default - all on */
   readonly observability?: ObservabilityOptions;
   /** The CNI and the add-ons. @default - Calico and every add-on on */
   readonly addons?: AddonsOptions;
-  /** @default DEFAULT_NODE_GROUPS; pass [] for none */
+  /** Worker groups in this stack; groups in other stacks use `NodeGroup`. @default DEFAULT_NODE_GROUPS; pass [] for none */
   readonly nodeGroups?: NodeGroupOptions[];
 }
 

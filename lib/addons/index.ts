@@ -17,18 +17,35 @@ export type Cni = (typeof CNIS)[number];
 
 /** Cluster add-ons; each can be turned off. */
 export interface AddonsOptions {
-  /** @default "calico" */
+  /** The pod network (CNI). @default "calico" */
   readonly cni?: Cni;
-  /** @default - on, with the encrypted gp3 class as the default StorageClass */
-  readonly ebsCsiDriver?: { readonly enabled?: boolean; readonly defaultStorageClass?: boolean };
-  /** @default - on */
-  readonly metricsServer?: { readonly enabled?: boolean };
-  /** @default - on, least-waste expander */
-  readonly clusterAutoscaler?: { readonly enabled?: boolean } & ClusterAutoscalerOptions;
+  /** The AWS EBS CSI driver, for persistent volumes on EBS. @default - on, with the encrypted gp3 class as the default StorageClass */
+  readonly ebsCsiDriver?: {
+    /** Whether the driver is installed. @default true */
+    readonly enabled?: boolean;
+    /** Whether its encrypted gp3 StorageClass is the cluster's default. @default true */
+    readonly defaultStorageClass?: boolean;
+  };
+  /** metrics-server, for `kubectl top` and the Horizontal Pod Autoscaler. @default - on */
+  readonly metricsServer?: {
+    /** Whether metrics-server is installed. @default true */
+    readonly enabled?: boolean;
+  };
+  /** The cluster autoscaler, which resizes the worker groups between their sizes. @default - on, least-waste expander */
+  readonly clusterAutoscaler?: {
+    /** Whether the cluster autoscaler is installed. @default true */
+    readonly enabled?: boolean;
+  } & ClusterAutoscalerOptions;
   /** aws-node-termination-handler in queue mode. @default - on */
-  readonly nodeTerminationHandler?: { readonly enabled?: boolean };
+  readonly nodeTerminationHandler?: {
+    /** Whether the handler and its queue are created. @default true */
+    readonly enabled?: boolean;
+  };
   /** A PodDisruptionBudget and spread constraints for kubeadm's CoreDNS. @default - on */
-  readonly coreDns?: { readonly enabled?: boolean };
+  readonly coreDns?: {
+    /** Whether the budget and constraints are applied. @default true */
+    readonly enabled?: boolean;
+  };
 }
 
 export interface AddonsSettings {

@@ -53,9 +53,11 @@ export interface IControlPlane {
 }
 
 export interface ControlPlaneProps extends ControlPlaneOptions {
+  /** DNS-1123 label, at most 20 characters; it prefixes every name and tag. */
   readonly clusterName: string;
+  /** The network the nodes and the API load balancer live in. */
   readonly network: IClusterNetwork;
-  /** @default - a new ClusterKey */
+  /** The KMS key that encrypts volumes, secrets, logs and buckets. @default - a new ClusterKey */
   readonly encryptionKey?: IClusterKey;
 }
 

@@ -18,9 +18,19 @@ export interface ApiServerOptions {
    * An internet-facing endpoint, open only to these CIDRs.
    * @default - none: the API is reachable from inside the VPC only
    */
-  readonly publicAccess?: { readonly allowedCidrs: string[] };
+  readonly publicAccess?: {
+    /** IPv4 CIDRs allowed to reach the public endpoint on 6443. */
+    readonly allowedCidrs: string[];
+  };
   /** Audit log rotation on the node. @default - 30 days, 10 files of 100 MiB */
-  readonly audit?: { readonly maxAgeDays?: number; readonly maxBackups?: number; readonly maxSizeMiB?: number };
+  readonly audit?: {
+    /** Days a rotated audit log file is kept (1 to 3650). @default 30 */
+    readonly maxAgeDays?: number;
+    /** Rotated audit log files kept (1 to 1000). @default 10 */
+    readonly maxBackups?: number;
+    /** Size in MiB at which the audit log rotates (1 to 10240). @default 100 */
+    readonly maxSizeMiB?: number;
+  };
   /** Encrypt Secrets at rest, with a key born on the first node. @default true */
   readonly encryptionAtRest?: boolean;
   /**
@@ -86,18 +96,18 @@ export interface ControlPlaneOptions {
   readonly instanceType?: string;
   /** A supported minor ("1.35") or an exact patch ("1.35.2"). @default "1.35" */
   readonly kubernetesVersion?: string;
-  /** @default "192.168.0.0/16" */
+  /** The pods' address range; it must not overlap the VPC or the service range. @default "192.168.0.0/16" */
   readonly podCidr?: string;
-  /** @default "10.96.0.0/12" */
+  /** The Services' virtual address range; it must not overlap the VPC or the pod range. @default "10.96.0.0/12" */
   readonly serviceCidr?: string;
-  /** @default "cluster.local" */
+  /** The DNS domain of Services (`<service>.<namespace>.svc.<domain>`). @default "cluster.local" */
   readonly clusterDomain?: string;
   /**
    * An explicit AMI id (Ubuntu 24.04 based). Pin one to control when nodes change.
    * @default - the newest Ubuntu 24.04 LTS, resolved by EC2 at each launch from Canonical's public SSM parameter
    */
   readonly ami?: string;
-  /** @default 50 */
+  /** Size of each control-plane node's encrypted gp3 root volume, which holds etcd's data (20 to 16384). @default 50 */
   readonly rootVolumeSizeGiB?: number;
   /** Deletion protection on the API load balancers. @default false */
   readonly deletionProtection?: boolean;
@@ -133,9 +143,13 @@ export interface ControlPlaneOptions {
    * @default - none
    */
   readonly nodeArtifactWriterArns?: string[];
+  /** kube-apiserver settings. A change rolls out to the running control plane ("Upgrading"). @default - see ApiServerOptions */
   readonly apiServer?: ApiServerOptions;
+  /** etcd settings: flags, backups and a restore. @default - see EtcdOptions */
   readonly etcd?: EtcdOptions;
+  /** kube-scheduler flags. A change rolls out to the running control plane. @default - kubeadm's, with ours */
   readonly scheduler?: ComponentOptions;
+  /** kube-controller-manager settings. A change rolls out to the running control plane. @default - see ControllerManagerOptions */
   readonly controllerManager?: ControllerManagerOptions;
 }
 

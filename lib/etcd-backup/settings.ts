@@ -1,19 +1,29 @@
 import { ConfigError } from "../errors";
 
 export interface EtcdBackupOptions {
-  /** @default true */
+  /** Whether etcd snapshots go to the backup bucket. Rollouts need them. @default true */
   readonly enabled?: boolean;
   /** Minutes between snapshots (5 to 1440). @default 15 */
   readonly intervalMinutes?: number;
-  /** @default - frequent snapshots 7 days, one daily snapshot 90 days */
-  readonly retention?: { readonly frequentDays?: number; readonly dailyDays?: number };
+  /** How long snapshots are kept. @default - frequent snapshots 7 days, one daily snapshot 90 days */
+  readonly retention?: {
+    /** Days every snapshot is kept. @default 7 */
+    readonly frequentDays?: number;
+    /** Days the first snapshot of each day is kept. @default 90 */
+    readonly dailyDays?: number;
+  };
   /**
    * S3 Object Lock on the bucket, so snapshots cannot be deleted or overwritten
    * for `days`, not even by an administrator in COMPLIANCE mode. Set at bucket
    * creation only.
    * @default - off
    */
-  readonly objectLock?: { readonly mode: "GOVERNANCE" | "COMPLIANCE"; readonly days: number };
+  readonly objectLock?: {
+    /** COMPLIANCE: nobody can delete a locked snapshot; GOVERNANCE: principals with a bypass permission can. */
+    readonly mode: "GOVERNANCE" | "COMPLIANCE";
+    /** Days each snapshot stays locked. */
+    readonly days: number;
+  };
 }
 
 export interface EtcdBackupSettings {

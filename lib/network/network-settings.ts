@@ -12,25 +12,30 @@ export const NAT_GATEWAY_MODES = ["perAz", "single"] as const;
 export type NatGatewayMode = (typeof NAT_GATEWAY_MODES)[number];
 
 export interface FlowLogsOptions {
-  /** @default true */
+  /** Whether the VPC's flow logs go to a CloudWatch log group. @default true */
   readonly enabled?: boolean;
-  /** @default 90 */
+  /** Days the flow logs are kept (a CloudWatch retention value). @default 90 */
   readonly retentionDays?: number;
-  /** @default "ALL" */
+  /** Which traffic is logged: ACCEPT, REJECT or ALL. @default "ALL" */
   readonly trafficType?: FlowLogTrafficType;
 }
 
 /** A VPC someone else owns, for `ClusterNetwork` to adopt. Subnet lists are in `availabilityZones` order. */
 export interface ExistingVpc {
+  /** The VPC's id. */
   readonly vpcId: string;
+  /** Its primary IPv4 CIDR, which security groups open to. */
   readonly vpcCidr: string;
+  /** The zones its subnets are in, in the order of the subnet lists. */
   readonly availabilityZones: string[];
+  /** A public subnet per zone, for internet-facing load balancers. */
   readonly publicSubnetIds: string[];
+  /** A private subnet per zone, with a route to the internet through NAT, for the nodes. */
   readonly privateSubnetIds: string[];
 }
 
 export interface ClusterNetworkOptions {
-  /** @default "10.0.0.0/16" */
+  /** The new VPC's IPv4 range, large enough for a public and a private subnet per zone. @default "10.0.0.0/16" */
   readonly vpcCidr?: string;
   /**
    * Zones to spread subnets over, in order.
@@ -42,14 +47,14 @@ export interface ClusterNetworkOptions {
    * @default 3
    */
   readonly azCount?: number;
-  /** @default "perAz" - one NAT gateway per AZ, so losing a zone leaves the others online */
+  /** NAT gateways for the private subnets: one per zone, or a single one. @default "perAz" - one NAT gateway per AZ, so losing a zone leaves the others online */
   readonly natGateways?: NatGatewayMode;
   /**
    * Interface endpoints to create in the private subnets.
    * @default - none (only the free S3 gateway endpoint)
    */
   readonly interfaceEndpoints?: InterfaceEndpointService[];
-  /** @default - on, all traffic, 90 days retention, encrypted with the cluster key */
+  /** VPC flow logs. @default - on, all traffic, 90 days retention, encrypted with the cluster key */
   readonly flowLogs?: FlowLogsOptions;
   /**
    * Adopt this VPC instead of creating one: only cluster tags (`shared`) are added to its subnets.

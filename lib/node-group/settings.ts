@@ -7,21 +7,23 @@ export const SPOT_ALLOCATION_STRATEGIES = ["price-capacity-optimized", "capacity
 export type SpotAllocationStrategy = (typeof SPOT_ALLOCATION_STRATEGIES)[number];
 
 export interface NodeTaint {
+  /** The taint's key, a Kubernetes label key. */
   readonly key: string;
-  /** @default "" */
+  /** The taint's value. @default "" */
   readonly value?: string;
+  /** What happens to pods that do not tolerate it. */
   readonly effect: TaintEffect;
 }
 
 /** Kubelet settings for one group, patched over the cluster's kubelet configuration at join. */
 export interface KubeletOptions {
-  /** @default { cpu: "100m", memory: "256Mi", "ephemeral-storage": "1Gi" } */
+  /** Resources kept for the operating system's daemons. @default { cpu: "100m", memory: "256Mi", "ephemeral-storage": "1Gi" } */
   readonly systemReserved?: Record<string, string>;
-  /** @default { cpu: "100m", memory: "512Mi", "ephemeral-storage": "1Gi" } */
+  /** Resources kept for the kubelet and the container runtime. @default { cpu: "100m", memory: "512Mi", "ephemeral-storage": "1Gi" } */
   readonly kubeReserved?: Record<string, string>;
-  /** @default { "memory.available": "200Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%", "imagefs.available": "15%" } */
+  /** Thresholds below which the kubelet evicts pods at once. @default { "memory.available": "200Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%", "imagefs.available": "15%" } */
   readonly evictionHard?: Record<string, string>;
-  /** @default 110 */
+  /** Pods per node (10 to 250). @default 110 */
   readonly maxPods?: number;
 }
 
@@ -30,7 +32,7 @@ export interface CapacityOptions {
   readonly onDemandBase?: number;
   /** Share of on-demand above the base, 0 to 100. @default 100 - no spot */
   readonly onDemandPercentageAboveBase?: number;
-  /** @default "price-capacity-optimized" */
+  /** How EC2 picks spot capacity among the instance types. @default "price-capacity-optimized" */
   readonly spotAllocationStrategy?: SpotAllocationStrategy;
 }
 
@@ -39,27 +41,35 @@ export interface NodeGroupOptions {
   readonly name: string;
   /** Instance types the group may launch, in priority order. All must share one CPU architecture. */
   readonly instanceTypes: string[];
+  /** The group's minimum size, which the cluster autoscaler never goes below. */
   readonly minSize: number;
+  /** The group's maximum size, which the cluster autoscaler never goes above (at least 1). */
   readonly maxSize: number;
-  /** @default minSize; afterwards the cluster autoscaler owns it */
+  /** The size at creation. @default minSize; afterwards the cluster autoscaler owns it */
   readonly desiredSize?: number;
   /** Zones to use, a subset of the network's. @default - all of them */
   readonly availabilityZones?: string[];
-  /** @default - on-demand only */
+  /** The mix of on-demand and spot instances. @default - on-demand only */
   readonly capacity?: CapacityOptions;
-  /** @default 50 */
+  /** Size of each node's encrypted root volume (20 to 16384). @default 50 */
   readonly rootVolumeSizeGiB?: number;
-  /** @default "gp3" */
+  /** The root volume's EBS type. @default "gp3" */
   readonly rootVolumeType?: "gp3" | "gp2" | "io1" | "io2";
   /** Node labels set at registration. @default - none besides kubeadm-aws/node-group */
   readonly labels?: Record<string, string>;
-  /** @default - none */
+  /** Node taints set at registration. @default - none */
   readonly taints?: NodeTaint[];
+  /** Kubelet settings of this group. @default - see KubeletOptions */
   readonly kubelet?: KubeletOptions;
-  /** @default - the newest Ubuntu 24.04 LTS, resolved by EC2 at each launch */
+  /** An explicit AMI id (Ubuntu 24.04 based). Pin one to control when nodes change. @default - the newest Ubuntu 24.04 LTS, resolved by EC2 at each launch */
   readonly ami?: string;
   /** Rolling replacement when the launch template changes. @default 90% healthy, 300 s warm-up */
-  readonly instanceRefresh?: { readonly minHealthyPercentage?: number; readonly instanceWarmupSeconds?: number };
+  readonly instanceRefresh?: {
+    /** Percent of the group that stays in service while instances are replaced (0 to 100). @default 90 */
+    readonly minHealthyPercentage?: number;
+    /** Seconds a new instance gets before it counts as healthy. @default 300 */
+    readonly instanceWarmupSeconds?: number;
+  };
   /**
    * Private ECR repositories of this account and region the nodes may pull from: names or prefixes ending in
    * "*" ("team-a/*"). Public registries need no permission.

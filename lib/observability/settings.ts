@@ -3,9 +3,17 @@ import { validateRetentionDays } from "../log-retention";
 
 export interface ObservabilityOptions {
   /** CloudWatch log groups fed from every node. @default - on, 90 days, audit log 365 days */
-  readonly logs?: { readonly enabled?: boolean; readonly retentionDays?: number; readonly auditRetentionDays?: number };
+  readonly logs?: {
+    /** Whether nodes ship their logs. @default true */
+    readonly enabled?: boolean;
+    /** Days the system and component logs are kept (a CloudWatch retention value). @default 90 */
+    readonly retentionDays?: number;
+    /** Days the apiserver's audit log is kept (a CloudWatch retention value). @default 365 */
+    readonly auditRetentionDays?: number;
+  };
   /** Alarms through an encrypted SNS topic. @default - on, no subscribers, certificates alarm below 14 days (renewal starts at 30), etcd at 80% of its quota */
   readonly alarms?: {
+    /** Whether the alarms and their topic are created. @default true */
     readonly enabled?: boolean;
     /** Addresses subscribed to the topic (each must confirm by mail). @default - none */
     readonly emails?: string[];
@@ -15,10 +23,14 @@ export interface ObservabilityOptions {
      * @default 14
      */
     readonly certificateDaysThreshold?: number;
+    /** Percent of etcd's backend quota in use above which the alarm fires. @default 80 */
     readonly etcdQuotaUsedPercent?: number;
   };
   /** One CloudWatch dashboard for the cluster. @default - on */
-  readonly dashboard?: { readonly enabled?: boolean };
+  readonly dashboard?: {
+    /** Whether the dashboard is created. @default true */
+    readonly enabled?: boolean;
+  };
 }
 
 export interface ObservabilitySettings {
