@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StackPlan, planStackOffline } from "../../lib/plan/offline-plan";
 import { untarGz, userDataFiles } from "../helpers/bundle";
@@ -79,7 +79,7 @@ describe("the packed library in a fresh app", () => {
 
   it("packs what runs and nothing else: compiled JS with its types, the node scripts, the operator command", () => {
     const files = packed.files.map((f) => f.path);
-    expect(files).toEqual(expect.arrayContaining(["package.json", "README.md", "CHANGELOG.md", "dist/lib/index.js", "dist/lib/index.d.ts", "dist/lib/operator/cli.js", "dist/lib/bootstrap/scripts/lib.sh", "dist/lib/bootstrap/scripts/roll-control-plane.sh"]));
+    expect(files).toEqual(expect.arrayContaining(["package.json", "README.md", "CHANGELOG.md", "dist/lib/index.js", "dist/lib/index.d.ts", "dist/lib/operator/cli.js", "dist/lib/plan/cli.js", "dist/lib/bootstrap/scripts/lib.sh", "dist/lib/bootstrap/scripts/roll-control-plane.sh"]));
     expect(files.filter((f) => !/^(package\.json|README\.md|CHANGELOG\.md|SECURITY\.md|LICENSE)$|^dist\/lib\/.+\.(js|d\.ts|sh|py)$/.test(f))).toEqual([]);
     expect(files.filter((f) => /__pycache__|__tests__|^lib\//.test(f))).toEqual([]);
   });
@@ -121,4 +121,11 @@ describe("the packed library in a fresh app", () => {
   it("installs the operator command as a bin", () => {
     expect(run(join(app, "node_modules", ".bin", "cdktf-kubeadm-aws"), ["--help"], app)).toMatch(/^Usage: cdktf-kubeadm-aws <command>/);
   });
+
+  it("installs the plan command as a bin, which plans a stack of the app offline", () => {
+    writeFileSync(join(app, "cdktf.json"), JSON.stringify({ language: "typescript", app: "node main.js" }));
+    const summary = run(join(app, "node_modules", ".bin", "cdktf-kubeadm-aws-plan"), ["team"], app);
+    expect(summary).toMatch(/^Offline plan of stack "team": \d+ to create\./);
+    expect(existsSync(join(app, "cdktf.out", "offline-plan", "team", "plan-summary.md"))).toBe(true);
+  }, 120_000);
 });

@@ -59,6 +59,14 @@ describe("what an update of a running cluster rolls", () => {
    * The plan of moving from one synthesis to the other, for the resources whose values differ, as `terraform show
    * -json` gives it: values known at plan time in `after`; a launch template's new version is not, so it is absent.
    */
+  /** A group's launch template, where it names one (control plane) or through its mixed instances policy (workers), at a version or a new one (absent). */
+  function withTemplateVersion(group: Record<string, any>, version?: string): Record<string, unknown> {
+    const specification = { launch_template_id: "lt-0123", ...(version ? { version } : {}) };
+    if (!group.mixed_instances_policy) return { ...group, launch_template: specification };
+    const policy = group.mixed_instances_policy;
+    return { ...group, mixed_instances_policy: { ...policy, launch_template: { ...policy.launch_template, launch_template_specification: specification } } };
+  }
+
   function planBetween(from: Synthesized, to: Synthesized): PlanJson {
     const changes: Array<NonNullable<PlanJson["resource_changes"]>[number]> = [];
     for (const [type, resources] of Object.entries(to.json.resource as Record<string, Record<string, Record<string, unknown>>>)) {
@@ -66,11 +74,9 @@ describe("what an update of a running cluster rolls", () => {
         const before = from.json.resource[type]?.[name];
         const { "//": _a, ...a } = after;
         const { "//": _b, ...b } = before ?? {};
-        const unknownVersion = (value: Record<string, unknown>) =>
-          type === "aws_autoscaling_group" ? { ...value, launch_template: [{ id: "lt-0123" }] } : value;
         if (JSON.stringify(a) === JSON.stringify(b) && type !== "aws_autoscaling_group") continue;
-        const beforeValues = type === "aws_autoscaling_group" ? { ...b, launch_template: [{ id: "lt-0123", version: "3" }] } : b;
-        changes.push({ address: `${type}.${name}`, mode: "managed", type, name, change: { actions: ["update"], before: beforeValues, after: unknownVersion(a) } });
+        const [beforeValues, afterValues] = type === "aws_autoscaling_group" ? [withTemplateVersion(b, "3"), withTemplateVersion(a)] : [b, a];
+        changes.push({ address: `${type}.${name}`, mode: "managed", type, name, change: { actions: ["update"], before: beforeValues, after: afterValues } });
       }
     }
     return { resource_changes: changes };

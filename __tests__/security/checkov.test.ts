@@ -1,7 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { CheckovResult, runCheckov } from "../../lib/plan/checkov";
 import { tempDir } from "../helpers/plan";
-import { CheckovResult, runCheckov } from "./checkov";
+import { pythonTool } from "../helpers/python-tools";
 import { applyExceptions, readExceptions } from "./exceptions";
 import { reviewDefaultApp, reviewMaximalCluster } from "./plan-under-review";
 
@@ -161,7 +162,7 @@ describe("checkov on the offline plans", () => {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, `${name}.json`), text);
     const started = Date.now();
     // One process for the three plans: checkov's start-up is most of its time.
-    results = await runCheckov(Object.keys(files).map((name) => join(dir, `${name}.json`)));
+    results = await runCheckov(pythonTool("checkov"), Object.keys(files).map((name) => join(dir, `${name}.json`)));
     console.info(
       `checkov on 3 plans: ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
         ["default", "maximal"].map((p) => `${p} ${results.filter((r) => r.plan === p && r.passed).length} passed, ${failed(p).length} failed`).join("; "),

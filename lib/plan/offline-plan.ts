@@ -3,6 +3,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { FakeAws, OFFLINE_SERVICES, startFakeAws } from "./fake-aws";
+import { ProviderSchemas } from "./seeded-state";
 import { PlanJson, PlanSummary, SynthJson, summarizePlan } from "./summary";
 
 /**
@@ -15,6 +16,7 @@ import { PlanJson, PlanSummary, SynthJson, summarizePlan } from "./summary";
 export const MIN_TERRAFORM_VERSION = "1.11.0";
 const OVERRIDE_FILE = "offline_plan_override.tf.json";
 const CLI_CONFIG_FILE = "offline-plan.tfrc";
+const OFFLINE_STATE = "offline.tfstate";
 /** A valid state without outputs: remote state then falls back to its defaults. */
 const EMPTY_REMOTE_STATE = "offline-plan-empty-remote.tfstate";
 
@@ -27,16 +29,31 @@ export interface StackPlan {
   readonly summary: PlanSummary;
 }
 
-/** Runs the app command of cdktf.json, as `cdktf synth` does, writing stacks under `outdir`. */
+/**
+ * Runs the app command of cdktf.json, as `cdktf synth` (or `cdktn synth`) does, writing stacks under `outdir`: with
+ * cdktf.json's context, and its targetVersions, which cdktn checks features against.
+ */
 export async function synthApp(projectDir: string, outdir: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  const { app } = JSON.parse(readFileSync(join(projectDir, "cdktf.json"), "utf8")) as { app: string };
+  const config = JSON.parse(readFileSync(join(projectDir, "cdktf.json"), "utf8")) as { app: string; context?: object; targetVersions?: object };
+  const context = { ...config.context, ...(config.targetVersions ? { targetVersions: config.targetVersions } : {}) };
   rmSync(join(outdir, "stacks"), { recursive: true, force: true });
-  await run("synth", app, [], { cwd: projectDir, env: { ...env, CDKTF_OUTDIR: resolve(outdir) }, shell: true });
+  await run("synth", config.app, [], { cwd: projectDir, env: { CDKTF_CONTEXT_JSON: JSON.stringify(context), ...env, CDKTF_OUTDIR: resolve(outdir) }, shell: true });
   return readdirSync(join(outdir, "stacks")).sort();
 }
 
+export interface PlanOptions {
+  readonly log?: Log;
+  /**
+   * The state to plan against (a base's seeded state, see seeded-state.ts) instead of an empty one. Nothing is
+   * refreshed: the state is all Terraform knows of the resources.
+   */
+  readonly priorState?: object;
+  /** Skip `terraform validate`, for a configuration this work dir has validated already. */
+  readonly skipValidate?: boolean;
+}
+
 /** Plans one synthesized stack directory (holding cdk.tf.json) in `workDir`, offline. */
-export async function planStackOffline(stackDir: string, workDir: string, log: Log = () => {}): Promise<StackPlan> {
+export async function planStackOffline(stackDir: string, workDir: string, { log = () => {}, priorState, skipValidate }: PlanOptions = {}): Promise<StackPlan> {
   const stack = stackDir.split("/").filter(Boolean).pop()!;
   const terraformVersion = await checkTerraform();
   log(`terraform ${terraformVersion}; planning ${stack} in ${workDir}`);
@@ -49,10 +66,12 @@ export async function planStackOffline(stackDir: string, workDir: string, log: L
     const override = { ...offlineOverride(synth.provider?.aws ?? [{}], fakeAws), ...remoteStateDefaults(text) };
     writeFileSync(join(workDir, EMPTY_REMOTE_STATE), JSON.stringify({ version: 4, serial: 1, lineage: "offline-plan", outputs: {}, resources: [] }));
     writeFileSync(join(workDir, OVERRIDE_FILE), JSON.stringify(override, null, 2));
+    if (priorState) writeFileSync(join(workDir, OFFLINE_STATE), JSON.stringify(priorState));
     const terraform = (step: string, ...args: string[]) => timed(log, step, () => run(step, "terraform", args, { cwd: workDir, env }));
     await terraform("terraform init", "init", "-input=false", "-no-color");
-    await terraform("terraform validate", "validate", "-no-color");
-    await terraform("terraform plan", "plan", "-input=false", "-lock=false", "-no-color", "-out=offline.tfplan");
+    if (!skipValidate) await terraform("terraform validate", "validate", "-no-color");
+    const refresh = priorState ? ["-refresh=false"] : [];
+    await terraform("terraform plan", "plan", "-input=false", "-lock=false", "-no-color", ...refresh, "-out=offline.tfplan");
     const shown = await terraform("terraform show", "show", "-json", "offline.tfplan");
     writeFileSync(join(workDir, "plan.json"), shown);
     const plan = JSON.parse(shown) as StackPlan["plan"];
@@ -68,11 +87,17 @@ export async function planStackOffline(stackDir: string, workDir: string, log: L
   }
 }
 
+/** `terraform providers schema -json` in a work dir that planStackOffline initialized: every attribute's type. */
+export async function providerSchemas(workDir: string): Promise<ProviderSchemas> {
+  const output = await run("terraform providers schema", "terraform", ["providers", "schema", "-json"], { cwd: workDir, env: terraformEnv(workDir, () => {}) });
+  return JSON.parse(output) as ProviderSchemas;
+}
+
 /** The Terraform override that makes a plan need no AWS account: placeholder credentials, local endpoints, local state. */
 export function offlineOverride(providers: Array<{ alias?: string }>, fakeAws: Pick<FakeAws, "url">) {
   const endpoints = Object.fromEntries(OFFLINE_SERVICES.map((service) => [service, fakeAws.url]));
   return {
-    terraform: [{ backend: { local: { path: "offline.tfstate" } } }],
+    terraform: [{ backend: { local: { path: OFFLINE_STATE } } }],
     provider: {
       aws: providers.map((p) => ({
         ...(p.alias ? { alias: p.alias } : {}),

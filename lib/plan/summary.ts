@@ -51,7 +51,7 @@ export function summarizePlan(stack: string, plan: PlanJson, synth: SynthJson): 
  * bundle the control plane rolls to (roll-control-plane.sh), new launch template versions, the add-on images the
  * control plane's add-on timer applies, and the worker groups an instance refresh replaces.
  */
-function rolloutOf(plan: PlanJson): string[] {
+export function rolloutOf(plan: PlanJson): string[] {
   const notes: Array<[number, string]> = [];
   for (const change of plan.resource_changes ?? []) {
     const action = actionName(change.change.actions);
@@ -67,13 +67,26 @@ function rolloutOf(plan: PlanJson): string[] {
         notes.push([3, `add-on ${addon}: ${images}, applied by the control plane's add-on timer within minutes`]);
       }
     } else if (change.type === "aws_autoscaling_group" && hasBlock(after.instance_refresh)) {
-      const template = (value: unknown) => JSON.stringify((value as Array<{ version?: string }> | undefined)?.[0]?.version ?? null);
-      if (template(before.launch_template) !== template(after.launch_template)) {
+      if (launchTemplateVersion(before) !== launchTemplateVersion(after)) {
         notes.push([4, `worker group ${String(after.name)}: an instance refresh replaces its instances, draining each`]);
       }
     }
   }
   return notes.sort(([a], [b]) => a - b).map(([, note]) => note);
+}
+
+/**
+ * The launch template version a group launches from, directly or through its mixed instances policy (worker groups);
+ * a version known only after apply (a new one) is absent from the plan's `after`, so it differs from the old one.
+ */
+function launchTemplateVersion(group: Record<string, unknown>): string {
+  const block = (value: unknown, name: string) => {
+    const inner = (value as Record<string, unknown> | undefined)?.[name];
+    return (Array.isArray(inner) ? inner[0] : inner) as Record<string, unknown> | undefined;
+  };
+  const direct = block(group, "launch_template")?.version;
+  const mixed = block(block(block(group, "mixed_instances_policy"), "launch_template"), "launch_template_specification")?.version;
+  return JSON.stringify(direct ?? mixed ?? null);
 }
 
 /** A nested block is a list in a plan (a cdk.tf.json holds a single one as an object). */
@@ -110,12 +123,12 @@ function imageChanges(before: string, after: string): Array<[string, string]> {
   return changes;
 }
 
-function actionName(actions: string[]): string {
+export function actionName(actions: string[]): string {
   if (actions.includes("create") && actions.includes("delete")) return "replace";
   return actions[0] ?? "no-op";
 }
 
-function constructOf(stack: string, synth: SynthJson, type: string, name: string): string {
+export function constructOf(stack: string, synth: SynthJson, type: string, name: string): string {
   const path = synth.resource?.[type]?.[name]?.["//"]?.metadata?.path;
   if (!path) return "(outside constructs)";
   const parts = path.split("/");
@@ -160,7 +173,7 @@ export function renderSummaryMarkdown(summary: PlanSummary): string {
   ].join("\n");
 }
 
-function describeActions(actions: Record<string, number>): string {
+export function describeActions(actions: Record<string, number>): string {
   const order = ["create", "update", "replace", "delete"];
   const parts = order.filter((a) => actions[a]).map((a) => `${actions[a]} to ${a}`);
   return parts.length ? `${parts.join(", ")}.` : "no changes.";

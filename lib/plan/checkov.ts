@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process";
 import { basename } from "node:path";
-import { pythonTool } from "../helpers/python-tools";
 
 /** One check on one resource, as checkov reports it. */
 export interface CheckovResult {
@@ -24,14 +23,14 @@ function checkovEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * Runs checkov once over several `terraform show -json` plans (one process
+ * Runs checkov (the program at `checkov`) once over several `terraform show -json` plans (one process
  * is faster than one per plan: most of its time is start-up) and returns
  * every passed and failed check, by plan.
  */
-export function runCheckov(planFiles: string[]): Promise<CheckovResult[]> {
+export function runCheckov(checkov: string, planFiles: string[]): Promise<CheckovResult[]> {
   const args = [...planFiles.flatMap((f) => ["-f", f]), "--framework", "terraform_plan", "--skip-download", "--output", "json"];
   return new Promise((resolve, reject) => {
-    execFile(pythonTool("checkov"), args, { env: checkovEnv(), maxBuffer: 512 * 1024 * 1024, timeout: 300_000 }, (error, stdout, stderr) => {
+    execFile(checkov, args, { env: checkovEnv(), maxBuffer: 512 * 1024 * 1024, timeout: 300_000 }, (error, stdout, stderr) => {
       // Exit 1 means "some check failed": the report is on stdout either way.
       if (error && (error as { code?: unknown }).code !== 1) return reject(new Error(`checkov failed: ${error.message}\n${stderr.slice(-4000)}`));
       let report: CheckovReport | CheckovReport[];

@@ -1,0 +1,294 @@
+import { createHash } from "node:crypto";
+import { CheckovResult } from "./checkov";
+import { isPlaceholder } from "./seeded-state";
+import { SynthJson, actionName, constructOf, describeActions, rolloutOf } from "./summary";
+
+/**
+ * What a pull request changes, per stack: the plan of the working tree against the base's seeded state
+ * (seeded-state.ts), read into resources added, removed and changed with their changed attributes, what rolls on
+ * running nodes, and the policy findings that are new. Pure: base-comparison.ts runs the plans.
+ */
+
+/** The parts of a `terraform show -json` plan the comparison reads. */
+export interface ComparedPlan {
+  readonly resource_changes?: Array<{
+    readonly address: string;
+    readonly mode: string;
+    readonly type: string;
+    readonly name: string;
+    readonly action_reason?: string;
+    readonly replace_paths?: Array<Array<string | number>>;
+    readonly change: {
+      readonly actions: string[];
+      readonly before?: unknown;
+      readonly after?: unknown;
+      readonly after_unknown?: unknown;
+      readonly before_sensitive?: unknown;
+      readonly after_sensitive?: unknown;
+    };
+  }>;
+}
+
+export interface AttributeChange {
+  /** Dotted path; inside a JSON document held in a string (a policy), the path goes on after `{json}`. */
+  readonly path: string;
+  readonly before: string;
+  readonly after: string;
+  /** The provider replaces the resource because of this change. */
+  readonly forcesReplacement: boolean;
+}
+
+export interface ResourceDiff {
+  readonly address: string;
+  readonly type: string;
+  /** The construct that holds it (its path without the stack and the resource's own id). */
+  readonly construct: string;
+  readonly action: "create" | "delete" | "update" | "replace";
+  readonly attributes: AttributeChange[];
+}
+
+/** A policy check whose result the pull request changes. */
+export interface FindingChange {
+  readonly check: string;
+  readonly address: string;
+  readonly name: string;
+}
+
+export interface PolicyComparison {
+  /** What ran ("checkov 3.2.x"), or why nothing did. */
+  readonly tool: string;
+  readonly ran: boolean;
+  readonly newFindings: FindingChange[];
+  readonly resolvedFindings: FindingChange[];
+}
+
+export interface StackDiff {
+  readonly stack: string;
+  /** "added": only the working tree has the stack; "removed": only the base has it. */
+  readonly status: "added" | "removed" | "compared";
+  readonly actions: Record<string, number>;
+  readonly resources: ResourceDiff[];
+  /** What the apply sets rolling on running nodes and add-ons, in order (summary.ts). */
+  readonly rollout: string[];
+  readonly policy?: PolicyComparison;
+}
+
+/** An attribute whose new value AWS assigns (an id, a new version): listed by name only. */
+export const KNOWN_AFTER_APPLY = "(known after apply)";
+
+/** Attribute changes listed per resource; the rest are counted. */
+export const MAX_ATTRIBUTES_PER_RESOURCE = 25;
+/** Longer values are shown by size and digest. */
+const MAX_VALUE_CHARS = 120;
+
+/** Reads the working tree's plan against the base's seeded state, or a stack's plan of its own (added or removed). */
+export function diffStack(stack: string, status: StackDiff["status"], plan: ComparedPlan, synth: { head?: SynthJson; base?: SynthJson }): StackDiff {
+  const actions: Record<string, number> = {};
+  const resources: ResourceDiff[] = [];
+  for (const change of plan.resource_changes ?? []) {
+    if (change.mode !== "managed") continue;
+    const action = actionName(change.change.actions);
+    if (action === "no-op" || action === "read") continue;
+    actions[action] = (actions[action] ?? 0) + 1;
+    const construct = constructOf(stack, (action === "delete" ? synth.base : synth.head) ?? {}, change.type, change.name);
+    const attributes = action === "update" || action === "replace" ? attributeChanges(change.change, change.replace_paths ?? []) : [];
+    resources.push({ address: change.address, type: change.type, construct, action: action as ResourceDiff["action"], attributes });
+  }
+  const order = ["replace", "delete", "update", "create"];
+  resources.sort((a, b) => order.indexOf(a.action) - order.indexOf(b.action) || a.address.localeCompare(b.address));
+  return { stack, status, actions, resources, rollout: status === "compared" ? rolloutOf(plan as Parameters<typeof rolloutOf>[0]) : [] };
+}
+
+/** Checks that fail on the working tree and not on the base (new), and the other way round (resolved). */
+export function comparePolicy(tool: string, base: CheckovResult[], head: CheckovResult[]): PolicyComparison {
+  const failed = (results: CheckovResult[]) => new Map(results.filter((r) => !r.passed).map((r) => [`${r.check} ${r.address}`, r]));
+  const [before, after] = [failed(base), failed(head)];
+  const only = (a: Map<string, CheckovResult>, b: Map<string, CheckovResult>) =>
+    [...a.entries()].filter(([key]) => !b.has(key)).map(([, r]) => ({ check: r.check, address: r.address, name: r.name })).sort((x, y) => `${x.check} ${x.address}`.localeCompare(`${y.check} ${y.address}`));
+  return { tool, ran: true, newFindings: only(after, before), resolvedFindings: only(before, after) };
+}
+
+type Change = NonNullable<ComparedPlan["resource_changes"]>[number]["change"];
+
+/** The leaves that differ between before and after, with secrets and values known only after apply shown as such. */
+export function attributeChanges(change: Change, replacePaths: Array<Array<string | number>>): AttributeChange[] {
+  const out: AttributeChange[] = [];
+  const forces = (steps: Array<string | number>) => replacePaths.some((p) => p.every((step, i) => String(step) === String(steps[i])));
+  const walk = (before: unknown, after: unknown, unknown: unknown, sensitive: unknown, steps: Array<string | number>, inJson: string[]) => {
+    if (sensitive === true) {
+      if (JSON.stringify(before) !== JSON.stringify(after) || unknown === true) out.push(leaf(steps, inJson, "(sensitive)", "(sensitive, changed)", forces(steps)));
+      return;
+    }
+    if (unknown === true) {
+      out.push(leaf(steps, inJson, show(before), KNOWN_AFTER_APPLY, forces(steps)));
+      return;
+    }
+    if (isContainer(before) || isContainer(after)) {
+      const keys = Array.isArray(before) || Array.isArray(after)
+        ? [...Array(Math.max(lengthOf(before), lengthOf(after))).keys()]
+        : [...new Set([...Object.keys((before as object) ?? {}), ...Object.keys((after as object) ?? {})])].sort();
+      for (const key of keys) {
+        walk(member(before, key), member(after, key), member(unknown, key), member(sensitive, key), [...steps, key], inJson);
+      }
+      return;
+    }
+    if (before === after) return;
+    const [beforeJson, afterJson] = [jsonDocument(before), jsonDocument(after)];
+    if (beforeJson !== undefined && afterJson !== undefined) {
+      // A policy or dashboard held as a string: compare the documents, not their text.
+      walk(beforeJson, afterJson, undefined, undefined, [], [...inJson, pathOf(steps, [])]);
+      return;
+    }
+    out.push(leaf(steps, inJson, show(before), show(after), forces(steps)));
+  };
+  walk(change.before, change.after, change.after_unknown, mergeMarks(change.before_sensitive, change.after_sensitive), [], []);
+  return out;
+}
+
+function leaf(steps: Array<string | number>, inJson: string[], before: string, after: string, forcesReplacement: boolean): AttributeChange {
+  return { path: pathOf(steps, inJson), before, after, forcesReplacement };
+}
+
+function pathOf(steps: Array<string | number>, inJson: string[]): string {
+  return [...inJson, steps.join(".")].filter(Boolean).join("{json}.") || "(value)";
+}
+
+/** Sensitive in either plan counts: a value that stops being sensitive is still not shown. */
+function mergeMarks(a: unknown, b: unknown): unknown {
+  if (a === true || b === true) return true;
+  if (isContainer(a) || isContainer(b)) {
+    const keys = new Set([...Object.keys((a as object) ?? {}), ...Object.keys((b as object) ?? {})]);
+    const merged: Record<string, unknown> = Array.isArray(a) || Array.isArray(b) ? [] as unknown as Record<string, unknown> : {};
+    for (const key of keys) merged[key] = mergeMarks(member(a, key), member(b, key));
+    return merged;
+  }
+  return undefined;
+}
+
+function isContainer(value: unknown): value is object {
+  return typeof value === "object" && value !== null;
+}
+
+function lengthOf(value: unknown): number {
+  return Array.isArray(value) ? value.length : 0;
+}
+
+function member(value: unknown, key: string | number): unknown {
+  return isContainer(value) ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+function jsonDocument(value: unknown): object | undefined {
+  if (typeof value !== "string" || !/^\s*[{[]/.test(value)) return undefined;
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return isContainer(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A value for a review: short ones as JSON, long ones by size and digest, AWS-assigned placeholders as such. */
+export function show(value: unknown): string {
+  if (value === undefined) return "(none)";
+  if (isPlaceholder(value)) return "(assigned by AWS)";
+  const text = JSON.stringify(value);
+  if (text.length <= MAX_VALUE_CHARS) return text;
+  const raw = typeof value === "string" ? value : text;
+  return `(${raw.length} characters, sha256 ${createHash("sha256").update(raw).digest("hex").slice(0, 12)})`;
+}
+
+export function renderDiffText(diffs: StackDiff[], base: string): string {
+  const lines: string[] = [`Changes against ${base}:`];
+  for (const diff of diffs) {
+    lines.push("", `Stack "${diff.stack}"${statusNote(diff)}: ${describeActions(diff.actions)}`);
+    if (diff.rollout.length) lines.push("  What rolls, in this order:", ...diff.rollout.map((note, i) => `    ${i + 1}. ${note}`));
+    lines.push(...policyLines(diff).map((line) => `  ${line}`));
+    for (const resource of diff.resources) {
+      lines.push(`  ${SYMBOLS[resource.action]} ${resource.address} (${resource.construct})`);
+      const { shown, hidden, assigned } = attributeRows(resource);
+      for (const a of shown) lines.push(`      ${a.path}: ${a.before} -> ${a.after}${a.forcesReplacement ? "  # forces replacement" : ""}`);
+      if (hidden) lines.push(`      ... and ${hidden} more`);
+      if (assigned.length) lines.push(`      known after apply: ${assigned.join(", ")}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** GitHub rejects a comment over 65536 characters; the rest is cut with a pointer to the full file. */
+export const MAX_MARKDOWN_CHARS = 60_000;
+
+export function renderDiffMarkdown(diffs: StackDiff[], base: string): string {
+  const sections = diffs.map((diff) => {
+    const lines = [`### \`${diff.stack}\`${statusNote(diff)}: ${describeActions(diff.actions)}`, ""];
+    if (diff.rollout.length) lines.push("**What rolls, in this order:**", "", ...diff.rollout.map((note, i) => `${i + 1}. ${escapeMarkdown(note)}`), "");
+    const policy = policyLines(diff);
+    if (policy.length) lines.push(...policy.map((line) => `- ${escapeMarkdown(line)}`), "");
+    if (diff.resources.length) {
+      lines.push("| | resource | construct |", "| --- | --- | --- |");
+      for (const r of diff.resources) lines.push(`| ${SYMBOLS[r.action]} ${r.action} | ${code(r.address)} | ${code(r.construct)} |`);
+      lines.push("");
+    }
+    for (const r of diff.resources.filter((resource) => resource.attributes.length)) {
+      const { shown, hidden, assigned } = attributeRows(r);
+      lines.push(`<details><summary>${SYMBOLS[r.action]} <code>${escapeHtml(r.address)}</code>: ${r.attributes.length} attribute(s)</summary>`, "");
+      if (shown.length) {
+        lines.push("| attribute | before | after |", "| --- | --- | --- |");
+        for (const a of shown) lines.push(`| ${code(a.path)}${a.forcesReplacement ? " (forces replacement)" : ""} | ${code(a.before)} | ${code(a.after)} |`);
+        if (hidden) lines.push(`| ... and ${hidden} more | | |`);
+        lines.push("");
+      }
+      if (assigned.length) lines.push(`Known after apply: ${assigned.map(code).join(", ")}`, "");
+      lines.push("</details>", "");
+    }
+    return lines.join("\n");
+  });
+  const changed = diffs.filter((d) => d.resources.length).length;
+  const header = [`## Offline plan against \`${escapeMarkdown(base)}\``, "", `${changed} of ${diffs.length} stack(s) change. Planned offline, with no AWS account: values AWS assigns show as "(assigned by AWS)".`, ""];
+  let markdown = [...header, ...sections].join("\n");
+  if (markdown.length > MAX_MARKDOWN_CHARS) {
+    const note = `\n\n_Cut at ${MAX_MARKDOWN_CHARS} characters: the full comparison is in the job's plan-diff.md._\n`;
+    markdown = markdown.slice(0, MAX_MARKDOWN_CHARS - note.length) + note;
+  }
+  return markdown;
+}
+
+const SYMBOLS: Record<ResourceDiff["action"], string> = { create: "+", delete: "-", update: "~", replace: "-/+" };
+
+function statusNote(diff: StackDiff): string {
+  if (diff.status === "added") return " (new stack)";
+  if (diff.status === "removed") return " (removed from the app: cdktf deploy leaves its resources; destroy them with cdktf destroy on the base first)";
+  return "";
+}
+
+function policyLines(diff: StackDiff): string[] {
+  if (!diff.policy) return [];
+  if (!diff.policy.ran) return [`Policy checks not run: ${diff.policy.tool}`];
+  const lines = diff.policy.newFindings.map((f) => `New policy finding (${diff.policy!.tool}): ${f.check} on ${f.address}: ${f.name}`);
+  lines.push(...diff.policy.resolvedFindings.map((f) => `Resolved policy finding: ${f.check} on ${f.address}`));
+  return lines.length ? lines : [`No new policy finding (${diff.policy.tool}).`];
+}
+
+/**
+ * The attribute changes to list with their values, how many more there are, and the attributes whose new value AWS
+ * assigns, by name only: their old value in an offline comparison is a placeholder of the seeded state.
+ */
+function attributeRows(resource: ResourceDiff): { shown: AttributeChange[]; hidden: number; assigned: string[] } {
+  const valued = resource.attributes.filter((a) => a.after !== KNOWN_AFTER_APPLY);
+  const assigned = resource.attributes.filter((a) => a.after === KNOWN_AFTER_APPLY).map((a) => a.path);
+  return { shown: valued.slice(0, MAX_ATTRIBUTES_PER_RESOURCE), hidden: Math.max(0, valued.length - MAX_ATTRIBUTES_PER_RESOURCE), assigned };
+}
+
+/** Inline code in a table cell: pipes escaped, and a fence longer than any backtick run inside. */
+function code(text: string): string {
+  const cell = text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+  const fence = "`".repeat(Math.max(0, ...[...cell.matchAll(/`+/g)].map((m) => m[0].length)) + 1);
+  return `${fence}${fence.length > 1 ? " " : ""}${cell}${fence.length > 1 ? " " : ""}${fence}`;
+}
+
+function escapeMarkdown(text: string): string {
+  return text.replace(/([\\|*_<>[\]])/g, "\\$1");
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
