@@ -129,28 +129,37 @@ describe("npm run plan -- --base: the working tree planned against the base's st
 describe("the base's checkout", () => {
   const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], { cwd, encoding: "utf8" }).trim();
 
-  it("is a detached worktree at the ref, sharing node_modules while the lock files agree, removed afterwards", async () => {
+  it("is a detached worktree at the ref, the app where it is in the repository, sharing node_modules while the lock files agree; removed afterwards", async () => {
     const repo = tempDir("plan-base-repo");
+    const app = join(repo, "infra");
+    mkdirSync(join(app, "node_modules"), { recursive: true });
     git(repo, "init", "-q");
-    writeFileSync(join(repo, "package-lock.json"), "{}\n");
-    writeFileSync(join(repo, "main.ts"), "base\n");
-    mkdirSync(join(repo, "node_modules"));
-    git(repo, "add", "package-lock.json", "main.ts");
+    writeFileSync(join(app, "package-lock.json"), "{}\n");
+    writeFileSync(join(app, "cdktf.json"), "{}\n");
+    writeFileSync(join(app, "main.ts"), "base\n");
+    git(repo, "add", "infra/package-lock.json", "infra/cdktf.json", "infra/main.ts");
     git(repo, "commit", "-qm", "base");
     git(repo, "tag", "v1");
-    writeFileSync(join(repo, "main.ts"), "working tree\n");
+    writeFileSync(join(app, "main.ts"), "working tree\n");
     const tree = join(tempDir("plan-base"), "tree");
-    const remove = await checkoutBase(repo, "v1", tree);
-    expect(readFileSync(join(tree, "main.ts"), "utf8")).toBe("base\n");
-    expect(lstatSync(join(tree, "node_modules")).isSymbolicLink()).toBe(true);
+    const { appDir, remove } = await checkoutBase(app, "v1", tree);
+    expect(appDir).toBe(join(tree, "infra"));
+    expect(readFileSync(join(appDir, "main.ts"), "utf8")).toBe("base\n");
+    expect(lstatSync(join(appDir, "node_modules")).isSymbolicLink()).toBe(true);
     await remove();
     expect(existsSync(tree)).toBe(false);
     expect(git(repo, "worktree", "list").split("\n")).toHaveLength(1);
   });
 
-  it("refuses a ref that is not a commit, naming it", async () => {
+  it("refuses a ref that is not a commit, and a base without the app, naming them", async () => {
     const repo = tempDir("plan-base-repo");
     git(repo, "init", "-q");
     await expect(checkoutBase(repo, "no-such-branch", join(repo, "x"))).rejects.toThrow(/--base no-such-branch: not a commit of the repository/);
+    writeFileSync(join(repo, "README"), "x\n");
+    git(repo, "add", "README");
+    git(repo, "commit", "-qm", "no app");
+    const tree = join(tempDir("plan-base"), "tree");
+    await expect(checkoutBase(repo, "HEAD", tree)).rejects.toThrow("--base HEAD: the base has no cdktf.json in the repository's root");
+    expect(git(repo, "worktree", "list").split("\n")).toHaveLength(1);
   });
 });

@@ -4,7 +4,7 @@ import { delimiter, join, resolve } from "node:path";
 import { runCheckov } from "./checkov";
 import { Log, StackPlan, planStackOffline, providerSchemas } from "./offline-plan";
 import { ComparedPlan, PolicyComparison, StackDiff, comparePolicy, diffStack } from "./plan-diff";
-import { PlannedChanges, TerraformState, seededState } from "./seeded-state";
+import { PlannedChanges, TerraformState, placeholderNames, seededState } from "./seeded-state";
 import { SynthJson } from "./summary";
 
 /**
@@ -60,7 +60,7 @@ export async function compareSynthesized(baseOut: string, headOut: string, workD
     const state = await settledState(baseStack, dirs.base, base, log);
     log(`${stack}: planning the working tree against the base's state`);
     const head = await planStackOffline(headStack, dirs.head, { log, priorState: state });
-    diffs.push(diffStack(stack, "compared", head.plan as ComparedPlan, { head: synthOf(head), base: synthOf(base) }));
+    diffs.push(diffStack(stack, "compared", head.plan as ComparedPlan, { head: synthOf(head), base: synthOf(base) }, placeholderNames(state)));
     if (checkov) {
       // checkov reads what a plan creates: both sides from empty state, so placeholders never meet its checks.
       const headAlone = await planStackOffline(headStack, dirs.headAlone, { log });
@@ -133,34 +133,40 @@ function checkovVersion(checkov: string): Promise<string> {
 }
 
 /**
- * Checks out `ref` of the project's repository into `dir` as a detached worktree, with the project's node_modules
- * when both lock files agree, else its own `npm ci`. Returns a function that removes the worktree.
+ * Checks out `ref` of the repository that holds `projectDir` into `dir` as a detached worktree. Returns the app's
+ * directory in it (the same place relative to the repository's root as `projectDir`), which gets the project's
+ * node_modules when both lock files agree, else its own `npm ci`; and a function that removes the worktree.
  */
-export async function checkoutBase(projectDir: string, ref: string, dir: string, log: Log = () => {}): Promise<() => Promise<void>> {
+export async function checkoutBase(projectDir: string, ref: string, dir: string, log: Log = () => {}): Promise<{ appDir: string; remove: () => Promise<void> }> {
   let commit: string;
   try {
     commit = (await exec("git", ["rev-parse", "--verify", "--end-of-options", `${ref}^{commit}`], projectDir)).trim();
   } catch {
     throw new Error(`--base ${ref}: not a commit of the repository at ${projectDir}`);
   }
+  const prefix = (await exec("git", ["rev-parse", "--show-prefix"], projectDir)).trim();
   log(`checking out the base ${ref} (${commit.slice(0, 12)}) into ${dir}`);
   await exec("git", ["worktree", "add", "--detach", "--force", dir, commit], projectDir);
   const remove = async () => {
     await exec("git", ["worktree", "remove", "--force", dir], projectDir).catch(() => undefined);
+    // Forgets the worktree even when git could not remove it (the caller deletes what is left).
+    await exec("git", ["worktree", "prune"], projectDir).catch(() => undefined);
   };
+  const appDir = resolve(dir, prefix);
   try {
+    if (!existsSync(join(appDir, "cdktf.json"))) throw new Error(`--base ${ref}: the base has no cdktf.json in ${prefix || "the repository's root"}`);
     const lock = (root: string) => (existsSync(join(root, "package-lock.json")) ? readFileSync(join(root, "package-lock.json"), "utf8") : "");
-    if (lock(dir) === lock(projectDir) && existsSync(join(projectDir, "node_modules"))) {
-      symlinkSync(resolve(projectDir, "node_modules"), join(dir, "node_modules"), "dir");
+    if (lock(appDir) === lock(projectDir) && existsSync(join(projectDir, "node_modules"))) {
+      symlinkSync(resolve(projectDir, "node_modules"), join(appDir, "node_modules"), "dir");
     } else {
       log("the base has other dependencies: npm ci in its worktree");
-      await exec("npm", ["ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], dir);
+      await exec("npm", ["ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], appDir);
     }
   } catch (error) {
     await remove();
     throw error;
   }
-  return remove;
+  return { appDir, remove };
 }
 
 function exec(command: string, args: string[], cwd: string): Promise<string> {

@@ -63,9 +63,8 @@ async function main(): Promise<void> {
   if (help) return void console.log(PLAN_USAGE);
   log("synthesizing the app");
   const stacks = await synthApp(projectDir, outdir);
-  const unknown = wanted.filter((s) => !stacks.includes(s));
-  if (unknown.length) throw new Error(`unknown stack(s): ${unknown.join(", ")}; the app has: ${stacks.join(", ")}`);
-  if (base) return compareWithBase(projectDir, outdir, base, wanted, log);
+  if (base) return compareWithBase(projectDir, outdir, base, stacks, wanted, log);
+  checkStacks(wanted, stacks);
   for (const stack of wanted.length ? wanted : stacks) {
     const workDir = join(outdir, "offline-plan", stack);
     const result = await planStackOffline(join(outdir, "stacks", stack), workDir, { log });
@@ -77,23 +76,32 @@ async function main(): Promise<void> {
   }
 }
 
-async function compareWithBase(projectDir: string, outdir: string, base: string, wanted: string[], log: (line: string) => void): Promise<void> {
+function checkStacks(wanted: string[], stacks: string[]): void {
+  const unknown = wanted.filter((s) => !stacks.includes(s));
+  if (unknown.length) throw new Error(`unknown stack(s): ${unknown.join(", ")}; the app has: ${stacks.join(", ")}`);
+}
+
+async function compareWithBase(projectDir: string, outdir: string, base: string, stacks: string[], wanted: string[], log: (line: string) => void): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "plan-base-"));
-  const removeWorktree = await checkoutBase(projectDir, base, join(scratch, "tree"), log);
   try {
-    log(`synthesizing the base ${base}`);
-    const baseOut = join(scratch, "cdktf.out");
-    await synthApp(join(scratch, "tree"), baseOut);
-    const markdownFile = join(projectDir, PLAN_DIFF_MARKDOWN);
-    const workDir = dirname(markdownFile);
-    rmSync(workDir, { recursive: true, force: true });
-    const diffs = await compareSynthesized(baseOut, outdir, workDir, { log, stacks: wanted });
-    writeFileSync(markdownFile, renderDiffMarkdown(diffs, base));
-    writeFileSync(join(workDir, "plan-diff.json"), JSON.stringify(diffs, null, 2));
-    console.log(renderDiffText(diffs, base));
-    console.log(`\nMarkdown for the pull request: ${markdownFile}\n`);
+    const checkout = await checkoutBase(projectDir, base, join(scratch, "tree"), log);
+    try {
+      log(`synthesizing the base ${base}`);
+      const baseOut = join(scratch, "cdktf.out");
+      const baseStacks = await synthApp(checkout.appDir, baseOut);
+      checkStacks(wanted, [...new Set([...stacks, ...baseStacks])]);
+      const markdownFile = join(projectDir, PLAN_DIFF_MARKDOWN);
+      const workDir = dirname(markdownFile);
+      rmSync(workDir, { recursive: true, force: true });
+      const diffs = await compareSynthesized(baseOut, outdir, workDir, { log, stacks: wanted });
+      writeFileSync(markdownFile, renderDiffMarkdown(diffs, base));
+      writeFileSync(join(workDir, "plan-diff.json"), JSON.stringify(diffs, null, 2));
+      console.log(renderDiffText(diffs, base));
+      console.log(`\nMarkdown for the pull request: ${markdownFile}\n`);
+    } finally {
+      await checkout.remove();
+    }
   } finally {
-    await removeWorktree();
     rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { CheckovResult } from "./checkov";
-import { isPlaceholder } from "./seeded-state";
+import { PlaceholderNames, placeholderOrigin } from "./seeded-state";
 import { SynthJson, actionName, constructOf, describeActions, rolloutOf } from "./summary";
 
 /**
@@ -82,7 +82,13 @@ export const MAX_ATTRIBUTES_PER_RESOURCE = 25;
 const MAX_VALUE_CHARS = 120;
 
 /** Reads the working tree's plan against the base's seeded state, or a stack's plan of its own (added or removed). */
-export function diffStack(stack: string, status: StackDiff["status"], plan: ComparedPlan, synth: { head?: SynthJson; base?: SynthJson }): StackDiff {
+export function diffStack(
+  stack: string,
+  status: StackDiff["status"],
+  plan: ComparedPlan,
+  synth: { head?: SynthJson; base?: SynthJson },
+  names: PlaceholderNames = new Map(),
+): StackDiff {
   const actions: Record<string, number> = {};
   const resources: ResourceDiff[] = [];
   for (const change of plan.resource_changes ?? []) {
@@ -91,7 +97,7 @@ export function diffStack(stack: string, status: StackDiff["status"], plan: Comp
     if (action === "no-op" || action === "read") continue;
     actions[action] = (actions[action] ?? 0) + 1;
     const construct = constructOf(stack, (action === "delete" ? synth.base : synth.head) ?? {}, change.type, change.name);
-    const attributes = action === "update" || action === "replace" ? attributeChanges(change.change, change.replace_paths ?? []) : [];
+    const attributes = action === "update" || action === "replace" ? attributeChanges(change.change, change.replace_paths ?? [], names) : [];
     resources.push({ address: change.address, type: change.type, construct, action: action as ResourceDiff["action"], attributes });
   }
   const order = ["replace", "delete", "update", "create"];
@@ -111,16 +117,25 @@ export function comparePolicy(tool: string, base: CheckovResult[], head: Checkov
 type Change = NonNullable<ComparedPlan["resource_changes"]>[number]["change"];
 
 /** The leaves that differ between before and after, with secrets and values known only after apply shown as such. */
-export function attributeChanges(change: Change, replacePaths: Array<Array<string | number>>): AttributeChange[] {
+export function attributeChanges(change: Change, replacePaths: Array<Array<string | number>>, names: PlaceholderNames = new Map()): AttributeChange[] {
   const out: AttributeChange[] = [];
-  const forces = (steps: Array<string | number>) => replacePaths.some((p) => p.every((step, i) => String(step) === String(steps[i])));
-  const walk = (before: unknown, after: unknown, unknown: unknown, sensitive: unknown, steps: Array<string | number>, inJson: string[]) => {
+  // A path forces the replacement when it and a replace path lie on one branch (either holds the other).
+  const forces = (steps: Array<string | number>) =>
+    replacePaths.some((p) => p.slice(0, steps.length).every((step, i) => String(step) === String(steps[i])));
+  const show = (value: unknown) => showValue(value, names);
+  /** `steps`: the path from the resource; `documents`: where in it JSON documents held as strings begin. */
+  const walk = (before: unknown, after: unknown, unknown: unknown, sensitive: unknown, steps: Array<string | number>, documents: number[]) => {
+    const leaf = (b: string, a: string) => {
+      // Inside a document, the attribute that holds it is what terraform can replace the resource for.
+      const attribute = documents.length ? steps.slice(0, documents[0]) : steps;
+      out.push({ path: pathOf(steps, documents), before: b, after: a, forcesReplacement: forces(attribute) });
+    };
     if (sensitive === true) {
-      if (JSON.stringify(before) !== JSON.stringify(after) || unknown === true) out.push(leaf(steps, inJson, "(sensitive)", "(sensitive, changed)", forces(steps)));
+      if (JSON.stringify(before) !== JSON.stringify(after) || unknown === true) leaf("(sensitive)", "(sensitive, changed)");
       return;
     }
     if (unknown === true) {
-      out.push(leaf(steps, inJson, show(before), KNOWN_AFTER_APPLY, forces(steps)));
+      leaf(show(before), KNOWN_AFTER_APPLY);
       return;
     }
     if (isContainer(before) || isContainer(after)) {
@@ -128,7 +143,7 @@ export function attributeChanges(change: Change, replacePaths: Array<Array<strin
         ? [...Array(Math.max(lengthOf(before), lengthOf(after))).keys()]
         : [...new Set([...Object.keys((before as object) ?? {}), ...Object.keys((after as object) ?? {})])].sort();
       for (const key of keys) {
-        walk(member(before, key), member(after, key), member(unknown, key), member(sensitive, key), [...steps, key], inJson);
+        walk(member(before, key), member(after, key), member(unknown, key), member(sensitive, key), [...steps, key], documents);
       }
       return;
     }
@@ -136,21 +151,20 @@ export function attributeChanges(change: Change, replacePaths: Array<Array<strin
     const [beforeJson, afterJson] = [jsonDocument(before), jsonDocument(after)];
     if (beforeJson !== undefined && afterJson !== undefined) {
       // A policy or dashboard held as a string: compare the documents, not their text.
-      walk(beforeJson, afterJson, undefined, undefined, [], [...inJson, pathOf(steps, [])]);
+      walk(beforeJson, afterJson, undefined, undefined, steps, [...documents, steps.length]);
       return;
     }
-    out.push(leaf(steps, inJson, show(before), show(after), forces(steps)));
+    leaf(show(before), show(after));
   };
   walk(change.before, change.after, change.after_unknown, mergeMarks(change.before_sensitive, change.after_sensitive), [], []);
   return out;
 }
 
-function leaf(steps: Array<string | number>, inJson: string[], before: string, after: string, forcesReplacement: boolean): AttributeChange {
-  return { path: pathOf(steps, inJson), before, after, forcesReplacement };
-}
-
-function pathOf(steps: Array<string | number>, inJson: string[]): string {
-  return [...inJson, steps.join(".")].filter(Boolean).join("{json}.") || "(value)";
+/** "policy{json}.Statement.0.Action": the steps, with `{json}` where a JSON document held in a string begins. */
+function pathOf(steps: Array<string | number>, documents: number[]): string {
+  const parts = steps.map(String);
+  for (const at of [...documents].reverse()) parts.splice(at, 0, "{json}");
+  return parts.join(".").replace(/\.\{json\}/g, "{json}") || "(value)";
 }
 
 /** Sensitive in either plan counts: a value that stops being sensitive is still not shown. */
@@ -187,10 +201,14 @@ function jsonDocument(value: unknown): object | undefined {
   }
 }
 
-/** A value for a review: short ones as JSON, long ones by size and digest, AWS-assigned placeholders as such. */
-export function show(value: unknown): string {
+/**
+ * A value for a review: short ones as JSON, long ones by size and digest, and a placeholder of the seeded state as
+ * the AWS-assigned value it stands for ("id of aws_security_group.x"), when `names` knows it.
+ */
+export function showValue(value: unknown, names: PlaceholderNames = new Map()): string {
   if (value === undefined) return "(none)";
-  if (isPlaceholder(value)) return "(assigned by AWS)";
+  const origin = placeholderOrigin(value, names);
+  if (origin !== undefined) return origin ? `(${origin.attribute} of ${origin.address}, assigned by AWS)` : "(assigned by AWS)";
   const text = JSON.stringify(value);
   if (text.length <= MAX_VALUE_CHARS) return text;
   const raw = typeof value === "string" ? value : text;
@@ -200,11 +218,11 @@ export function show(value: unknown): string {
 export function renderDiffText(diffs: StackDiff[], base: string): string {
   const lines: string[] = [`Changes against ${base}:`];
   for (const diff of diffs) {
-    lines.push("", `Stack "${diff.stack}"${statusNote(diff)}: ${describeActions(diff.actions)}`);
+    lines.push("", `Stack "${diff.stack}": ${headline(diff)}`);
     if (diff.rollout.length) lines.push("  What rolls, in this order:", ...diff.rollout.map((note, i) => `    ${i + 1}. ${note}`));
     lines.push(...policyLines(diff).map((line) => `  ${line}`));
     for (const resource of diff.resources) {
-      lines.push(`  ${SYMBOLS[resource.action]} ${resource.address} (${resource.construct})`);
+      lines.push(`  ${symbol(diff, resource)} ${resource.address} (${resource.construct})`);
       const { shown, hidden, assigned } = attributeRows(resource);
       for (const a of shown) lines.push(`      ${a.path}: ${a.before} -> ${a.after}${a.forcesReplacement ? "  # forces replacement" : ""}`);
       if (hidden) lines.push(`      ... and ${hidden} more`);
@@ -214,23 +232,30 @@ export function renderDiffText(diffs: StackDiff[], base: string): string {
   return lines.join("\n");
 }
 
-/** GitHub rejects a comment over 65536 characters; the rest is cut with a pointer to the full file. */
+/** GitHub rejects a comment over 65536 characters; past this, whole stacks are left out, with a pointer to the file. */
 export const MAX_MARKDOWN_CHARS = 60_000;
+/** Starts the Markdown, so a workflow finds its own comment again to edit it. */
+export const PLAN_DIFF_MARKER = "<!-- cdktf-kubeadm-aws plan-diff -->";
 
 export function renderDiffMarkdown(diffs: StackDiff[], base: string): string {
-  const sections = diffs.map((diff) => {
-    const lines = [`### \`${diff.stack}\`${statusNote(diff)}: ${describeActions(diff.actions)}`, ""];
+  /** What a reviewer needs first: the headline, what rolls, and the policy findings. */
+  const brief = (diff: StackDiff) => {
+    const lines = [`### ${code(diff.stack)}: ${escapeMarkdown(headline(diff))}`, ""];
     if (diff.rollout.length) lines.push("**What rolls, in this order:**", "", ...diff.rollout.map((note, i) => `${i + 1}. ${escapeMarkdown(note)}`), "");
     const policy = policyLines(diff);
     if (policy.length) lines.push(...policy.map((line) => `- ${escapeMarkdown(line)}`), "");
+    return lines;
+  };
+  const sections = diffs.map((diff) => {
+    const lines = brief(diff);
     if (diff.resources.length) {
       lines.push("| | resource | construct |", "| --- | --- | --- |");
-      for (const r of diff.resources) lines.push(`| ${SYMBOLS[r.action]} ${r.action} | ${code(r.address)} | ${code(r.construct)} |`);
+      for (const r of diff.resources) lines.push(`| ${symbol(diff, r)} ${diff.status === "removed" ? "left in AWS" : r.action} | ${code(r.address)} | ${code(r.construct)} |`);
       lines.push("");
     }
     for (const r of diff.resources.filter((resource) => resource.attributes.length)) {
       const { shown, hidden, assigned } = attributeRows(r);
-      lines.push(`<details><summary>${SYMBOLS[r.action]} <code>${escapeHtml(r.address)}</code>: ${r.attributes.length} attribute(s)</summary>`, "");
+      lines.push(`<details><summary>${symbol(diff, r)} <code>${escapeHtml(r.address)}</code>: ${r.attributes.length} attribute(s)</summary>`, "");
       if (shown.length) {
         lines.push("| attribute | before | after |", "| --- | --- | --- |");
         for (const a of shown) lines.push(`| ${code(a.path)}${a.forcesReplacement ? " (forces replacement)" : ""} | ${code(a.before)} | ${code(a.after)} |`);
@@ -243,21 +268,41 @@ export function renderDiffMarkdown(diffs: StackDiff[], base: string): string {
     return lines.join("\n");
   });
   const changed = diffs.filter((d) => d.resources.length).length;
-  const header = [`## Offline plan against \`${escapeMarkdown(base)}\``, "", `${changed} of ${diffs.length} stack(s) change. Planned offline, with no AWS account: values AWS assigns show as "(assigned by AWS)".`, ""];
-  let markdown = [...header, ...sections].join("\n");
+  const header = [
+    PLAN_DIFF_MARKER,
+    `## Offline plan against ${code(base)}`,
+    "",
+    `${changed} of ${diffs.length} stack(s) change. Planned offline, with no AWS account: values AWS assigns show as "assigned by AWS".`,
+    "",
+  ].join("\n");
+  // Whole sections, so no table or <details> is left open; once they no longer fit, each stack's brief alone.
+  const briefs = diffs.map((diff) => [...brief(diff), "_Resources left out: too long for a comment. The full comparison is the job's plan-diff.md artifact._", ""].join("\n"));
+  let markdown = header;
+  let full = true;
+  for (const [i, section] of sections.entries()) {
+    const rest = briefs.slice(i + 1).reduce((n, b) => n + b.length + 1, 0);
+    full = full && markdown.length + section.length + 1 + rest <= MAX_MARKDOWN_CHARS;
+    markdown += `\n${full ? section : briefs[i]}`;
+  }
   if (markdown.length > MAX_MARKDOWN_CHARS) {
-    const note = `\n\n_Cut at ${MAX_MARKDOWN_CHARS} characters: the full comparison is in the job's plan-diff.md._\n`;
-    markdown = markdown.slice(0, MAX_MARKDOWN_CHARS - note.length) + note;
+    markdown = `${header}\n_Too long for a comment, even stack by stack in brief: the full comparison is the job's plan-diff.md artifact._\n`;
   }
   return markdown;
 }
 
 const SYMBOLS: Record<ResourceDiff["action"], string> = { create: "+", delete: "-", update: "~", replace: "-/+" };
 
-function statusNote(diff: StackDiff): string {
-  if (diff.status === "added") return " (new stack)";
-  if (diff.status === "removed") return " (removed from the app: cdktf deploy leaves its resources; destroy them with cdktf destroy on the base first)";
-  return "";
+function symbol(diff: StackDiff, resource: ResourceDiff): string {
+  return diff.status === "removed" ? "!" : SYMBOLS[resource.action];
+}
+
+/** What happens to the stack, in a line. */
+function headline(diff: StackDiff): string {
+  if (diff.status === "removed") {
+    const count = diff.resources.length;
+    return `removed from the app. cdktf deploy does not destroy a stack it no longer has: its ${count} resource(s) stay in AWS until \`cdktf destroy ${diff.stack}\` runs on the base`;
+  }
+  return `${diff.status === "added" ? "new stack: " : ""}${describeActions(diff.actions)}`;
 }
 
 function policyLines(diff: StackDiff): string[] {
@@ -285,8 +330,9 @@ function code(text: string): string {
   return `${fence}${fence.length > 1 ? " " : ""}${cell}${fence.length > 1 ? " " : ""}${fence}`;
 }
 
+/** Plain text in Markdown: no emphasis, links, HTML, tables or @mentions out of names in it. */
 function escapeMarkdown(text: string): string {
-  return text.replace(/([\\|*_<>[\]])/g, "\\$1");
+  return text.replace(/([\\|*_<>[\]`@#])/g, "\\$1");
 }
 
 function escapeHtml(text: string): string {

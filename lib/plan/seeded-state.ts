@@ -58,8 +58,7 @@ export function seededState(plan: PlannedChanges, schemas: ProviderSchemas, prev
   const previousAttributes = new Map<string, unknown>();
   for (const resource of previous?.resources ?? []) {
     for (const instance of resource.instances as Array<{ index_key?: string | number; attributes: unknown }>) {
-      const index = instance.index_key === undefined ? "" : `[${JSON.stringify(instance.index_key)}]`;
-      previousAttributes.set(`${resource.type}.${resource.name}${index}`, instance.attributes);
+      previousAttributes.set(instanceAddress(resource.type as string, resource.name as string, instance.index_key), instance.attributes);
     }
   }
   const providerKeys = new Map((plan.configuration?.root_module?.resources ?? []).map((r) => [r.address, r.provider_config_key ?? ""]));
@@ -69,7 +68,7 @@ export function seededState(plan: PlannedChanges, schemas: ProviderSchemas, prev
     if (change.mode !== "managed" || deleted) continue;
     const schema = schemas.provider_schemas[change.provider_name]?.resource_schemas[change.type];
     if (!schema) throw new Error(`no schema for ${change.type} in ${change.provider_name}: cannot seed the base state`);
-    const address = change.address.replace(/\[[^\]]*\]$/, "");
+    const address = `${change.type}.${change.name}`;
     const resource = resources.get(address) ?? {
       mode: "managed",
       type: change.type,
@@ -82,19 +81,27 @@ export function seededState(plan: PlannedChanges, schemas: ProviderSchemas, prev
       schema_version: schema.version,
       attributes: known(change.change.after, change.change.after_unknown, { block: schema.block }, change.address, previousAttributes.get(change.address)),
       // As the configuration marks them: a state that differs only in marks would plan an update.
-      sensitive_attributes: sensitivePaths(change.change.after_sensitive),
+      sensitive_attributes: sensitivePaths(change.change.after_sensitive, { block: schema.block }),
     });
     resources.set(address, resource);
   }
   return { version: 4, terraform_version: plan.terraform_version ?? "1.11.0", serial: 1, lineage: "offline-plan-base", outputs: {}, resources: [...resources.values()] };
 }
 
-/** The paths a plan's `after_sensitive` marks, as a state's `sensitive_attributes` lists them. */
-function sensitivePaths(marks: unknown, steps: object[] = []): object[][] {
+/**
+ * The paths a plan's `after_sensitive` marks, as a state's `sensitive_attributes` lists them: a map's key is an
+ * index step with a string, an attribute's name a get_attr step.
+ */
+function sensitivePaths(marks: unknown, node: SchemaNode, steps: object[] = []): object[][] {
   if (marks === true) return [steps];
-  if (Array.isArray(marks)) return marks.flatMap((inner, i) => sensitivePaths(inner, [...steps, { type: "index", value: { value: i, type: "number" } }]));
+  if (Array.isArray(marks)) {
+    return marks.flatMap((inner, i) => sensitivePaths(inner, element(node), [...steps, { type: "index", value: { value: i, type: "number" } }]));
+  }
   if (marks && typeof marks === "object") {
-    return Object.entries(marks).flatMap(([key, inner]) => sensitivePaths(inner, [...steps, { type: "get_attr", value: key }]));
+    const isMap = node !== undefined && "type" in node && Array.isArray(node.type) && node.type[0] === "map";
+    return Object.entries(marks).flatMap(([key, inner]) =>
+      sensitivePaths(inner, child(node, key), [...steps, isMap ? { type: "index", value: { value: key, type: "string" } } : { type: "get_attr", value: key }]),
+    );
   }
   return [];
 }
@@ -149,7 +156,7 @@ function child(node: SchemaNode, key: string): SchemaNode {
  * the provider's checks of arguments that reference it (a zone id has at most 32 characters). EC2 ids start with their
  * kind's prefix and ARNs are ARN-shaped, because the provider validates those too.
  */
-const PLACEHOLDER = /offline[0-9a-f]{12}/;
+const PLACEHOLDER = /offline([0-9a-f]{12})/;
 const EC2_ID_PREFIXES: Record<string, string> = {
   aws_default_security_group: "sg-",
   aws_eip: "eipalloc-",
@@ -171,9 +178,39 @@ const EC2_ID_ATTRIBUTES: Array<[RegExp, string]> = [
   [/^subnet_id$/, "subnet-"],
 ];
 
-/** Whether a string is (or holds) a placeholder of a value known only after the base's apply. */
-export function isPlaceholder(value: unknown): boolean {
-  return typeof value === "string" && PLACEHOLDER.test(value);
+function placeholderDigest(path: string): string {
+  return createHash("sha256").update(path).digest("hex").slice(0, 12);
+}
+
+/** Where placeholders come from: digest to the resource and attribute whose AWS-assigned value they stand for. */
+export type PlaceholderNames = Map<string, { readonly address: string; readonly attribute: string }>;
+
+/** The origins of every placeholder a state can hold: each of its attribute paths, by digest. */
+export function placeholderNames(state: TerraformState): PlaceholderNames {
+  const names: PlaceholderNames = new Map();
+  const visit = (value: unknown, address: string, steps: string[]) => {
+    if (steps.length) names.set(placeholderDigest(`${address}.${steps.join(".")}`), { address, attribute: steps.join(".") });
+    if (value && typeof value === "object") for (const [key, inner] of Object.entries(value)) visit(inner, address, [...steps, key]);
+  };
+  for (const resource of state.resources) {
+    for (const instance of resource.instances as Array<{ index_key?: string | number; attributes: unknown }>) {
+      visit(instance.attributes, instanceAddress(resource.type as string, resource.name as string, instance.index_key), []);
+    }
+  }
+  return names;
+}
+
+/**
+ * undefined when the value is no placeholder; else the resource and attribute it stands for, or null when `names`
+ * does not know it.
+ */
+export function placeholderOrigin(value: unknown, names: PlaceholderNames): { address: string; attribute: string } | null | undefined {
+  const digest = typeof value === "string" ? PLACEHOLDER.exec(value)?.[1] : undefined;
+  return digest === undefined ? undefined : (names.get(digest) ?? null);
+}
+
+function instanceAddress(type: string, name: string, index?: string | number): string {
+  return `${type}.${name}${index === undefined ? "" : `[${JSON.stringify(index)}]`}`;
 }
 
 /**
@@ -189,7 +226,7 @@ function placeholder(node: SchemaNode, path: string): unknown {
   if (node.optionalComputed && attribute !== "id") return zeroValue(kind);
   switch (kind) {
     case "string": {
-      const name = `offline${createHash("sha256").update(path).digest("hex").slice(0, 12)}`;
+      const name = `offline${placeholderDigest(path)}`;
       if (attribute === "arn" || attribute.endsWith("_arn")) return `arn:aws:offline:eu-west-1:${PLACEHOLDER_ACCOUNT_ID}:${name}`;
       const type = path.split(".")[0];
       const prefix = attribute === "id" ? EC2_ID_PREFIXES[type] : EC2_ID_ATTRIBUTES.find(([pattern]) => pattern.test(attribute))?.[1];
