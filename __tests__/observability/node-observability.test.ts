@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { controlPlaneImage } from "../helpers/control-plane-fixture";
 import { LocalEtcdCluster } from "../helpers/etcd-cluster";
@@ -51,13 +51,34 @@ describe("log shipper on a control-plane node", () => {
     const stream = (group: string, source: string) => readFileSync(join(box.state, "logs", `_k8s_prod_${group}`, `${node.instanceId}_${source}`), "utf8");
     expect(stream("bootstrap", "bootstrap")).toBe("1764300000000 kubeadm-aws-bootstrap.service: step=install-packages status=started\n1764300001000 cloud-final.service: hi\n");
     expect(stream("audit", "audit").split("\n").filter(Boolean).map((l) => JSON.parse(l.slice(l.indexOf(" ") + 1)).verb)).toEqual(["create", "get", "patch", "delete"]);
-    expect(box.calls(/journalctl --follow --output=json --cursor-file=.*bootstrap\.cursor --unit kubeadm-aws-bootstrap\.service/)).toHaveLength(1);
+    // One follower per journal source, each resuming from its own cursor (the whole list shows on failure).
+    expect(box.calls(/ journalctl /).sort()).toEqual([
+      expect.stringMatching(/journalctl --follow --output=json --cursor-file=\S*\/bootstrap\.cursor --unit kubeadm-aws-bootstrap\.service /),
+      expect.stringMatching(/journalctl --follow --output=json --cursor-file=\S*\/system\.cursor --unit kubelet\.service /),
+    ]);
 
     // After a restart, file offsets hold: nothing is sent twice.
     const again = box.runDetached(node, ["/usr/bin/python3", join(node.root, "opt/kubeadm-aws/bin/log-shipper.py"), config], { ...env, FAKE_JOURNAL: "" });
     await wait(1200);
     again.kill();
     expect(stream("audit", "audit").split("\n").filter(Boolean)).toHaveLength(4);
+  }, 30_000);
+
+  it("sends what it holds when systemd stops it, before its next batch is due", async () => {
+    const { box, node } = nodeWithBundle();
+    const audit = join(node.root, "var/log/kubernetes/audit/audit.log");
+    mkdirSync(join(node.root, "var/log/kubernetes/audit"), { recursive: true });
+    writeFileSync(audit, '{"kind":"Event","verb":"list"}\n');
+    const config = join(node.root, "etc/kubeadm-aws/log-sources.json");
+    const shipper = box.runDetached(node, ["/usr/bin/python3", join(node.root, "opt/kubeadm-aws/bin/log-shipper.py"), config], { FAKE_JOURNAL: "", LOG_FLUSH_SECONDS: "600", LOG_POLL_SECONDS: "0.1" });
+    const streamFile = join(box.state, "logs", "_k8s_prod_audit", `${node.instanceId}_audit`);
+    const offsets = join(node.root, "var/lib/kubeadm-aws/logs/audit.offsets");
+    for (let i = 0; i < 100 && !existsSync(offsets); i++) await wait(100); // read, not yet sent
+    expect(existsSync(streamFile)).toBe(false);
+    const exited = new Promise((resolve) => shipper.on("exit", resolve));
+    shipper.kill("SIGTERM");
+    await exited;
+    expect(readFileSync(streamFile, "utf8")).toMatch(/^\d+ \{"kind":"Event","verb":"list"\}\n$/);
   }, 30_000);
 
   it("starts before kubeadm runs, so a node that never joins still ships its bootstrap log", async () => {

@@ -11,6 +11,7 @@ resumes where it stopped. Standard library only: python3 ships with Ubuntu.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -110,6 +111,7 @@ def follow_files(source, stream):
     except (OSError, ValueError):
         offsets = {}
     inodes = {}  # path -> the inode last read there
+    saved = dict(offsets)
     while True:
         for pattern in source["files"]:
             for path in sorted(glob.glob(ROOT + pattern)):
@@ -136,9 +138,18 @@ def follow_files(source, stream):
                 for raw in data[:complete].splitlines():
                     stream.add(int(time.time() * 1000), raw.decode("utf-8", "replace"))
                 offsets[key] = offset + complete
-        with open(offsets_file, "w") as f:
-            json.dump(offsets, f)
+        if offsets != saved:
+            save_atomically(offsets_file, offsets)
+            saved = dict(offsets)
         time.sleep(POLL_SECONDS)
+
+
+def save_atomically(path, value):
+    """A stop between truncate and write would lose every offset, and a restart would send every file again."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as f:
+        json.dump(value, f)
+    os.replace(temporary, path)
 
 
 def flusher(streams):
@@ -163,6 +174,8 @@ def main():
         follow = follow_journal if "units" in source else follow_files
         threads.append(threading.Thread(target=follow, args=(source, stream), daemon=True))
     threads.append(threading.Thread(target=flusher, args=(streams,), daemon=True))
+    # systemd stops the shipper with SIGTERM: exit through the flush below, so the last batch is not lost.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     for thread in threads:
         thread.start()
     log(f"shipping {', '.join(s['name'] for s in config['sources'])} as {instance}")
