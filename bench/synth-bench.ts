@@ -19,7 +19,7 @@ function trivialApp(): string {
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { target: "ES2022", module: "commonjs", strict: true, skipLibCheck: true }, "ts-node": { swc: true } }));
   writeFileSync(
     join(dir, "cdktf.json"),
-    JSON.stringify({ language: "typescript", app: "node --require ts-node/register/transpile-only main.ts", sendCrashReports: "false" }),
+    JSON.stringify({ language: "typescript", app: `node --require ${join(ROOT, "lib/app/register.js")} main.ts`, sendCrashReports: "false" }),
   );
   writeFileSync(
     join(dir, "main.ts"),

@@ -1,9 +1,11 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256 } from "../../lib/bootstrap/tar";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 import { controlPlaneImage } from "../helpers/control-plane-fixture";
-import { Sandbox, SandboxNode, sandboxBundle } from "../helpers/sandbox";
+import { NodeBundle } from "../../lib/bootstrap/user-data";
+import { Sandbox, SandboxNode, editedBundle, sandboxBundle } from "../helpers/sandbox";
 
 /**
  * roll-control-plane.sh's orchestration on three booted control-plane nodes,
@@ -15,6 +17,11 @@ import { Sandbox, SandboxNode, sandboxBundle } from "../helpers/sandbox";
  */
 
 const ROLLOUT = "/k8s/prod/control-plane/rollout";
+const openssl = (args: string[]) => {
+  const result = spawnSync("openssl", args, { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${result.stderr}`);
+  return result.stdout;
+};
 const CALICO_MANIFEST = "# calico manifest stand-in\n";
 const image = (options: ControlPlaneOptions = {}) => controlPlaneImage(options, { calicoSha256: sha256(CALICO_MANIFEST) });
 /** Gates that pass and a snapshot that is recorded: what real etcd and a real API decide elsewhere. */
@@ -37,8 +44,8 @@ async function bootedCluster(): Promise<{ box: Sandbox; nodes: SandboxNode[] }> 
 }
 
 /** Publishes a bundle as Terraform does: the object, then the parameter that names it. */
-function publish(box: Sandbox, options: ControlPlaneOptions): string {
-  const bundle = sandboxBundle(image(options).bundle);
+function publish(box: Sandbox, options: ControlPlaneOptions, edit: (bundle: NodeBundle) => NodeBundle = (b) => b): string {
+  const bundle = edit(sandboxBundle(image(options).bundle));
   box.putObject(bundle.key, bundle.archive);
   box.putParameter(`${ROLLOUT}/bundle`, `${bundle.key} ${bundle.sha256}`);
   return bundle.key;
@@ -131,6 +138,76 @@ describe("control-plane rollout in a sandbox", () => {
       "systemctl restart kubelet",
     ]);
     expect(readFileSync(join(nodes[0].root, "etc/kubeadm-aws/node.env"), "utf8")).toContain("KUBERNETES_PATCH_VERSION='1.35.5'");
+  }, 120_000);
+
+  it("issues the apiserver certificate again when the bundle changes its names (apiServer.certSANs), and only then", async () => {
+    const { box, nodes } = await bootedCluster();
+    const certificate = (node: SandboxNode) => join(node.root, "etc/kubernetes/pki/apiserver.crt");
+    const names = (node: SandboxNode) =>
+      openssl(["x509", "-noout", "-ext", "subjectAltName", "-in", certificate(node)]).split("\n")[1].trim().split(", ").sort();
+    const publicKey = (args: string[]) => openssl([...args, "-pubout"]);
+    const booted = nodes.map(names);
+    expect(booted[0]).not.toContain("DNS:api.example.com");
+
+    publish(box, { apiServer: { certSANs: ["api.example.com", "203.0.113.10"] } });
+    for (const node of nodes) expect(await roll(box, node)).toMatchObject({ code: 0 });
+    nodes.forEach((node, i) => {
+      // The new names, and every name the node's certificate had (its own name and address among them).
+      expect(names(node)).toEqual([...booted[i], "DNS:api.example.com", "IP Address:203.0.113.10"].sort());
+      expect(names(node)).toContain(`DNS:${node.hostname}`);
+      const key = join(node.root, "etc/kubernetes/pki/apiserver.key");
+      expect(statSync(key).mode & 0o777).toBe(0o600);
+      expect(publicKey(["pkey", "-in", key])).toBe(publicKey(["x509", "-noout", "-pubkey", "-in", certificate(node)]));
+    });
+    expect(box.calls(/kubeadm init phase certs apiserver/)).toHaveLength(3);
+
+    // Another change, the same names: the certificate stays as it is.
+    const issued = readFileSync(certificate(nodes[0]), "utf8");
+    publish(box, { apiServer: { certSANs: ["api.example.com", "203.0.113.10"] }, scheduler: { extraArgs: { v: "2" } } });
+    const again = await roll(box, nodes[0]);
+    expect(again).toMatchObject({ code: 0 });
+    expect(again.output).not.toContain("the apiserver certificate gets");
+    expect(readFileSync(certificate(nodes[0]), "utf8")).toBe(issued);
+    // Nothing of the scratch directory is left: it held a copy of the CA key.
+    expect(existsSync(join(nodes[0].root, "var/lib/kubeadm-aws/run/apiserver-certificate"))).toBe(false);
+  }, 120_000);
+
+  it("stores a new kubelet and kube-proxy configuration in the cluster before and after kubeadm upgrade apply, and restarts kube-proxy only when its own changed", async () => {
+    const { box, nodes } = await bootedCluster();
+    const [n0, n1, n2] = nodes;
+    const configMap = (name: string, key: string) => JSON.parse(box.file(`cluster/objects/ConfigMap_${name}`)).data[key] as string;
+    expect(configMap("kubelet-config", "kubelet")).toMatch(/^podPidsLimit: 4096$/m);
+    // What a later version of this library might render: a lower PID limit, and a kube-proxy setting.
+    const initFile = "/etc/kubeadm-aws/kubeadm/init.yaml";
+    const bundle = publish(box, {}, (b) =>
+      editedBundle(b, initFile, (c) => c.replace("podPidsLimit: 4096", "podPidsLimit: 2048").replace("mode: iptables\n", "mode: iptables\niptables:\n  syncPeriod: 45s\n")),
+    );
+    const before = box.calls().length;
+    for (const node of nodes) expect(await roll(box, node)).toMatchObject({ code: 0 });
+    const steps = box.calls().slice(before).filter((c) => /kubeadm (init phase|upgrade)|rollout restart/.test(c));
+    expect(steps.map((c) => c.replace(/ --(kubeconfig|config) \S+/g, ""))).toEqual([
+      `${n0.instanceId} kubeadm init phase upload-config kubelet`,
+      `${n0.instanceId} kubeadm upgrade apply v1.35.4 --yes`,
+      `${n0.instanceId} kubeadm init phase addon kube-proxy`,
+      `${n0.instanceId} kubectl -n kube-system rollout restart daemonset kube-proxy`,
+      `${n0.instanceId} kubeadm init phase certs apiserver`,
+      `${n1.instanceId} kubeadm upgrade node`,
+      `${n1.instanceId} kubeadm init phase certs apiserver`,
+      `${n2.instanceId} kubeadm upgrade node`,
+      `${n2.instanceId} kubeadm init phase certs apiserver`,
+    ]);
+    expect(configMap("kubelet-config", "kubelet")).toMatch(/^podPidsLimit: 2048$/m);
+    expect(configMap("kubelet-config", "kubelet")).not.toMatch(/\$\{/);
+    expect(configMap("kube-proxy", "config.conf")).toMatch(/^iptables:\n {2}syncPeriod: 45s$/m);
+    expect(status(box)).toMatchObject({ state: "rolled", bundle });
+
+    // Another change that leaves kube-proxy's configuration as it is: its pods stay.
+    const next = box.calls().length;
+    publish(box, { scheduler: { extraArgs: { v: "2" } } }, (b) =>
+      editedBundle(b, initFile, (c) => c.replace("podPidsLimit: 4096", "podPidsLimit: 2048").replace("mode: iptables\n", "mode: iptables\niptables:\n  syncPeriod: 45s\n")),
+    );
+    expect(await roll(box, n0)).toMatchObject({ code: 0 });
+    expect(box.calls().slice(next).filter((c) => /phase addon kube-proxy|rollout restart/.test(c))).toEqual([expect.stringContaining("kubeadm init phase addon kube-proxy")]);
   }, 120_000);
 
   it("refuses a bundle of another minor before it changes anything: a minor changes by replacing nodes", async () => {

@@ -47,7 +47,13 @@ function withSandboxEnvironment(env: string, overrides: Record<string, string> =
  * as addNode gives the environment of user data. A new archive, so a new checksum and key.
  */
 export function sandboxBundle(bundle: NodeBundle): NodeBundle {
-  const files = bundle.files.map((f) => (f.path === NODE_FILES.bundleEnvFile ? { ...f, content: withSandboxEnvironment(f.content) } : f));
+  return editedBundle(bundle, NODE_FILES.bundleEnvFile, withSandboxEnvironment);
+}
+
+/** The bundle with one file edited, packed and named as Terraform would upload it: what a later version of this library might render. */
+export function editedBundle(bundle: NodeBundle, path: string, edit: (content: string) => string): NodeBundle {
+  if (!bundle.files.some((f) => f.path === path)) throw new Error(`the bundle has no ${path}`);
+  const files = bundle.files.map((f) => (f.path === path ? { ...f, content: edit(f.content) } : f));
   const archive = tarGz(files);
   const digest = sha256(archive);
   return { files, archive, sha256: digest, key: bundle.key.replace(bundle.sha256, digest) };

@@ -12,6 +12,8 @@ import { applyExceptions, readExceptions } from "../security/exceptions";
 import { findSecrets } from "../security/secret-scan";
 import { MAXIMAL_CONTROL_PLANE } from "../security/plan-under-review";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
+import { NodeBundle } from "../../lib/bootstrap/user-data";
+import { editedBundle } from "../helpers/sandbox";
 import { RolloutReport, ValidationReport, renderValidation } from "../../lib/operator/cluster-report";
 
 /**
@@ -590,12 +592,20 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       return result.output;
     };
     /** Publishes a bundle as Terraform does: the object, then the parameter that names it. */
-    const publish = (options: ControlPlaneOptions) => {
-      const image = controlPlaneImage({ ...version, ...options });
-      cluster.aws.putObject(image.bundle.key, image.bundle.archive);
-      cluster.aws.putParameter(`${ROLLOUT}/bundle`, `${image.bundle.key} ${image.bundle.sha256}`);
-      return image.bundle.key;
+    const publish = (options: ControlPlaneOptions, edit: (bundle: NodeBundle) => NodeBundle = (b) => b) => {
+      const bundle = edit(controlPlaneImage({ ...version, ...options }).bundle);
+      cluster.aws.putObject(bundle.key, bundle.archive);
+      cluster.aws.putParameter(`${ROLLOUT}/bundle`, `${bundle.key} ${bundle.sha256}`);
+      return bundle.key;
     };
+    /** What a later version of this library might render: a lower PID limit for the kubelets, a kube-proxy setting. */
+    const laterKubeletAndProxy = (bundle: NodeBundle) =>
+      editedBundle(bundle, "/etc/kubeadm-aws/kubeadm/init.yaml", (c) =>
+        c.replace("podPidsLimit: 4096", "podPidsLimit: 2048").replace("mode: iptables\n", "mode: iptables\niptables:\n  syncPeriod: 45s\n"),
+      );
+    // A new name for the API (certSANs), which the running apiservers' certificate must take, without a restart.
+    const NEW_NAME = "api.rollout.test";
+    const pidsLimit = async (node: ClusterNode) => /^podPidsLimit: (\d+)$/m.exec(await node.node.read("/var/lib/kubelet/config.yaml"))?.[1];
     /** The operator command, run as an operator would with the admin kubeconfig, on cp1 where the API answers. */
     const operator = async (...args: string[]) => {
       const cli = [process.execPath, require.resolve("ts-node/dist/bin.js"), "--transpile-only", join(__dirname, "../../lib/operator/cli.ts")];
@@ -615,12 +625,43 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
     it("reaches one node at a time: a snapshot first, then kubeadm-config and kubeadm upgrade apply on the first, kubeadm upgrade node on the next", async () => {
       expect(await verbosity(cp1)).toEqual([]);
-      const bundle = publish({ scheduler: { extraArgs: { v: "2" } } });
+      const byNewName = (node: ClusterNode) => httpsStatus(node, `https://${NEW_NAME}:6443/readyz`, ["--resolve", `${NEW_NAME}:6443:${node.node.ip}`]);
+      const servesNewName = (node: ClusterNode) =>
+        waitFor(`${node.node.name}'s apiserver serving a certificate for ${NEW_NAME}`, async () => ((await byNewName(node)) === "200" ? true : undefined), 120_000);
+      expect(await byNewName(cp1)).toMatch(/^tls: .*(no alternative certificate subject name matches|does not match)/);
+      expect([await pidsLimit(cp1), await pidsLimit(cp2)]).toEqual(["4096", "4096"]);
+      const bundle = publish({ scheduler: { extraArgs: { v: "2" } }, apiServer: { certSANs: [NEW_NAME] } }, laterKubeletAndProxy);
 
       const first = await roll(cp1);
-      expect(rolloutSteps(first)).toEqual(["fetch-bundle", "install-bundle", "install-packages", "snapshot", "kubeadm-config", "kubeadm-upgrade-apply", "record-cluster-bundle", "restart-kubelet", "wait-healthy"]);
+      expect(rolloutSteps(first)).toEqual([
+        "fetch-bundle",
+        "install-bundle",
+        "install-packages",
+        "snapshot",
+        "kubeadm-config",
+        "kubelet-config",
+        "kubeadm-upgrade-apply",
+        "kube-proxy",
+        "record-cluster-bundle",
+        "apiserver-certificate",
+        "restart-kubelet",
+        "wait-healthy",
+      ]);
+      expect(first).toContain(`the apiserver certificate gets the bundle's names:`);
       expect(await verbosity(cp1)).toEqual(["2"]);
       expect(await verbosity(cp2)).toEqual([]);
+      // The kubelet's configuration: in the cluster for nodes that join later, and on this node, whose kubelet restarted.
+      const kubeletConfig = await cp1.kubectlOk(["-n", "kube-system", "get", "configmap", "kubelet-config", "-o", "jsonpath={.data.kubelet}"]);
+      expect(kubeletConfig).toMatch(/^podPidsLimit: 2048$/m);
+      expect([await pidsLimit(cp1), await pidsLimit(cp2)]).toEqual(["2048", "4096"]);
+      // kube-proxy's, as kubeadm stores it, and its pods restarted to read it.
+      const proxyConfig = await cp1.kubectlOk(["-n", "kube-system", "get", "configmap", "kube-proxy", "-o", "jsonpath={.data.config\\.conf}"]);
+      expect(parse(proxyConfig)).toMatchObject({ kind: "KubeProxyConfiguration", mode: "iptables", iptables: { syncPeriod: "45s" } });
+      expect(first).toContain("kube-proxy's configuration changed; restarting its pods");
+      const restartedAt = await cp1.kubectlOk(["-n", "kube-system", "get", "daemonset", "kube-proxy", "-o", "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}"]);
+      expect(restartedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      await servesNewName(cp1);
+      expect(await byNewName(cp2)).toMatch(/^tls: /);
       expect(snapshots()).toEqual([expect.any(Number)]);
       expect(snapshots()[0]).toBeGreaterThan(0);
       // The cluster's ClusterConfiguration holds the change, so a replacement node joins with it.
@@ -631,8 +672,10 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
       const second = await roll(cp2);
       console.info(`rollout on ${minor}: first node ${stepSeconds(first)}; next node ${stepSeconds(second)}`);
-      expect(rolloutSteps(second)).toEqual(["fetch-bundle", "install-bundle", "install-packages", "kubeadm-upgrade-node", "restart-kubelet", "wait-healthy"]);
+      expect(rolloutSteps(second)).toEqual(["fetch-bundle", "install-bundle", "install-packages", "kubeadm-upgrade-node", "apiserver-certificate", "restart-kubelet", "wait-healthy"]);
       expect(await verbosity(cp2)).toEqual(["2"]);
+      expect(await pidsLimit(cp2)).toBe("2048");
+      await servesNewName(cp2);
       expect(snapshots()).toHaveLength(1);
       await apiReady(cp1);
       await apiReady(cp2);
@@ -642,7 +685,8 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
     it("waits while paused, or while the API is not ready through the load balancer, changing nothing; then goes on", async () => {
       const rolled = JSON.parse(cluster.aws.ssmValue(`${ROLLOUT}/status`)!).bundle as string;
-      const bundle = publish({ scheduler: { extraArgs: { v: "3" } } });
+      // Only the scheduler's flag changes: the certificate's names, the kubelet's and kube-proxy's configuration stay.
+      const bundle = publish({ scheduler: { extraArgs: { v: "3" } }, apiServer: { certSANs: [NEW_NAME] } }, laterKubeletAndProxy);
       // An operator pauses with the operator command, which the nodes obey.
       expect(await operator("pause", "change", "freeze")).toMatchObject({ code: 0, output: expect.stringContaining("Paused") });
       expect(await operator("pause")).toMatchObject({ code: 0, output: expect.stringContaining("Already paused: change freeze") });
@@ -678,6 +722,9 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
       const resumed = await roll(cp1);
       expect(rolloutSteps(resumed)).toContain("kubeadm-upgrade-apply");
+      // kubeadm issues and stores the same as before: nothing is swapped or restarted for nothing.
+      expect(resumed).not.toContain("the apiserver certificate gets");
+      expect(resumed).not.toContain("kube-proxy's configuration changed");
       expect(await verbosity(cp1)).toEqual(["3"]);
       await apiReady(cp1);
       const halfway = await status();

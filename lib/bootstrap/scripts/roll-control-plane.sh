@@ -16,10 +16,14 @@
 #      one leader, and the API ready through the load balancer.
 #   4. The first node of a rollout takes an etcd snapshot to the backup bucket
 #      (no snapshot, no rollout), writes the new ClusterConfiguration into
-#      kube-system/kubeadm-config and runs `kubeadm upgrade apply`; the others
-#      run `kubeadm upgrade node`. kubeadm rolls a component back by itself
-#      when it does not come up healthy.
-#   5. The node waits until its apiserver and every etcd member are healthy,
+#      kube-system/kubeadm-config and the kubelet's into kubelet-config, runs
+#      `kubeadm upgrade apply`, then updates kube-proxy's configuration; the
+#      others run `kubeadm upgrade node`, which writes their kubelet's.
+#      kubeadm rolls a component back by itself when it does not come up
+#      healthy.
+#   5. The apiserver's certificate is issued again when the bundle changes its
+#      names (apiServer.certSANs).
+#   6. The node waits until its apiserver and every etcd member are healthy,
 #      records the bundle as rolled and releases the lock.
 #
 # A failed step keeps the lock and records where it stopped in the status
@@ -112,12 +116,19 @@ install_bundle() {
   load_config
 }
 
+# render_init_config FILE: the installed bundle's init.yaml as this node's `kubeadm init` would render it. Its
+# bootstrap token is a throwaway: kubeadm validates one, and nothing uses it.
+render_init_config() {
+  export KUBERNETES_VERSION="v$KUBERNETES_PATCH_VERSION" CA_CERT_HASH="" JOIN_TOKEN PUBLIC_API_HOST
+  JOIN_TOKEN=$(kubeadm token generate)
+  PUBLIC_API_HOST=$(public_api_host)
+  render_template "$ROOT$KUBEADM_DIR/init.yaml" "$1"
+}
+
 # The ClusterConfiguration of the installed bundle, with this node's runtime values, on stdout.
 desired_cluster_configuration() {
   local rendered="$STATE_DIR/run/rollout-init.yaml"
-  export KUBERNETES_VERSION="v$KUBERNETES_PATCH_VERSION" JOIN_TOKEN="" CA_CERT_HASH="" PUBLIC_API_HOST
-  PUBLIC_API_HOST=$(public_api_host)
-  render_template "$ROOT$KUBEADM_DIR/init.yaml" "$rendered"
+  render_init_config "$rendered"
   awk 'BEGIN { RS = "\n---\n" } /(^|\n)kind: ClusterConfiguration(\n|$)/ { print }' "$rendered"
   rm -f "$rendered"
 }
@@ -144,12 +155,43 @@ update_kubeadm_config() {
   rm -f "$config" "$config.patch"
 }
 
-# The cluster-wide step, on the first node of a rollout: the new ClusterConfiguration, then kubeadm upgrade apply,
-# which renders this node's manifests from it, upgrades kube-proxy and CoreDNS and uploads the kubelet configuration.
+# kube-system/kubelet-config gets the bundle's KubeletConfiguration, as kubeadm init uploaded it: kubeadm upgrade
+# writes each control-plane node's kubelet configuration from it, and nodes that join later read it.
+update_kubelet_config() {
+  local config="$STATE_DIR/run/rollout-init.yaml"
+  render_init_config "$config"
+  kubeadm init phase upload-config kubelet --config "$config" --kubeconfig "$ROOT/etc/kubernetes/admin.conf"
+  rm -f "$config"
+}
+
+kube_proxy_configuration() {
+  kubectl_admin -n kube-system get configmap kube-proxy -o jsonpath='{.data.config\.conf}'
+}
+
+# kube-proxy's configuration (ConfigMap kube-system/kube-proxy) from the bundle, once kubeadm upgrade apply has
+# upgraded kube-proxy. Its DaemonSet restarts its pods, a node at a time, only when the configuration changed: they
+# do not read it again by themselves.
+update_kube_proxy() {
+  local config="$STATE_DIR/run/rollout-init.yaml" before
+  before=$(kube_proxy_configuration)
+  render_init_config "$config"
+  kubeadm init phase addon kube-proxy --config "$config" --kubeconfig "$ROOT/etc/kubernetes/admin.conf"
+  rm -f "$config"
+  if [[ $(kube_proxy_configuration) != "$before" ]]; then
+    log "kube-proxy's configuration changed; restarting its pods"
+    kubectl_admin -n kube-system rollout restart daemonset kube-proxy
+  fi
+}
+
+# The cluster-wide step, on the first node of a rollout: the new ClusterConfiguration and kubelet configuration,
+# then kubeadm upgrade apply, which renders this node's manifests and kubelet configuration from them and upgrades
+# kube-proxy and CoreDNS; then kube-proxy's configuration.
 upgrade_cluster() {
   run_rollout_step snapshot snapshot_before_rollout
   run_rollout_step kubeadm-config update_kubeadm_config
+  run_rollout_step kubelet-config update_kubelet_config
   run_rollout_step kubeadm-upgrade-apply kubeadm upgrade apply "v$KUBERNETES_PATCH_VERSION" --yes
+  run_rollout_step kube-proxy update_kube_proxy
   run_rollout_step record-cluster-bundle record_rollout "$DESIRED_KEY"
 }
 
@@ -160,6 +202,34 @@ run_rollout_step() {
   shift
   log "rollout step $ROLLOUT_STEP"
   "$@"
+}
+
+# The names an X.509 certificate is valid for, one per line, sorted.
+certificate_names() {
+  openssl x509 -noout -ext subjectAltName -in "$1" | tail -n +2 | tr ',' '\n' | sed 's/^ *//' | sort
+}
+
+# The apiserver's serving certificate, issued again when the bundle gives it other names (apiServer.certSANs):
+# kubeadm upgrade renews certificates with the names they already have. kubeadm issues the candidate from the
+# bundle's init.yaml as this node's `kubeadm init` would render it, in a scratch directory with the cluster CA, so it
+# also holds the names every control-plane node gets (its own name and address, the service address,
+# kubernetes.default...). kube-apiserver reloads its certificate files by itself: nothing restarts.
+refresh_apiserver_certificate() {
+  local pki="$ROOT/etc/kubernetes/pki" work="$STATE_DIR/run/apiserver-certificate"
+  rm -rf "$work" && install -d -m 0700 "$work/pki"
+  cp "$pki/ca.crt" "$pki/ca.key" "$work/pki/"
+  render_init_config "$work/init.yaml"
+  sed -i "/^kind: ClusterConfiguration$/a certificatesDir: $work/pki" "$work/init.yaml"
+  kubeadm init phase certs apiserver --config "$work/init.yaml" >/dev/null
+  if [[ $(certificate_names "$work/pki/apiserver.crt") == "$(certificate_names "$pki/apiserver.crt")" ]]; then
+    rm -rf "$work"
+    return 0
+  fi
+  log "the apiserver certificate gets the bundle's names: $(certificate_names "$work/pki/apiserver.crt" | paste -sd ' ')"
+  # The key first: until the certificate follows, kube-apiserver keeps serving the pair it has.
+  install -m 0600 "$work/pki/apiserver.key" "$pki/apiserver.key.next" && mv "$pki/apiserver.key.next" "$pki/apiserver.key"
+  install -m 0644 "$work/pki/apiserver.crt" "$pki/apiserver.crt.next" && mv "$pki/apiserver.crt.next" "$pki/apiserver.crt"
+  rm -rf "$work"
 }
 
 # kubelet, kubeadm and kubectl of the bundle's patch, when it is another one (prepare-node.sh).
@@ -191,6 +261,7 @@ roll_this_node() {
   else
     run_rollout_step kubeadm-upgrade-node kubeadm upgrade node
   fi
+  run_rollout_step apiserver-certificate refresh_apiserver_certificate
   run_rollout_step restart-kubelet systemctl restart kubelet
   run_rollout_step wait-healthy wait_healthy
   echo "$DESIRED_KEY" >"$STATE_DIR/rolled-bundle"
