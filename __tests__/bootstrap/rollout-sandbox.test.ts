@@ -168,8 +168,18 @@ describe("control-plane rollout in a sandbox", () => {
     expect(again).toMatchObject({ code: 0 });
     expect(again.output).not.toContain("the apiserver certificate gets");
     expect(readFileSync(certificate(nodes[0]), "utf8")).toBe(issued);
+    const scratch = join(nodes[0].root, "var/lib/kubeadm-aws/run/apiserver-certificate");
     // Nothing of the scratch directory is left: it held a copy of the CA key.
-    expect(existsSync(join(nodes[0].root, "var/lib/kubeadm-aws/run/apiserver-certificate"))).toBe(false);
+    expect(existsSync(scratch)).toBe(false);
+
+    // Nor when kubeadm fails to issue the candidate: the rollout stops there, and the CA key's copy is gone.
+    publish(box, { apiServer: { certSANs: ["api.example.com"] } });
+    const failed = await roll(box, nodes[0], { FAKE_KUBEADM_CERTS_FAIL: "1" });
+    expect(failed.code).not.toBe(0);
+    expect(status(box)).toMatchObject({ state: "failed", message: expect.stringContaining("stopped at step apiserver-certificate") });
+    expect(box.calls(/kubeadm init phase certs apiserver/)).toHaveLength(5);
+    expect(existsSync(scratch)).toBe(false);
+    expect(readFileSync(certificate(nodes[0]), "utf8")).toBe(issued);
   }, 120_000);
 
   it("stores a new kubelet and kube-proxy configuration in the cluster before and after kubeadm upgrade apply, and restarts kube-proxy only when its own changed", async () => {
@@ -178,10 +188,11 @@ describe("control-plane rollout in a sandbox", () => {
     const configMap = (name: string, key: string) => JSON.parse(box.file(`cluster/objects/ConfigMap_${name}`)).data[key] as string;
     expect(configMap("kubelet-config", "kubelet")).toMatch(/^podPidsLimit: 4096$/m);
     // What a later version of this library might render: a lower PID limit, and a kube-proxy setting.
-    const initFile = "/etc/kubeadm-aws/kubeadm/init.yaml";
-    const bundle = publish(box, {}, (b) =>
-      editedBundle(b, initFile, (c) => c.replace("podPidsLimit: 4096", "podPidsLimit: 2048").replace("mode: iptables\n", "mode: iptables\niptables:\n  syncPeriod: 45s\n")),
-    );
+    const laterKubeletAndProxy = (b: NodeBundle) =>
+      editedBundle(b, "/etc/kubeadm-aws/kubeadm/init.yaml", (c) =>
+        c.replace("podPidsLimit: 4096", "podPidsLimit: 2048").replace("mode: iptables\n", "mode: iptables\niptables:\n  syncPeriod: 45s\n"),
+      );
+    const bundle = publish(box, {}, laterKubeletAndProxy);
     const before = box.calls().length;
     for (const node of nodes) expect(await roll(box, node)).toMatchObject({ code: 0 });
     const steps = box.calls().slice(before).filter((c) => /kubeadm (init phase|upgrade)|rollout restart/.test(c));
@@ -203,9 +214,7 @@ describe("control-plane rollout in a sandbox", () => {
 
     // Another change that leaves kube-proxy's configuration as it is: its pods stay.
     const next = box.calls().length;
-    publish(box, { scheduler: { extraArgs: { v: "2" } } }, (b) =>
-      editedBundle(b, initFile, (c) => c.replace("podPidsLimit: 4096", "podPidsLimit: 2048").replace("mode: iptables\n", "mode: iptables\niptables:\n  syncPeriod: 45s\n")),
-    );
+    publish(box, { scheduler: { extraArgs: { v: "2" } } }, laterKubeletAndProxy);
     expect(await roll(box, n0)).toMatchObject({ code: 0 });
     expect(box.calls().slice(next).filter((c) => /phase addon kube-proxy|rollout restart/.test(c))).toEqual([expect.stringContaining("kubeadm init phase addon kube-proxy")]);
   }, 120_000);

@@ -68,7 +68,17 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
   }
 
   function failureReport(result: { code: number | null; output: string }, node: ClusterNode, logs: string[]): string {
-    return `exit ${result.code}\n${result.output}\n${logs.map((l) => `--- ${l} (last lines)\n${node.node.log(l).split("\n").slice(-25).join("\n")}`).join("\n")}`;
+    const output = result.output.trimEnd().split("\n");
+    // The output's error lines first: a CI log keeps a failure's first lines and may cut the middle.
+    const errors = output.filter((l) => /error|fail|timed out|refus|stopped at/i.test(l)).slice(-10);
+    return [
+      `exit ${result.code}`,
+      "--- error lines of the output",
+      ...errors,
+      "--- output",
+      ...output,
+      ...logs.map((l) => `--- ${l} (last lines)\n${node.node.log(l).split("\n").slice(-25).join("\n")}`),
+    ].join("\n");
   }
 
   const version: ControlPlaneOptions = { kubernetesVersion: minor };
@@ -588,7 +598,8 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     };
     const roll = async (node: ClusterNode) => {
       const result = await node.steps(`${ETCD_HOST_TOOLS_IF_NESTED}${ROLL}`, ["lib.sh"], 900_000);
-      expect({ code: result.code, output: result.code ? failureReport(result, node, ["kube-apiserver", "kube-scheduler", "etcd"]) : "" }).toEqual({ code: 0, output: "" });
+      const report = () => `rollout status: ${cluster.aws.ssmValue(`${ROLLOUT}/status`)}\n${failureReport(result, node, ["kube-apiserver", "kube-scheduler", "etcd"])}`;
+      expect({ code: result.code, output: result.code ? report() : "" }).toEqual({ code: 0, output: "" });
       return result.output;
     };
     /** Publishes a bundle as Terraform does: the object, then the parameter that names it. */
@@ -709,7 +720,8 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       await cp1.node.write("/etc/hosts", hosts.replace(new RegExp(`^\\S+(\\s+${LAB_API_ENDPOINT_HOST.replace(/\./g, "\\.")})`, "m"), "10.77.0.250$1"));
       try {
         const waiting = await roll(cp1);
-        expect(rolloutSteps(waiting)).toEqual([]);
+        // With its output, which a failure shows.
+        expect({ steps: rolloutSteps(waiting), output: waiting }).toEqual({ steps: [], output: expect.any(String) });
         expect(JSON.parse(cluster.aws.ssmValue(`${ROLLOUT}/status`)!)).toMatchObject({
           state: "waiting",
           message: `${cp1.instanceId} waits: the API is not ready through the load balancer (${LAB_API_ENDPOINT_HOST})`,

@@ -29,11 +29,17 @@ usage() { sed -n '4,13p' "$0" >&2; exit 2; }
 netns() { echo "kaws-$1${2:+-$2}"; }
 
 up() {
-  local lab=$1 owner=$2 ns
+  local lab=$1 owner=$2 ns staged lock
+  mkdir -p "$STATE"
+  # One up at a time, so two tests that start together never remove the same stale lab at once.
+  exec {lock}>"$STATE/.lock"
+  flock "$lock"
   reap
   ns=$(netns "$lab")
-  mkdir -p "$STATE/$lab"
-  echo "$owner" >"$STATE/$lab/owner"
+  # The lab's directory appears with its owner in it: a reap must never see it without one and remove it.
+  staged=$(mktemp -d "$STATE/.up.XXXXXX")
+  echo "$owner" >"$staged/owner"
+  mv -T "$staged" "$STATE/$lab"
   ip netns add "$ns"
   ip -n "$ns" link set lo up
   ip -n "$ns" link add br0 type bridge

@@ -45,6 +45,9 @@ HEALTH_WAIT_SECONDS=${HEALTH_WAIT_SECONDS:-600}
 ROLLOUT_CONFIGMAP=kubeadm-aws-rollout
 # The Node annotation naming the bundle a control-plane node runs (lib/operator reads it).
 NODE_BUNDLE_ANNOTATION=kubeadm-aws.io/bundle
+# Where kubeadm issues a candidate apiserver certificate, under $STATE_DIR: it holds a copy of the CA key while it
+# exists, so the script removes it however it ends.
+CERTIFICATE_SCRATCH=run/apiserver-certificate
 
 kubectl_admin() {
   kubectl --kubeconfig "$ROOT/etc/kubernetes/admin.conf" "$@"
@@ -215,7 +218,7 @@ certificate_names() {
 # also holds the names every control-plane node gets (its own name and address, the service address,
 # kubernetes.default...). kube-apiserver reloads its certificate files by itself: nothing restarts.
 refresh_apiserver_certificate() {
-  local pki="$ROOT/etc/kubernetes/pki" work="$STATE_DIR/run/apiserver-certificate"
+  local pki="$ROOT/etc/kubernetes/pki" work="$STATE_DIR/$CERTIFICATE_SCRATCH"
   rm -rf "$work" && install -d -m 0700 "$work/pki"
   cp "$pki/ca.crt" "$pki/ca.key" "$work/pki/"
   render_init_config "$work/init.yaml"
@@ -269,6 +272,7 @@ roll_this_node() {
 
 on_rollout_exit() {
   local status=$?
+  rm -rf "${STATE_DIR:?}/$CERTIFICATE_SCRATCH"
   ((status == 0)) && return 0
   [[ -n ${ROLLOUT_STEP:-} ]] || return 0
   rollout_status failed "$INSTANCE_ID stopped at step $ROLLOUT_STEP (exit $status); it keeps the lock and retries at its next run; see its log" || true
