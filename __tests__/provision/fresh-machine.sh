@@ -29,11 +29,17 @@ done | tar --null -T - -cf -) | tar -xf - -C "$work/clone"
 cat >"$work/clone/.fresh-machine-run" <<EOF
 set -euo pipefail
 touch /.kubeadm-aws-fresh-machine
-dpkg --purge --force-depends ${PURGED[*]} >/dev/null 2>&1
+# With every installed package that depends on them (yq needs jq, for one), as on a machine that never had them:
+# dependents left behind would break dpkg's state, and apt then installs nothing that needs another package changed
+# (jq from the archive needs a newer libjq1 than this image's).
+purged=\$(apt-cache rdepends --installed --recurse --no-suggests --no-recommends --no-enhances ${PURGED[*]} |
+  grep -v '^Reverse Depends' | tr -d ' |' | sort -u)
+dpkg --purge --force-depends \$purged >/dev/null 2>&1
+apt-get check >/dev/null || { echo "fresh-machine: dpkg's state is broken after the purge" >&2; exit 1; }
 for command in shellcheck cloud-init etcd jq containerd; do
   if command -v "\$command" >/dev/null; then echo "fresh-machine: \$command is still installed" >&2; exit 1; fi
 done
-echo "fresh-machine: purged ${PURGED[*]}"
+echo "fresh-machine: purged" \$purged
 cd /tmp/project
 echo "+ npm ci && npm run synth"
 npm ci && npm run synth
