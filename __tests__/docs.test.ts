@@ -21,6 +21,17 @@ describe("documentation", () => {
     expect(read(".ci/run").trim().split("\n").pop()).toBe("npm test");
   });
 
+  it("npm test runs the fast layer, then the slow one, split by one expression, and README's fast-layer command is the script", () => {
+    const scripts = JSON.parse(read("package.json")).scripts as Record<string, string>;
+    expect(scripts.test).toMatch(/ && npm run test:fast && npm run test:slow && jest --ci fresh-machine$/);
+    const slow = /--testPathPattern='([^']+)'/.exec(scripts["test:slow"])?.[1];
+    expect(slow).toBeDefined();
+    // Whatever is not slow is fast, so a new test file always runs in one of the two.
+    expect(scripts["test:fast"]).toContain(`--testPathIgnorePatterns='fresh-machine|${slow}'`);
+    expect(scripts["test:slow"]).toContain("--testPathIgnorePatterns=fresh-machine ");
+    expect(read("README.md")).toContain("npm run test:fast");
+  });
+
   it("README.md lists every add-on with its version", () => {
     const rows = read("README.md").split("\n").filter((line) => line.startsWith("| `"));
     const addons = [...JSON.parse(addonSpec()).addons, ...JSON.parse(addonSpec({ addons: { cni: "cilium" } })).addons];

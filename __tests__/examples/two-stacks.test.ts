@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { App } from "cdktf";
 import { buildTwoStackApp } from "../../examples/separate-node-group-stack/app";
-import { StackPlan, planStackOffline } from "../../lib/plan/offline-plan";
+import { StackPlan } from "../../lib/plan/offline-plan";
 import { untarGz, userDataFiles } from "../helpers/bundle";
-import { PlannedResource, plannedResources, tempDir } from "../helpers/plan";
+import { PlannedResource, plannedResources, sharedPlan, tempDir } from "../helpers/plan";
 
 describe("a node group in its own stack (examples/separate-node-group-stack)", () => {
   let platform: StackPlan;
@@ -16,7 +16,7 @@ describe("a node group in its own stack (examples/separate-node-group-stack)", (
     buildTwoStackApp(app, { region: "eu-west-1", accountId: "111122223333" });
     app.synth();
     [platform, team] = await Promise.all(
-      ["platform", "team-data"].map((stack) => planStackOffline(join(outdir, "stacks", stack), join(outdir, "offline-plan", stack))),
+      ["platform", "team-data"].map((stack) => sharedPlan(join(outdir, "stacks", stack), join(outdir, "offline-plan", stack))),
     );
     teamResources = plannedResources(team.plan);
   }, 240_000);

@@ -1,6 +1,8 @@
-import { mkdtempSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { App } from "cdktf";
 import { StackPlan, planStackOffline } from "../../lib/plan/offline-plan";
 
@@ -24,6 +26,38 @@ export async function planInProcess(build: (app: App) => void, stack: string): P
   build(app);
   app.synth();
   return planStackOffline(join(outdir, "stacks", stack), join(outdir, "offline-plan", stack));
+}
+
+/**
+ * planStackOffline, once per configuration in a test run: test files that plan the same synthesized stack (the
+ * default app, the two-stack example's stacks) take the first one's plan, keyed by the sha256 of its cdk.tf.json.
+ * A file that finds the plan under way waits for it; if that plan failed, it plans for itself, to report its own
+ * error. The run's directory (KUBEADM_AWS_PLAN_CACHE, __tests__/global-setup.ts) goes when the run ends, so no plan
+ * outlives the code that made it; without it (a file run through another runner), every call plans.
+ */
+export async function sharedPlan(stackDir: string, workDir: string): Promise<StackPlan> {
+  const runDir = process.env.KUBEADM_AWS_PLAN_CACHE;
+  if (!runDir) return planStackOffline(stackDir, workDir);
+  const key = createHash("sha256").update(readFileSync(join(stackDir, "cdk.tf.json"))).digest("hex");
+  const entry = join(runDir, key);
+  const planned = join(entry, "plan.json");
+  const failed = join(entry, "failed");
+  try {
+    mkdirSync(entry);
+  } catch {
+    // Another file plans this configuration.
+    while (!existsSync(planned) && !existsSync(failed)) await sleep(250);
+    return existsSync(planned) ? (JSON.parse(readFileSync(planned, "utf8")) as StackPlan) : planStackOffline(stackDir, workDir);
+  }
+  try {
+    const result = await planStackOffline(stackDir, workDir);
+    writeFileSync(`${planned}.tmp`, JSON.stringify(result));
+    renameSync(`${planned}.tmp`, planned);
+    return result;
+  } catch (error) {
+    writeFileSync(failed, String(error));
+    throw error;
+  }
 }
 
 export function plannedResources(plan: StackPlan["plan"], type?: string): PlannedResource[] {

@@ -9,6 +9,7 @@ import { NodeBundle } from "../../lib/bootstrap/user-data";
 import { ADDON_SPEC_KEY } from "../../lib/control-plane/control-plane-user-data";
 import { addonSpecChecksumParameter } from "../../lib/naming";
 import { tempDir } from "./plan";
+import { nodeJqDir } from "./kubernetes/binaries";
 
 /** What an EC2 instance of a node role gets: user data, the bundle it fetches from S3, and other objects of the bucket. */
 export interface NodeImage {
@@ -99,6 +100,8 @@ export class Sandbox {
   readonly downloads = join(this.dir, "downloads");
   /** Where the fake snap installs the AWS CLI (/snap/bin on a node); on PATH after the fakes. */
   readonly snapBin = join(this.dir, "snap-bin");
+  /** The jq of the nodes (1.7.1), not the host's: before the host's tools on PATH. */
+  private readonly jqDir = nodeJqDir();
 
   /** `awsCli: false` starts every node without the AWS CLI, as a new EC2 instance starts. */
   constructor(options: { awsCli?: boolean } = {}) {
@@ -199,7 +202,7 @@ export class Sandbox {
   private env(node: SandboxNode, env: Record<string, string>): NodeJS.ProcessEnv {
     return {
       ...process.env,
-      PATH: [FAKES, this.snapBin, ...HOST_PATH].join(":"),
+      PATH: [FAKES, this.snapBin, this.jqDir, ...HOST_PATH].join(":"),
       FAKE_SNAP_BIN: this.snapBin,
       KUBEADM_AWS_ROOT: node.root,
       FAKE_STATE: this.state,

@@ -5,8 +5,8 @@ import { buildTwoStackApp } from "../../examples/separate-node-group-stack/app";
 import { AwsEnvironment } from "../../lib/aws-environment";
 import { KubernetesCluster } from "../../lib/cluster";
 import { NodeGroup } from "../../lib/node-group/node-group";
-import { StackPlan, planStackOffline } from "../../lib/plan/offline-plan";
-import { ConfiguredResource, dependenciesOf, referencesIn, tempDir } from "../helpers/plan";
+import { StackPlan } from "../../lib/plan/offline-plan";
+import { ConfiguredResource, dependenciesOf, referencesIn, sharedPlan, tempDir } from "../helpers/plan";
 
 /**
  * Objects Terraform writes into a bucket must wait for the bucket and for the
@@ -54,7 +54,7 @@ describe("objects Terraform writes into our buckets", () => {
     const app = new App({ outdir });
     buildTwoStackApp(app, { region: "eu-west-1", accountId: "111122223333" });
     app.synth();
-    platform = await planStackOffline(join(outdir, "stacks/platform"), join(outdir, "offline-plan/platform"));
+    platform = await sharedPlan(join(outdir, "stacks/platform"), join(outdir, "offline-plan/platform"));
   }, 240_000);
 
   it("wait for the bucket, its encryption, its TLS-only policy, public access block, ownership and versioning", () => {

@@ -10,13 +10,14 @@ import { CONTROL_PLANE_SCRIPTS } from "../../lib/control-plane/control-plane-use
 import { WORKER_SCRIPTS } from "../../lib/node-group/worker-user-data";
 import { TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { AwsEnvironment } from "../../lib/aws-environment";
 import { ClusterNetwork } from "../../lib/network/cluster-network";
 import { INTERFACE_ENDPOINT_SERVICES } from "../../lib/network/endpoints";
 import { PLACEHOLDER_ACCOUNT_ID } from "../../lib/plan/fake-aws";
-import { StackPlan, planStackOffline, synthApp } from "../../lib/plan/offline-plan";
+import { StackPlan, synthApp } from "../../lib/plan/offline-plan";
 import { untarGz, userDataFiles } from "../helpers/bundle";
-import { PlannedResource, configuredResources, planInProcess, plannedResources, referencedAddress, referencesIn, tempDir } from "../helpers/plan";
+import { PlannedResource, configuredResources, planInProcess, plannedResources, referencedAddress, referencesIn, sharedPlan, tempDir } from "../helpers/plan";
 
 const ROOT = join(__dirname, "../..");
 const PLAN_TIMEOUT = 240_000;
@@ -30,7 +31,7 @@ describe("offline plan of the default app (main.ts)", () => {
     const outdir = tempDir("app");
     const stacks = await synthApp(ROOT, outdir);
     expect(stacks).toEqual(["kubeadm"]);
-    result = await planStackOffline(join(outdir, "stacks/kubeadm"), join(outdir, "offline-plan/kubeadm"));
+    result = await sharedPlan(join(outdir, "stacks/kubeadm"), join(outdir, "offline-plan/kubeadm"));
     all = plannedResources(result.plan);
   }, PLAN_TIMEOUT);
 
@@ -297,6 +298,18 @@ describe("offline plan of other network shapes", () => {
       ["aws_ec2_tag", "subnet-4", "shared"],
     ]);
   });
+});
+
+describe("offline plan of an invalid configuration", () => {
+  // The pipeline runs no separate `terraform validate`: the plan's own validation must refuse what validate would.
+  it("fails at the plan, naming the attribute Terraform does not know", async () => {
+    const planning = planInProcess((app) => {
+      const stack = new TerraformStack(app, "invalid");
+      new AwsProvider(stack, "aws", { region: "us-east-2" });
+      new Vpc(stack, "vpc", { cidrBlock: "10.0.0.0/16" }).addOverride("enable_dns_resolution", true);
+    }, "invalid");
+    await expect(planning).rejects.toThrow(/terraform plan failed[\s\S]*Extraneous JSON object property[\s\S]*enable_dns_resolution/);
+  }, PLAN_TIMEOUT);
 });
 
 describe("offline plan of a stack that needs an AWS lookup", () => {

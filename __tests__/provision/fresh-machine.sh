@@ -15,7 +15,7 @@ set -euo pipefail
 project=$(cd "${1:?usage: fresh-machine.sh PROJECT_DIR WORK_DIR}" && pwd)
 work=${2:?usage: fresh-machine.sh PROJECT_DIR WORK_DIR}
 # What a fresh machine of this kind lacks (issue: README's two commands must pass on one).
-PURGED=(shellcheck cloud-init etcd-server etcd-client python3-yaml containerd runc jq)
+PURGED=(shellcheck cloud-init etcd-server etcd-client python3-yaml containerd runc jq autoconf automake libtool libonig-dev)
 
 mkdir -p "$work/upper" "$work/overlay-work" "$work/root"
 # The clone: tracked files at HEAD, then the working tree's changes and new files on top.
@@ -36,7 +36,7 @@ purged=\$(apt-cache rdepends --installed --recurse --no-suggests --no-recommends
   grep -v '^Reverse Depends' | tr -d ' |' | sort -u)
 dpkg --purge --force-depends \$purged >/dev/null 2>&1
 apt-get check >/dev/null || { echo "fresh-machine: dpkg's state is broken after the purge" >&2; exit 1; }
-for command in shellcheck cloud-init etcd jq containerd; do
+for command in shellcheck cloud-init etcd jq containerd autoreconf; do
   if command -v "\$command" >/dev/null; then echo "fresh-machine: \$command is still installed" >&2; exit 1; fi
 done
 echo "fresh-machine: purged" \$purged

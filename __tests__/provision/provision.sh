@@ -8,7 +8,8 @@
 #  3. Real Kubernetes and etcd, built from Go modules for every supported
 #     minor, into a version-keyed cache (build-kubernetes.sh), and local
 #     images of everything kubeadm deploys (build-images.sh).
-#  4. A Python virtual environment with checkov and moto (python-tools.sh).
+#  4. A Python virtual environment with checkov and moto (python-tools.sh),
+#     and the jq the nodes run, built from source (build-jq.sh).
 #  5. The kernel's inotify limit per user, raised (never lowered) for the
 #     kubelets, containerds and apiservers of many lab nodes at once.
 #
@@ -43,6 +44,11 @@ declare -A PACKAGES=(
   [systemd-analyze]=systemd     # verify of the rendered systemd units
   [haproxy]=haproxy             # offline cluster: the API load balancer's stand-in
   [dnsmasq]=dnsmasq-base        # offline cluster: the VPC resolver's stand-in (the private zone's endpoint name)
+  [gcc]=gcc                     # build of the nodes' jq (build-jq.sh)
+  [make]=make
+  [autoreconf]=autoconf
+  [automake]=automake
+  [libtoolize]=libtool
 )
 missing=()
 for command in "${!PACKAGES[@]}"; do
@@ -50,6 +56,8 @@ for command in "${!PACKAGES[@]}"; do
 done
 # The fake kubectl reads kustomizations with Debian's python3 and its yaml module.
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)
+# The nodes' jq uses Oniguruma for its regular expressions: headers to build it, the library to run it.
+[[ -f /usr/include/oniguruma.h ]] || missing+=(libonig-dev)
 if ((${#missing[@]})); then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   command -v apt-get >/dev/null || fail "Debian packages missing: ${missing[*]}, and there is no apt-get; this suite needs Debian 12 or Ubuntu 24.04"
@@ -84,8 +92,9 @@ for version in $("$here/kubernetes-versions.sh"); do
   "$here/build-images.sh" "$version" >/dev/null
 done
 
-# --- 4. checkov and moto -----------------------------------------------------
+# --- 4. checkov and moto, and the nodes' jq ----------------------------------
 "$here/python-tools.sh" >/dev/null
+"$here/build-jq.sh" >/dev/null
 
 # --- 5. inotify instances ------------------------------------------------------
 # Every kubelet, containerd (its CNI config watcher), apiserver and controller

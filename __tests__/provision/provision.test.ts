@@ -21,7 +21,7 @@ describe("provisioning for the test suite", () => {
     // The real cache, seen through another directory, and a PATH without Go.
     const cache = tempDir("cached");
     const real = execFileSync("bash", ["-c", 'echo "${KUBEADM_AWS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cdktf-kubeadm-aws}"'], { encoding: "utf8" }).trim();
-    for (const dir of ["kubernetes", "images", "python"]) symlinkSync(join(real, dir), join(cache, dir));
+    for (const dir of ["kubernetes", "images", "python", "jq"]) symlinkSync(join(real, dir), join(cache, dir));
     const path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
     expect(spawnSync("bash", ["--norc", "-c", "command -v go"], { env: { PATH: path } }).status).not.toBe(0);
     const result = spawnSync("bash", [join(HERE, "provision.sh")], { env: { ...process.env, PATH: path, KUBEADM_AWS_CACHE: cache }, encoding: "utf8", timeout: 30_000 });

@@ -6,8 +6,8 @@ import { AwsEnvironment } from "../../lib/aws-environment";
 import { KubernetesCluster } from "../../lib/cluster";
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 import { INTERFACE_ENDPOINT_SERVICES } from "../../lib/network/endpoints";
-import { StackPlan, planStackOffline, synthApp } from "../../lib/plan/offline-plan";
-import { plannedResources, tempDir } from "../helpers/plan";
+import { StackPlan, synthApp } from "../../lib/plan/offline-plan";
+import { plannedResources, sharedPlan, tempDir } from "../helpers/plan";
 import { PlanUnderReview } from "./policy-checks";
 
 export interface ReviewedStack {
@@ -89,7 +89,7 @@ export async function reviewDefaultApp(): Promise<ReviewedStack> {
   const outdir = tempDir("security-default");
   await synthApp(join(__dirname, "../.."), outdir);
   const stackDir = join(outdir, "stacks/kubeadm");
-  return underReview("default", await planStackOffline(stackDir, join(outdir, "offline-plan/kubeadm")), stackDir);
+  return underReview("default", await sharedPlan(stackDir, join(outdir, "offline-plan/kubeadm")), stackDir);
 }
 
 /** The maximal configuration, planned offline. */
@@ -99,5 +99,5 @@ export async function reviewMaximalCluster(): Promise<ReviewedStack> {
   buildMaximalCluster(app);
   app.synth();
   const stackDir = join(outdir, "stacks/maximal");
-  return underReview("maximal", await planStackOffline(stackDir, join(outdir, "offline-plan/maximal")), stackDir);
+  return underReview("maximal", await sharedPlan(stackDir, join(outdir, "offline-plan/maximal")), stackDir);
 }

@@ -74,7 +74,7 @@ async function settledState(stackDir: string, workDir: string, base: StackPlan, 
   const schemas = await providerSchemas(workDir);
   let state = seededState(base.plan as unknown as PlannedChanges, schemas);
   for (let round = 1; round <= MAX_SEEDING_ROUNDS; round++) {
-    const again = await planStackOffline(stackDir, workDir, { log, priorState: state, skipValidate: true });
+    const again = await planStackOffline(stackDir, workDir, { log, priorState: state });
     const changing = ((again.plan as ComparedPlan).resource_changes ?? []).filter((c) => c.mode === "managed" && c.change.actions.join() !== "no-op");
     log(`seeding round ${round}: ${changing.length} resource(s) still change`);
     if (changing.length === 0) return state;

@@ -7,8 +7,11 @@ import { ProviderSchemas } from "./seeded-state";
 import { PlanJson, PlanSummary, SynthJson, summarizePlan } from "./summary";
 
 /**
- * The offline plan pipeline: synth, then per stack `terraform init`,
- * `validate`, `plan` and `show -json`, with no AWS account and no network.
+ * The offline plan pipeline: synth, then per stack `terraform init`, `plan`
+ * and `show -json`, with no AWS account and no network. No separate
+ * `terraform validate`: the plan runs the same validation first (its log says
+ * "backend/local: running validation operation"), and each terraform command
+ * starts the provider, whose schema alone takes seconds of CPU.
  * Used by `npm run plan` and by the plan tests.
  */
 
@@ -48,12 +51,10 @@ export interface PlanOptions {
    * refreshed: the state is all Terraform knows of the resources.
    */
   readonly priorState?: object;
-  /** Skip `terraform validate`, for a configuration this work dir has validated already. */
-  readonly skipValidate?: boolean;
 }
 
 /** Plans one synthesized stack directory (holding cdk.tf.json) in `workDir`, offline. */
-export async function planStackOffline(stackDir: string, workDir: string, { log = () => {}, priorState, skipValidate }: PlanOptions = {}): Promise<StackPlan> {
+export async function planStackOffline(stackDir: string, workDir: string, { log = () => {}, priorState }: PlanOptions = {}): Promise<StackPlan> {
   const stack = stackDir.split("/").filter(Boolean).pop()!;
   const terraformVersion = await checkTerraform();
   log(`terraform ${terraformVersion}; planning ${stack} in ${workDir}`);
@@ -69,7 +70,6 @@ export async function planStackOffline(stackDir: string, workDir: string, { log 
     if (priorState) writeFileSync(join(workDir, OFFLINE_STATE), JSON.stringify(priorState));
     const terraform = (step: string, ...args: string[]) => timed(log, step, () => run(step, "terraform", args, { cwd: workDir, env }));
     await terraform("terraform init", "init", "-input=false", "-no-color");
-    if (!skipValidate) await terraform("terraform validate", "validate", "-no-color");
     const refresh = priorState ? ["-refresh=false"] : [];
     await terraform("terraform plan", "plan", "-input=false", "-lock=false", "-no-color", ...refresh, "-out=offline.tfplan");
     const shown = await terraform("terraform show", "show", "-json", "offline.tfplan");

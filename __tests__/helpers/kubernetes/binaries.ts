@@ -26,6 +26,15 @@ export function cacheDir(): string {
   return process.env.KUBEADM_AWS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cdktf-kubeadm-aws");
 }
 
+/** The directory of the jq the nodes run (Ubuntu 24.04's 1.7.1), built by __tests__/provision/build-jq.sh; fails when missing. */
+export function nodeJqDir(): string {
+  const dir = join(cacheDir(), "jq", NODE_JQ_VERSION);
+  if (!existsSync(join(dir, ".complete"))) throw new Error(`jq ${NODE_JQ_VERSION} is not built in ${dir}; run __tests__/provision/provision.sh (npm test runs it first)`);
+  return join(dir, "bin");
+}
+/** Keep in step with JQ_VERSION of build-jq.sh. */
+const NODE_JQ_VERSION = "1.7.1";
+
 /** The binaries of a supported minor's tested patch; fails, never skips, when they were not built. */
 export function kubernetesBinaries(minor: string): KubernetesBinaries {
   const release = KUBERNETES_RELEASES[minor];
