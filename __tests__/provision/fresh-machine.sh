@@ -15,7 +15,9 @@ set -euo pipefail
 project=$(cd "${1:?usage: fresh-machine.sh PROJECT_DIR WORK_DIR}" && pwd)
 work=${2:?usage: fresh-machine.sh PROJECT_DIR WORK_DIR}
 # What a fresh machine of this kind lacks (issue: README's two commands must pass on one).
-PURGED=(shellcheck cloud-init etcd-server etcd-client python3-yaml containerd runc jq autoconf automake libtool libonig-dev)
+# libltdl-dev (libtool's recommendation) too: it needs automake through a virtual package (automake-1.16), which
+# apt-cache rdepends below does not follow.
+PURGED=(shellcheck cloud-init etcd-server etcd-client python3-yaml containerd runc jq autoconf automake libtool libltdl-dev libonig-dev)
 
 mkdir -p "$work/upper" "$work/overlay-work" "$work/root"
 # The clone: tracked files at HEAD, then the working tree's changes and new files on top.
