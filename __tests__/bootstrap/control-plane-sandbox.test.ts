@@ -4,7 +4,7 @@ import { sha256 } from "../../lib/bootstrap/tar";
 import { ADDON_SPEC_KEY } from "../../lib/control-plane/control-plane-user-data";
 import { controlPlaneImage } from "../helpers/control-plane-fixture";
 import { LocalEtcdCluster } from "../helpers/etcd-cluster";
-import { SANDBOX_ARTIFACTS_BUCKET, Sandbox } from "../helpers/sandbox";
+import { SANDBOX_ARTIFACTS_BUCKET, Sandbox, SandboxNode } from "../helpers/sandbox";
 import { evaluateFiles, firstEncryptionProvider, STRONG_ENCRYPTION_PROVIDERS } from "../security/cis-benchmark";
 import { findSecrets } from "../security/secret-scan";
 
@@ -17,6 +17,22 @@ function sandbox(calicoManifest = CALICO_MANIFEST): Sandbox {
   const box = new Sandbox();
   writeFileSync(join(box.downloads, "calico.yaml"), calicoManifest);
   return box;
+}
+
+let initialized: Promise<{ box: Sandbox; node: SandboxNode }> | undefined;
+
+/** A first control-plane node booted with the default image: booted once per file, each test getting its own copy. */
+async function initializedNode(): Promise<{ box: Sandbox; node: SandboxNode }> {
+  initialized ??= (async () => {
+    const box = sandbox();
+    const node = box.addNode(0, IMAGE);
+    const booted = await box.boot(node);
+    if (booted.code !== 0) throw new Error(booted.output);
+    return { box, node };
+  })();
+  const template = await initialized;
+  const box = new Sandbox({ from: template.box });
+  return { box, node: box.sameNode(template.node) };
 }
 
 const mutating = /kubeadm (init|join)|aws ssm put-parameter|secretsmanager put-secret-value|kubectl apply|apt-get install|set-instance-health/;
@@ -49,9 +65,7 @@ describe("control-plane bootstrap in a sandbox", () => {
   }, 60_000);
 
   it("publishes the join credentials and stores the PKI, encrypted, once initialized", async () => {
-    const box = sandbox();
-    const node = box.addNode(0, IMAGE);
-    expect((await box.boot(node)).code).toBe(0);
+    const { box, node } = await initializedNode();
 
     expect(box.ssmValue("/k8s/prod/join/token")).toMatch(/^[0-9a-f]{6}\.[0-9a-f]{16}$/);
     expect(box.ssmValue("/k8s/prod/join/ca-cert-hash")).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -168,9 +182,7 @@ describe("control-plane bootstrap in a sandbox", () => {
   }, 60_000);
 
   it("changes nothing when it runs a second time on the same node", async () => {
-    const box = sandbox();
-    const node = box.addNode(0, IMAGE);
-    expect((await box.boot(node)).code).toBe(0);
+    const { box, node } = await initializedNode();
     const before = box.calls().length;
     const rerun = await box.boot(node);
     expect(rerun.code).toBe(0);
@@ -237,9 +249,7 @@ describe("control-plane bootstrap in a sandbox", () => {
   }, 60_000);
 
   it("leaves the files the CIS benchmark lists root-owned and private, and Secrets encrypted by a strong provider (CIS 1.1.x, 1.2.28)", async () => {
-    const box = sandbox();
-    const node = box.addNode(0, IMAGE);
-    expect((await box.boot(node)).code).toBe(0);
+    const { node } = await initializedNode();
     // kubeadm (here its fake) left them readable by everyone; the bootstrap tightened them.
     expect(existsSync(join(node.root, "var/lib/kubelet/config.yaml"))).toBe(true);
     expect(evaluateFiles(node.root)).toEqual([]);
@@ -323,13 +333,6 @@ describe("restoring a lost control plane from a snapshot (etcd.restoreFrom)", ()
 });
 
 describe("join token rotation in a sandbox", () => {
-  async function initializedNode() {
-    const box = sandbox();
-    const node = box.addNode(0, IMAGE);
-    expect((await box.boot(node)).code).toBe(0);
-    return { box, node };
-  }
-
   it("does nothing while the token in SSM has more than half its life left", async () => {
     const { box, node } = await initializedNode();
     const token = box.ssmValue("/k8s/prod/join/token");

@@ -32,7 +32,7 @@ const STUBS = [
   'store_snapshot() { echo "$INSTANCE_ID snapshot $1" >>"$FAKE_STATE/calls.log"; }',
 ].join("; ");
 
-async function bootedCluster(): Promise<{ box: Sandbox; nodes: SandboxNode[] }> {
+async function bootThreeNodes(): Promise<{ box: Sandbox; nodes: SandboxNode[] }> {
   const box = new Sandbox();
   writeFileSync(join(box.downloads, "calico.yaml"), CALICO_MANIFEST);
   const nodes = [0, 1, 2].map((i) => box.addNode(i, image()));
@@ -41,6 +41,16 @@ async function bootedCluster(): Promise<{ box: Sandbox; nodes: SandboxNode[] }> 
     if (booted.code !== 0) throw new Error(booted.output);
   }
   return { box, nodes };
+}
+
+let booted: Promise<{ box: Sandbox; nodes: SandboxNode[] }> | undefined;
+
+/** Three booted control-plane nodes of the default image: booted once per file, each test rolling its own copy. */
+async function bootedCluster(): Promise<{ box: Sandbox; nodes: SandboxNode[] }> {
+  booted ??= bootThreeNodes();
+  const template = await booted;
+  const box = new Sandbox({ from: template.box });
+  return { box, nodes: template.nodes.map((node) => box.sameNode(node)) };
 }
 
 /** Publishes a bundle as Terraform does: the object, then the parameter that names it. */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -15,8 +15,12 @@ export interface PlannedResource {
   readonly references: Record<string, string[]>;
 }
 
+/** A new directory under the system's temporary one, removed when the jest run ends (__tests__/global-teardown.ts). */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  // One short append per directory: atomic between the workers.
+  if (process.env.KUBEADM_AWS_TEST_RUN) appendFileSync(join(process.env.KUBEADM_AWS_TEST_RUN, "temp-dirs"), `${dir}\n`);
+  return dir;
 }
 
 /** Synthesizes every stack of an in-process app and plans the named one offline. */
@@ -32,12 +36,14 @@ export async function planInProcess(build: (app: App) => void, stack: string): P
  * planStackOffline, once per configuration in a test run: test files that plan the same synthesized stack (the
  * default app, the two-stack example's stacks) take the first one's plan, keyed by the sha256 of its cdk.tf.json.
  * A file that finds the plan under way waits for it; if that plan failed, it plans for itself, to report its own
- * error. The run's directory (KUBEADM_AWS_PLAN_CACHE, __tests__/global-setup.ts) goes when the run ends, so no plan
+ * error. The run's directory (KUBEADM_AWS_TEST_RUN, __tests__/global-setup.ts) goes when the run ends, so no plan
  * outlives the code that made it; without it (a file run through another runner), every call plans.
  */
 export async function sharedPlan(stackDir: string, workDir: string): Promise<StackPlan> {
-  const runDir = process.env.KUBEADM_AWS_PLAN_CACHE;
-  if (!runDir) return planStackOffline(stackDir, workDir);
+  const run = process.env.KUBEADM_AWS_TEST_RUN;
+  if (!run) return planStackOffline(stackDir, workDir);
+  const runDir = join(run, "plans");
+  mkdirSync(runDir, { recursive: true });
   const key = createHash("sha256").update(readFileSync(join(stackDir, "cdk.tf.json"))).digest("hex");
   const entry = join(runDir, key);
   const planned = join(entry, "plan.json");

@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { parse } from "yaml";
 import { NODE_FILES } from "../../lib/bootstrap/node-files";
 import { sha256, tarGz } from "../../lib/bootstrap/tar";
@@ -103,8 +103,19 @@ export class Sandbox {
   /** The jq of the nodes (1.7.1), not the host's: before the host's tools on PATH. */
   private readonly jqDir = nodeJqDir();
 
-  /** `awsCli: false` starts every node without the AWS CLI, as a new EC2 instance starts. */
-  constructor(options: { awsCli?: boolean } = {}) {
+  /**
+   * `awsCli: false` starts every node without the AWS CLI, as a new EC2 instance starts. `from` copies another
+   * sandbox as it is now, its nodes' files and its fake AWS (`cp -a`: modes and symlinks too), so a file boots a
+   * cluster once and each test gets its own copy.
+   */
+  constructor(options: { awsCli?: boolean; from?: Sandbox } = {}) {
+    if (options.from) {
+      execFileSync("cp", ["-a", `${options.from.dir}/.`, this.dir]);
+      // The calls recorded so far name the other sandbox's paths; they are this one's now.
+      const calls = join(this.state, "calls.log");
+      writeFileSync(calls, readFileSync(calls, "utf8").split(options.from.dir).join(this.dir));
+      return;
+    }
     mkdirSync(join(this.state, "instances"), { recursive: true });
     mkdirSync(this.downloads, { recursive: true });
     mkdirSync(this.snapBin, { recursive: true });
@@ -136,6 +147,11 @@ export class Sandbox {
     writeFileSync(envFile, withSandboxEnvironment(readFileSync(envFile, "utf8"), envOverrides));
     this.setInstance(node, "running", role);
     return node;
+  }
+
+  /** This sandbox's node of the same name as a node of the sandbox it was copied from. */
+  sameNode(node: SandboxNode): SandboxNode {
+    return { ...node, root: join(this.dir, basename(node.root)) };
   }
 
   /** Puts an object into the node-artifacts bucket, as Terraform does. */

@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseAllDocuments, stringify } from "yaml";
@@ -11,6 +10,7 @@ import { workerNode } from "../../lib/node-group/worker-user-data";
 import { KUBERNETES_RELEASES } from "../../lib/versions";
 import { controlPlaneBootstrap } from "../helpers/control-plane-fixture";
 import { KubernetesBinaries, kubernetesBinaries } from "../helpers/kubernetes/binaries";
+import { tempDir } from "../helpers/plan";
 import { workerBootstrap } from "../helpers/worker-fixture";
 import { MAXIMAL_CONTROL_PLANE } from "../security/plan-under-review";
 
@@ -22,7 +22,7 @@ import { MAXIMAL_CONTROL_PLANE } from "../security/plan-under-review";
  */
 
 const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), "kubeadm-validate-"));
+const dir = tempDir("kubeadm-validate");
 
 const MAXIMAL_WORKERS = {
   labels: { "workload.example.com/class": "batch" },

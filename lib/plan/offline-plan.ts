@@ -188,6 +188,10 @@ function terraformEnv(workDir: string, log: Log): NodeJS.ProcessEnv {
   // Drop AWS credentials and profiles: the plan must not depend on, or touch, a real account.
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("AWS_")));
   Object.assign(env, { TF_IN_AUTOMATION: "1", TF_INPUT: "0", CHECKPOINT_DISABLE: "1" });
+  // terraform and the AWS provider it starts are short-lived Go programs that allocate the provider's whole schema:
+  // collecting garbage a quarter as often costs ~0.1 GB more memory and saves ~25 % of a plan's CPU (measured on
+  // 2 cores). A GOGC of the user's own wins.
+  env.GOGC ??= "400";
   const userConfig = process.env.TF_CLI_CONFIG_FILE ?? join(homedir(), ".terraformrc");
   if (existsSync(userConfig)) {
     log(`using the Terraform CLI config ${userConfig}`);
