@@ -105,6 +105,6 @@ export function secretName(clusterName: string, purpose: "pki" | "admin-kubeconf
  * (lib/bootstrap/scripts/lib.sh, cluster_bucket), so user data needs no
  * Terraform value. At most 20 + 6 + 12 + 16 = 57 of the 63 characters allowed.
  */
-export function clusterBucketName(clusterName: string, purpose: "etcd" | "nodes", accountId: string, region: string): string {
+export function clusterBucketName(clusterName: string, purpose: "etcd" | "nodes" | "oidc", accountId: string, region: string): string {
   return `${clusterName}-${purpose}-${accountId}-${region}`;
 }

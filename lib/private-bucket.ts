@@ -40,6 +40,18 @@ export const OBJECT_WRITES = [
   "s3:RestoreObject",
 ];
 
+/** Every request to the bucket over TLS only. */
+export function denyInsecureTransport(bucketArn: string): PolicyStatement {
+  return {
+    Sid: "DenyInsecureTransport",
+    Effect: "Deny",
+    Principal: "*",
+    Action: "s3:*",
+    Resource: [bucketArn, `${bucketArn}/*`],
+    Condition: { Bool: { "aws:SecureTransport": "false" } },
+  };
+}
+
 /** Every bucket drops the parts of multipart uploads that never completed, a day after they began. */
 export const ABORT_INCOMPLETE_UPLOADS_RULE: S3BucketLifecycleConfigurationRule = {
   id: "abort-incomplete-uploads",
@@ -95,14 +107,7 @@ export class PrivateBucket extends Construct {
     const policy = new S3BucketPolicy(this, "policy", {
       bucket: bucket.id,
       policy: policyDocument([
-        {
-          Sid: "DenyInsecureTransport",
-          Effect: "Deny",
-          Principal: "*",
-          Action: "s3:*",
-          Resource: [this.bucketArn, `${this.bucketArn}/*`],
-          Condition: { Bool: { "aws:SecureTransport": "false" } },
-        },
+        denyInsecureTransport(this.bucketArn),
         // Every object is encrypted with the cluster key. An upload may ask for nothing (the bucket's default
         // applies) or for SSE-KMS with the cluster key, as the provider does when it rewrites an object; SSE-S3,
         // another key, or SSE-KMS without a key (S3 would use aws/s3) is refused.

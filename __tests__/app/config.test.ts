@@ -34,6 +34,7 @@ describe("configFromEnv", () => {
       CLUSTER_ETCD_RESTORE_FROM: "s3://b/etcd/daily/x.db",
       CLUSTER_ALARM_EMAILS: "oncall@example.com",
       CLUSTER_CNI: "cilium",
+      CLUSTER_WORKLOAD_IDENTITY: "false",
       CLUSTER_NODE_MIN_SIZE: "2",
       CLUSTER_NODE_MAX_SIZE: "20",
     });
@@ -51,6 +52,7 @@ describe("configFromEnv", () => {
         etcd: { restoreFrom: "s3://b/etcd/daily/x.db" },
         addons: { cni: "cilium" },
         observability: { alarms: { emails: ["oncall@example.com"] } },
+        workloadIdentity: false,
       },
       nodeGroups: [{ name: "general", instanceTypes: ["m7g.large", "m6g.large"], minSize: 2, maxSize: 20 }],
       stateBackend: { bucket: "tf-state", key: "prod/terraform.tfstate", region: "us-east-2" },

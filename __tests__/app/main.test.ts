@@ -30,6 +30,7 @@ describe("main.ts", () => {
     [{ CLUSTER_NAME: "My_Cluster" }, 'Invalid configuration: clusterName: cluster name "My_Cluster" must be a DNS-1123 label'],
     [{ CLUSTER_CONTROL_PLANE_COUNT: "2" }, "Invalid configuration: count: 2 is not allowed; use 1, 3 or 5 (an odd count keeps etcd's quorum) (set through CLUSTER_CONTROL_PLANE_COUNT)"],
     [{ CLUSTER_CNI: "flannel" }, 'Invalid configuration: addons.cni: "flannel" is not one of "calico", "cilium" (set through CLUSTER_CNI)'],
+    [{ CLUSTER_WORKLOAD_IDENTITY: "no" }, 'Invalid configuration: workloadIdentity: "no" is neither "true" nor "false" (set through CLUSTER_WORKLOAD_IDENTITY)'],
     [{ CLUSTER_VPC_CIDR: "192.168.0.0/16" }, "Invalid configuration: podCidr: 192.168.0.0/16 overlaps the VPC CIDR 192.168.0.0/16; pod addresses must be outside the VPC"],
   ])("fails on %j with a message naming the property, and writes no stack", (env, message) => {
     const result = runMain(env);

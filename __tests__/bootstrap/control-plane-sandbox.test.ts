@@ -1,3 +1,4 @@
+import { createHash, createPublicKey } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256 } from "../../lib/bootstrap/tar";
@@ -330,6 +331,46 @@ describe("restoring a lost control plane from a snapshot (etcd.restoreFrom)", ()
     expect(pki.restoredFrom).toBe(SOURCE);
     for (const file of ["ca.crt", "ca.key", "sa.key", "etcd/ca.key", "encryption-config.yaml"]) expect(pki[file]).toBe(oldPki[file]);
   }, 90_000);
+});
+
+describe("the service-account issuer AWS IAM trusts, published by the control plane in a sandbox", () => {
+  const ISSUER = "https://prod-oidc-111122223333-eu-west-1.s3.eu-west-1.amazonaws.com";
+  const published = (box: Sandbox, key: string) => join(box.state, "s3", "prod-oidc-111122223333-eu-west-1", key);
+
+  it("gives the apiserver the bucket's issuer first and kubeadm's in-cluster one after it, then publishes what the apiserver serves, before the join credentials", async () => {
+    const { box, node } = await initializedNode();
+    const init = box.file("last-i-node0-init.yaml");
+    expect([...init.matchAll(/- name: service-account-issuer\n\s+value: (\S+)/g)].map((m) => m[1])).toEqual([ISSUER, "https://kubernetes.default.svc.cluster.local"]);
+    expect(init).toMatch(new RegExp(`- name: service-account-jwks-uri\\n\\s+value: ${ISSUER}/openid/v1/jwks\\n`));
+    const discovery = JSON.parse(readFileSync(published(box, ".well-known/openid-configuration"), "utf8"));
+    expect(discovery).toMatchObject({ issuer: ISSUER, jwks_uri: `${ISSUER}/openid/v1/jwks` });
+    // The key set names the node's own service-account key, as kube-apiserver derives its id.
+    const der = createPublicKey(readFileSync(join(node.root, "etc/kubernetes/pki/sa.pub"))).export({ type: "spki", format: "der" });
+    const keys = JSON.parse(readFileSync(published(box, "openid/v1/jwks"), "utf8")).keys;
+    expect(keys.map((k: { kid: string }) => k.kid)).toEqual([createHash("sha256").update(der).digest("base64url")]);
+    const calls = box.calls(/--bucket prod-oidc-|ca-cert-hash --type/).map((c) => c.replace(/^\S+ /, "").replace(/ --body \S+/, ""));
+    expect(calls).toEqual([
+      "aws s3api put-object --expected-bucket-owner 111122223333 --bucket prod-oidc-111122223333-eu-west-1 --key .well-known/openid-configuration --content-type application/json",
+      "aws s3api put-object --expected-bucket-owner 111122223333 --bucket prod-oidc-111122223333-eu-west-1 --key openid/v1/jwks --content-type application/json",
+      expect.stringContaining("--name /k8s/prod/join/ca-cert-hash --type"),
+    ]);
+  }, 60_000);
+
+  it("refuses to publish when the apiserver signs as another issuer, and says which", async () => {
+    const { box, node } = await initializedNode();
+    writeFileSync(join(box.state, "cluster", "service-account-issuers"), "https://kubernetes.default.svc.cluster.local\n");
+    const result = await box.shell(node, ["control-plane.sh"], "publish_service_account_issuer");
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(`the apiserver's discovery document names issuer ["https://kubernetes.default.svc.cluster.local","${ISSUER}/openid/v1/jwks"], not ${ISSUER}`);
+  }, 60_000);
+
+  it("leaves kubeadm's issuer alone and publishes nothing with workloadIdentity off", async () => {
+    const box = sandbox();
+    const node = box.addNode(0, controlPlaneImage({ workloadIdentity: false }, { calicoSha256: sha256(CALICO_MANIFEST) }));
+    expect((await box.boot(node)).code).toBe(0);
+    expect(box.file("last-i-node0-init.yaml")).not.toMatch(/service-account-(issuer|jwks-uri)/);
+    expect(box.calls(/prod-oidc-/)).toEqual([]);
+  }, 60_000);
 });
 
 describe("join token rotation in a sandbox", () => {

@@ -1,4 +1,5 @@
-import { readdirSync, statSync } from "node:fs";
+import { createPublicKey, verify as cryptoVerify } from "node:crypto";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { CLUSTER_INFO_PATH } from "../../lib/bootstrap/apiserver-config";
@@ -154,6 +155,27 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       const secrets = await cp1.kubectlOk(["-n", "kube-system", "get", "secret", `bootstrap-token-${token.split(".")[0]}`, "-o", "jsonpath={.data.usage-bootstrap-authentication}"]);
       expect(Buffer.from(secrets, "base64").toString()).toBe("true");
       expect(JSON.parse(cluster.aws.secret("k8s/prod/pki")!)["ca.crt"]).toBe(await cp1.node.read(CA));
+    });
+
+    it("signs service-account tokens as the issuer AWS IAM trusts, whose published keys verify them, and still accepts the in-cluster audience", async () => {
+      const published = await cp1.steps("publish_service_account_issuer", ["control-plane.sh"]);
+      expect(published.code).toBe(0);
+      const issuer = "https://prod-oidc-111122223333-eu-west-1.s3.eu-west-1.amazonaws.com";
+      const document = (key: string) => JSON.parse(readFileSync(join(cluster.aws.state, "s3", "prod-oidc-111122223333-eu-west-1", key), "utf8"));
+      expect(document(".well-known/openid-configuration")).toMatchObject({ issuer, jwks_uri: `${issuer}/openid/v1/jwks` });
+      // A token for STS, as the pod identity webhook projects one: the published key set verifies it, as STS would.
+      const token = (await cp1.kubectlOk(["-n", "default", "create", "token", "default", "--audience", "sts.amazonaws.com"])).trim();
+      const [header, payload, signature] = token.split(".");
+      const { kid, alg } = JSON.parse(Buffer.from(header, "base64url").toString());
+      expect(JSON.parse(Buffer.from(payload, "base64url").toString())).toMatchObject({ iss: issuer, aud: ["sts.amazonaws.com"], sub: "system:serviceaccount:default:default" });
+      const jwk = document("openid/v1/jwks").keys.find((k: { kid: string }) => k.kid === kid);
+      expect(jwk).toMatchObject({ alg });
+      expect(cryptoVerify("sha256", Buffer.from(`${header}.${payload}`), createPublicKey({ key: jwk, format: "jwk" }), Buffer.from(signature, "base64url"))).toBe(true);
+      expect(cryptoVerify("sha256", Buffer.from(`${header}.${payload}x`), createPublicKey({ key: jwk, format: "jwk" }), Buffer.from(signature, "base64url"))).toBe(false);
+      // A token for the in-cluster issuer's audience still authenticates to the API.
+      const inCluster = (await cp1.kubectlOk(["-n", "default", "create", "token", "default", "--audience", "https://kubernetes.default.svc.cluster.local"])).trim();
+      const whoami = await cp1.kubectlOk(["--server", `https://${LAB_API_ENDPOINT_HOST}:6443`, "--certificate-authority", CA, "--token", inCluster, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"], "/dev/null");
+      expect(whoami.trim()).toBe("system:serviceaccount:default:default");
     });
 
     it("keeps the join token out of what kubeadm printed, and deletes the rendered files that held it", async () => {

@@ -37,6 +37,7 @@ function fill(template: string, binaries: KubernetesBinaries): string {
     JOIN_TOKEN: "abcdef.0123456789abcdef",
     CA_CERT_HASH: `sha256:${"a".repeat(64)}`,
     PUBLIC_API_HOST: "prod-api-public-0123456789.elb.eu-west-1.amazonaws.com",
+    SERVICE_ACCOUNT_ISSUER: "https://prod-oidc-111122223333-eu-west-1.s3.eu-west-1.amazonaws.com",
   };
   return RUNTIME_PLACEHOLDERS.reduce((text, name) => text.split(`\${${name}}`).join(values[name]), template);
 }

@@ -40,5 +40,10 @@ export class ClusterStack extends TerraformStack {
     new TerraformOutput(this, "admin_kubeconfig_command", { value: controlPlane.adminKubeconfigCommand, description: "Prints the admin kubeconfig" });
     new TerraformOutput(this, "node_group_names", { value: this.cluster.nodeGroups.map((g) => g.autoScalingGroupName), description: "Worker Auto Scaling groups" });
     new TerraformOutput(this, "control_plane_session_command", { value: controlPlane.sessionCommand, description: "Opens a shell on a control-plane node" });
+    const issuer = controlPlane.serviceAccountIssuer;
+    if (issuer) {
+      new TerraformOutput(this, "service_account_issuer", { value: issuer.urls.issuer, description: "The issuer of service-account tokens that AWS IAM trusts" });
+      new TerraformOutput(this, "oidc_provider_arn", { value: issuer.providerArn, description: "The IAM OpenID Connect provider that roles for service accounts trust" });
+    }
   }
 }

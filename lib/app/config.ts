@@ -40,6 +40,12 @@ export const ENVIRONMENT_VARIABLES = [
   { name: "CLUSTER_ADMIN_PRINCIPALS", property: "adminAccess.principalArns", default: "the deploying principal", description: "comma-separated IAM role or user ARNs that may read the admin kubeconfig" },
   { name: "CLUSTER_ETCD_RESTORE_FROM", property: "etcd.restoreFrom", default: "none", description: "s3://bucket/key.db of an etcd snapshot to rebuild a lost control plane from" },
   { name: "CLUSTER_CNI", property: "addons.cni", default: "calico", description: "calico | cilium" },
+  {
+    name: "CLUSTER_WORKLOAD_IDENTITY",
+    property: "workloadIdentity",
+    default: "true",
+    description: "true | false: IAM roles for service accounts; false where the account's S3 Block Public Access forbids public bucket policies",
+  },
   { name: "CLUSTER_ALARM_EMAILS", property: "observability.alarms.emails", default: "none", description: "comma-separated addresses subscribed to the alarm topic" },
   { name: "CLUSTER_NODE_INSTANCE_TYPES", property: "nodeGroups[general].instanceTypes", default: "m7i.large", description: "comma-separated instance types of the general worker group" },
   { name: "CLUSTER_NODE_MIN_SIZE", property: "nodeGroups[general].minSize", default: "3", description: "minimum (and initial) size of the general worker group" },
@@ -64,6 +70,10 @@ export function configFromEnv(env: Env): AppConfig {
   const count = read("CLUSTER_CONTROL_PLANE_COUNT");
   const allowedCidrs = list("CLUSTER_API_ALLOWED_CIDRS");
   const size = (name: string, fallback: number) => (read(name) === undefined ? fallback : Number(read(name)));
+  const workloadIdentity = read("CLUSTER_WORKLOAD_IDENTITY");
+  if (workloadIdentity !== undefined && !["true", "false"].includes(workloadIdentity)) {
+    throw new ConfigError("workloadIdentity", `${JSON.stringify(workloadIdentity)} is neither "true" nor "false"`);
+  }
   return {
     clusterName,
     region,
@@ -83,6 +93,7 @@ export function configFromEnv(env: Env): AppConfig {
       etcd: read("CLUSTER_ETCD_RESTORE_FROM") ? { restoreFrom: read("CLUSTER_ETCD_RESTORE_FROM") } : undefined,
       addons: read("CLUSTER_CNI") ? { cni: read("CLUSTER_CNI") as Cni } : undefined,
       observability: list("CLUSTER_ALARM_EMAILS") ? { alarms: { emails: list("CLUSTER_ALARM_EMAILS") } } : undefined,
+      workloadIdentity: workloadIdentity === undefined ? undefined : workloadIdentity === "true",
     },
     nodeGroups: [
       {

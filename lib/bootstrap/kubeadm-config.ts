@@ -30,6 +30,8 @@ export interface KubeadmClusterSettings {
     readonly audit: { readonly maxAgeDays: number; readonly maxBackups: number; readonly maxSizeMiB: number };
     readonly encryptionAtRest: boolean;
     readonly podSecurity: PodSecurityDefaults;
+    /** Service-account token issuers, the first signing, and the public keys' URL; kubeadm's in-cluster issuer when absent. */
+    readonly serviceAccountIssuers?: { readonly issuers: string[]; readonly jwksUri: string };
   };
   readonly controllerManager: { readonly extraArgs: Record<string, string>; readonly controllers: string[] };
   readonly scheduler: { readonly extraArgs: Record<string, string> };
@@ -113,6 +115,15 @@ function apiServerArgs(s: KubeadmClusterSettings): Record<string, string> {
   };
 }
 
+/**
+ * kube-apiserver takes --service-account-issuer once per issuer and signs with the first. kubeadm keeps every
+ * instance of a flag given in extraArgs, in order, and drops its own default issuer, which the caller lists too.
+ */
+function serviceAccountIssuerArgs(issuers: KubeadmClusterSettings["apiServer"]["serviceAccountIssuers"]): Arg[] {
+  if (!issuers) return [];
+  return [...issuers.issuers.map((value) => ({ name: "service-account-issuer", value })), { name: "service-account-jwks-uri", value: issuers.jwksUri }];
+}
+
 export function clusterConfiguration(s: KubeadmClusterSettings): ClusterConfiguration {
   const readOnlyDir = (name: string, file: string): HostPathMount => ({
     name,
@@ -140,7 +151,11 @@ export function clusterConfiguration(s: KubeadmClusterSettings): ClusterConfigur
     kubernetesVersion: placeholder("KUBERNETES_VERSION"),
     controlPlaneEndpoint: s.controlPlaneEndpoint,
     networking: { podSubnet: s.podCidr, serviceSubnet: s.serviceCidr, dnsDomain: s.clusterDomain },
-    apiServer: { certSANs: [...new Set(certSANs)], extraArgs: mergeArgs(apiServerArgs(s), s.apiServer.extraArgs), extraVolumes: volumes },
+    apiServer: {
+      certSANs: [...new Set(certSANs)],
+      extraArgs: [...mergeArgs(apiServerArgs(s), s.apiServer.extraArgs), ...serviceAccountIssuerArgs(s.apiServer.serviceAccountIssuers)],
+      extraVolumes: volumes,
+    },
     controllerManager: {
       extraArgs: mergeArgs(
         {

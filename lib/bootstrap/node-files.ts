@@ -28,8 +28,10 @@ export const NODE_FILES = {
  * Values only the node knows, which scripts substitute into rendered kubeadm
  * configs with `envsubst` restricted to exactly these names.
  */
-export const RUNTIME_PLACEHOLDERS = ["KUBERNETES_VERSION", "JOIN_TOKEN", "CA_CERT_HASH", "PUBLIC_API_HOST"] as const;
+export const RUNTIME_PLACEHOLDERS = ["KUBERNETES_VERSION", "JOIN_TOKEN", "CA_CERT_HASH", "PUBLIC_API_HOST", "SERVICE_ACCOUNT_ISSUER"] as const;
 export type RuntimePlaceholder = (typeof RUNTIME_PLACEHOLDERS)[number];
+/** A worker's join configuration holds no ClusterConfiguration, so none of the control plane's own values. */
+export const WORKER_PLACEHOLDERS: RuntimePlaceholder[] = ["KUBERNETES_VERSION", "JOIN_TOKEN", "CA_CERT_HASH", "PUBLIC_API_HOST"];
 
 export function placeholder(name: RuntimePlaceholder): string {
   return `\${${name}}`;

@@ -15,6 +15,7 @@ import { observabilityFiles, observabilityUnits } from "../observability/node-fi
 import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { clusterTagKey } from "../tags";
 import { AWS_CLI_SNAP_CHANNEL, KUBERNETES_APT_KEY_FINGERPRINT } from "../versions";
+import { ISSUER_DOCUMENT_KEYS, inClusterIssuer } from "../identity/service-account-issuer";
 import { ControlPlaneSettings } from "./settings";
 
 /** Everything a control-plane node's user data depends on: all known at synth time. */
@@ -90,6 +91,8 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     SSM_INIT_LOCK: ssmParameterName(b.clusterName, "control-plane", "init-lock"),
     ...rolloutParameterEnvironment(b.clusterName),
     PUBLIC_LB_NAME: b.publicLoadBalancerName ?? "",
+    // Control-plane nodes publish the issuer's documents, as their apiserver serves them, to the issuer's bucket.
+    WORKLOAD_IDENTITY: b.settings.workloadIdentity,
     ENCRYPTION_AT_REST: b.settings.apiServer.encryptionAtRest,
     ENCRYPTION_CONFIG: NODE_FILES.encryptionConfig,
     KUBEADM_DIR: NODE_FILES.kubeadmDir,
@@ -134,7 +137,14 @@ export function controlPlaneNode(b: ControlPlaneBootstrap): NodeDefinition {
     podCidr: s.podCidr,
     serviceCidr: s.serviceCidr,
     clusterDomain: s.clusterDomain,
-    apiServer: { ...s.apiServer, publicEndpoint: b.publicLoadBalancerName !== undefined },
+    apiServer: {
+      ...s.apiServer,
+      publicEndpoint: b.publicLoadBalancerName !== undefined,
+      // The issuer's URL names the account, which the node learns at boot (control-plane.sh, service_account_issuer).
+      serviceAccountIssuers: s.workloadIdentity
+        ? { issuers: [placeholder("SERVICE_ACCOUNT_ISSUER"), inClusterIssuer(s.clusterDomain)], jwksUri: `${placeholder("SERVICE_ACCOUNT_ISSUER")}/${ISSUER_DOCUMENT_KEYS.keys}` }
+        : undefined,
+    },
     controllerManager: s.controllerManager,
     scheduler: s.scheduler,
     etcd: s.etcd,

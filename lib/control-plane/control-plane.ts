@@ -30,6 +30,7 @@ import { cloudControllerManagerStatements } from "../node-permissions";
 import { controlPlanePolicies } from "./control-plane-policies";
 import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, controlPlaneNode } from "./control-plane-user-data";
 import { JoinParameters, versionGuard } from "./join-parameters";
+import { ServiceAccountIssuer } from "../identity/service-account-issuer";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
 
@@ -100,6 +101,8 @@ export class ControlPlane extends Construct implements IControlPlane {
   readonly apiEndpoint: ApiEndpoint;
   readonly secrets: ClusterSecrets;
   readonly role: NodeRole;
+  /** The service-account issuer AWS IAM trusts and its OpenID Connect provider, unless workload identity is off. */
+  readonly serviceAccountIssuer?: ServiceAccountIssuer;
   /** The etcd backup bucket and alarm, unless backups are off. */
   readonly etcdBackup?: EtcdBackup;
   readonly nodeArtifacts: NodeArtifacts;
@@ -168,6 +171,13 @@ export class ControlPlane extends Construct implements IControlPlane {
         readers: settings.adminPrincipalArns,
       });
     }
+    if (settings.workloadIdentity) {
+      this.serviceAccountIssuer = new ServiceAccountIssuer(this, "service-account-issuer", {
+        clusterName: cluster,
+        // By name, as for the backup bucket: the role's policies name the issuer's bucket.
+        publisherRoleArn: env.arn("iam", `role/${iamRoleName(cluster, "control-plane")}`, { region: "" }),
+      });
+    }
     this.role = new NodeRole(this, "role", {
       name: iamRoleName(cluster, "control-plane"),
       description: `Kubernetes control-plane nodes of ${cluster}`,
@@ -180,6 +190,7 @@ export class ControlPlane extends Construct implements IControlPlane {
         }),
         "node-bundle": bundleReadStatements(env, this.nodeArtifacts, [BUNDLE_PREFIX, ADDON_SPEC_PREFIX], key.keyArn),
         ...(this.etcdBackup ? { "etcd-backup": this.etcdBackup.nodeStatements(env, key.keyArn) } : {}),
+        ...(this.serviceAccountIssuer ? { "service-account-issuer": this.serviceAccountIssuer.publisherStatements() } : {}),
         ...(observability.logs ? { "ship-logs": logWriteStatements(env, cluster, "control-plane") } : {}),
         metrics: [
           {
@@ -305,7 +316,14 @@ export class ControlPlane extends Construct implements IControlPlane {
         tag: Object.entries({ ...tags, Name: name }).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
         // A booting node downloads packages through the network's egress first, then fetches both objects.
         // The join parameters: on destroy the nodes that write them go first, so none can create one again.
-        dependsOn: [...egressDependencies(this, props.network), bundleObject, addonSpecChecksum, ...joinParameters.parameters],
+        // The first node publishes the service-account issuer's documents into its bucket after kubeadm init.
+        dependsOn: [
+          ...egressDependencies(this, props.network),
+          bundleObject,
+          addonSpecChecksum,
+          ...joinParameters.parameters,
+          ...(this.serviceAccountIssuer?.uploadPrerequisites ?? []),
+        ],
       });
       if (alarmTopic) autoScalingGroupAlarms(new Construct(this, `node-${i}-alarms`), { clusterName: cluster, topicArn: alarmTopic.topicArn }, name);
       return name;

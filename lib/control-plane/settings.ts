@@ -143,6 +143,15 @@ export interface ControlPlaneOptions {
    * @default - none
    */
   readonly nodeArtifactWriterArns?: string[];
+  /**
+   * IAM roles for service accounts: kube-apiserver signs service-account tokens as an issuer that AWS IAM trusts
+   * (an S3 bucket serving the issuer's discovery document and public keys, and an IAM OpenID Connect provider),
+   * keeping the in-cluster issuer for tokens it signed before. The keys are born on the first control-plane node.
+   * The account's S3 Block Public Access must allow public bucket policies (README, "Workload identity"); turn this
+   * off where it cannot.
+   * @default true
+   */
+  readonly workloadIdentity?: boolean;
   /** kube-apiserver settings. A change rolls out to the running control plane ("Upgrading"). @default - see ApiServerOptions */
   readonly apiServer?: ApiServerOptions;
   /** etcd settings: flags, backups and a restore. @default - see EtcdOptions */
@@ -179,6 +188,7 @@ export interface ControlPlaneSettings {
   /** Principals allowed to read the admin kubeconfig; undefined means the deploying principal. */
   readonly adminPrincipalArns?: string[];
   readonly nodeArtifactWriterArns: string[];
+  readonly workloadIdentity: boolean;
   readonly joinTokenTtlMinutes: number;
   readonly certificateRenewalDaysBeforeExpiry: number;
   readonly etcd: { readonly extraArgs: Record<string, string>; readonly backup?: EtcdBackupSettings; readonly restoreFrom?: string };
@@ -241,10 +251,11 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
     addons: resolveAddonsSettings(options.addons ?? {}),
     adminPrincipalArns: options.adminAccess?.principalArns === undefined ? undefined : validatePrincipalArns(options.adminAccess.principalArns, "adminAccess.principalArns"),
     nodeArtifactWriterArns: options.nodeArtifactWriterArns?.length ? validatePrincipalArns(options.nodeArtifactWriterArns, "nodeArtifactWriterArns") : [],
+    workloadIdentity: options.workloadIdentity ?? true,
     joinTokenTtlMinutes: wholeNumber(options.joinTokenTtlMinutes ?? 24 * 60, "joinTokenTtlMinutes", 6, 24 * 60),
     certificateRenewalDaysBeforeExpiry,
     apiServer: {
-      extraArgs: apiServerExtraArgs(apiServer.extraArgs),
+      extraArgs: apiServerExtraArgs(apiServer.extraArgs, options.workloadIdentity ?? true),
       certSANs: validateCertSans(apiServer.certSANs ?? []),
       publicAllowedCidrs: apiServer.publicAccess ? validateAllowedCidrs(apiServer.publicAccess.allowedCidrs) : undefined,
       audit: {
@@ -313,8 +324,15 @@ function extraArgs(args: Record<string, string> | undefined, property: string): 
  */
 const CONFLICTS_WITH_AUTHENTICATION_CONFIG = /^(anonymous-auth|oidc-.+)$/;
 
-function apiServerExtraArgs(args: Record<string, string> | undefined): Record<string, string> {
+/** Flags that workloadIdentity sets: the issuers (ours first) and where the public keys are. */
+const SET_BY_WORKLOAD_IDENTITY = ["service-account-issuer", "service-account-jwks-uri"];
+
+function apiServerExtraArgs(args: Record<string, string> | undefined, workloadIdentity: boolean): Record<string, string> {
   const resolved = extraArgs(args, "apiServer.extraArgs");
+  const issuerFlag = workloadIdentity ? Object.keys(resolved).find((name) => SET_BY_WORKLOAD_IDENTITY.includes(name)) : undefined;
+  if (issuerFlag !== undefined) {
+    throw new ConfigError("apiServer.extraArgs", `sets "${issuerFlag}", which workloadIdentity sets (the issuer AWS IAM trusts); remove it, or set workloadIdentity to false`);
+  }
   const conflict = Object.keys(resolved).find((name) => CONFLICTS_WITH_AUTHENTICATION_CONFIG.test(name));
   if (conflict !== undefined) {
     throw new ConfigError(

@@ -1,7 +1,7 @@
 import { containerdInstall } from "../bootstrap/host-config";
 import { UNSET_PARAMETER_VALUE } from "../control-plane/join-parameters";
 import { renderKubeletPatch, renderWorkerJoinConfig } from "../bootstrap/kubeadm-config";
-import { NODE_FILES, RUNTIME_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
+import { NODE_FILES, WORKER_PLACEHOLDERS, placeholder } from "../bootstrap/node-files";
 import { CLUSTER_WAIT_SECONDS, POLL_SECONDS } from "../bootstrap/node-roles";
 import { NodeEnvironment } from "../bootstrap/node-env";
 import { NodeDefinition } from "../bootstrap/user-data";
@@ -47,7 +47,7 @@ export function workerEnvironment(b: WorkerBootstrap): NodeEnvironment {
     LAUNCH_HOOK: b.launchHookName,
     KUBEADM_DIR: NODE_FILES.kubeadmDir,
     STATE_DIR: NODE_FILES.stateDir,
-    RUNTIME_PLACEHOLDERS: RUNTIME_PLACEHOLDERS.map(placeholder).join(" "),
+    RUNTIME_PLACEHOLDERS: WORKER_PLACEHOLDERS.map(placeholder).join(" "),
     CLUSTER_WAIT_SECONDS,
     NODE_READY_TIMEOUT_SECONDS,
     POLL_SECONDS,

@@ -107,10 +107,11 @@ restore_from_snapshot() {
 
 kubeadm_init() {
   reset_partial_kubeadm
-  export JOIN_TOKEN KUBERNETES_VERSION PUBLIC_API_HOST CA_CERT_HASH=""
+  export JOIN_TOKEN KUBERNETES_VERSION PUBLIC_API_HOST SERVICE_ACCOUNT_ISSUER CA_CERT_HASH=""
   JOIN_TOKEN=$(kubeadm token generate)
   KUBERNETES_VERSION=$(kubeadm version -o short)
   PUBLIC_API_HOST=$(public_api_host)
+  SERVICE_ACCOUNT_ISSUER=$(service_account_issuer)
   local preflight=()
   if [[ -n $RESTORE_FROM ]]; then
     restore_from_snapshot
@@ -140,6 +141,43 @@ ca_cert_hash() {
 approve_node_certificates() {
   retry 5 kubectl --kubeconfig "$ROOT/etc/kubernetes/admin.conf" delete clusterrolebinding "$AUTOAPPROVE_BOOTSTRAP_BINDING" --ignore-not-found >/dev/null
   systemctl enable --now kubeadm-aws-approve-node-certificates.service
+}
+
+# The service-account issuer AWS IAM trusts (workloadIdentity): the HTTPS endpoint of the issuer's bucket, as
+# lib/identity/service-account-issuer.ts names it. Empty when workload identity is off.
+service_account_issuer() {
+  [[ ${WORKLOAD_IDENTITY:-false} == true ]] || return 0
+  local suffix=amazonaws.com
+  [[ $AWS_REGION != cn-* ]] || suffix=amazonaws.com.cn
+  printf 'https://%s.s3.%s.%s\n' "$(cluster_bucket oidc)" "$AWS_REGION" "$suffix"
+}
+
+# The service-account issuer's discovery document and public keys, as this node's apiserver serves them, in the
+# bucket AWS IAM reads them from (workloadIdentity). Every control-plane node publishes them when it joins and when
+# it has rolled, so a replaced node, a cluster that turns workload identity on, or a key an operator added reaches
+# IAM. This node's own apiserver, not the load balancer's pick: during a rollout the others may not sign as it yet.
+publish_service_account_issuer() {
+  local issuer bucket account dir="$STATE_DIR/run/issuer" path file
+  issuer=$(service_account_issuer)
+  [[ -n $issuer ]] || return 0
+  account=$(retry 10 account_id)
+  bucket=$(cluster_bucket oidc)
+  mkdir -p "$dir"
+  for path in .well-known/openid-configuration openid/v1/jwks; do
+    file="$dir/${path##*/}"
+    retry 10 kubectl --kubeconfig "$ROOT/etc/kubernetes/admin.conf" --server https://127.0.0.1:6443 get --raw "/$path" >"$file"
+    jq -e . "$file" >/dev/null || die "the apiserver served no JSON at /$path"
+  done
+  # The apiserver must sign as the issuer IAM trusts, and name the keys where they are published.
+  jq -e --arg issuer "$issuer" '.issuer == $issuer and .jwks_uri == "\($issuer)/openid/v1/jwks"' "$dir/openid-configuration" >/dev/null ||
+    die "the apiserver's discovery document names issuer $(jq -c '[.issuer, .jwks_uri]' "$dir/openid-configuration"), not $issuer"
+  for path in .well-known/openid-configuration openid/v1/jwks; do
+    # The node derives the bucket's name: a bucket of that name in another account must not get the keys' place.
+    retry 5 aws_cli s3api put-object --expected-bucket-owner "$account" --bucket "$bucket" --key "$path" --body "$dir/${path##*/}" \
+      --content-type application/json >/dev/null
+  done
+  log "published the service-account issuer's documents to s3://$bucket"
+  rm -rf "$dir"
 }
 
 # The CA hash goes last: its presence tells joining nodes the credentials are complete.
@@ -229,6 +267,7 @@ init_cluster() {
   run_step rollout-record record_rollout
   run_step node-certificate-approval approve_node_certificates
   run_step store-cluster-secrets store_cluster_secrets
+  run_step publish-service-account-issuer publish_service_account_issuer
   run_step publish-join-credentials publish_join_credentials
   run_step apply-addons apply_addons
 }
@@ -236,6 +275,7 @@ init_cluster() {
 join_cluster() {
   run_step remove-dead-etcd-members etcd_remove_dead_members
   run_step kubeadm-join join_control_plane
+  run_step publish-service-account-issuer publish_service_account_issuer
 }
 
 main() {

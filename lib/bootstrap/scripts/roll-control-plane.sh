@@ -122,9 +122,10 @@ install_bundle() {
 # render_init_config FILE: the installed bundle's init.yaml as this node's `kubeadm init` would render it. Its
 # bootstrap token is a throwaway: kubeadm validates one, and nothing uses it.
 render_init_config() {
-  export KUBERNETES_VERSION="v$KUBERNETES_PATCH_VERSION" CA_CERT_HASH="" JOIN_TOKEN PUBLIC_API_HOST
+  export KUBERNETES_VERSION="v$KUBERNETES_PATCH_VERSION" CA_CERT_HASH="" JOIN_TOKEN PUBLIC_API_HOST SERVICE_ACCOUNT_ISSUER
   JOIN_TOKEN=$(kubeadm token generate)
   PUBLIC_API_HOST=$(public_api_host)
+  SERVICE_ACCOUNT_ISSUER=$(service_account_issuer)
   render_template "$ROOT$KUBEADM_DIR/init.yaml" "$1"
 }
 
@@ -267,6 +268,7 @@ roll_this_node() {
   run_rollout_step apiserver-certificate refresh_apiserver_certificate
   run_rollout_step restart-kubelet systemctl restart kubelet
   run_rollout_step wait-healthy wait_healthy
+  run_rollout_step publish-service-account-issuer publish_service_account_issuer
   echo "$DESIRED_KEY" >"$STATE_DIR/rolled-bundle"
 }
 
