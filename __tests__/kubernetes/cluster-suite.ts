@@ -28,6 +28,8 @@ import { RolloutReport, ValidationReport, renderValidation } from "../../lib/ope
  */
 
 const CA = "/etc/kubernetes/pki/ca.crt";
+/** The issuer a lab node computes for cluster "prod" in the fake AWS's account and region (workloadIdentity). */
+const SERVICE_ACCOUNT_ISSUER = "https://prod-oidc-111122223333-eu-west-1.s3.eu-west-1.amazonaws.com";
 const ETCD_CLIENT = "--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
 /**
  * Inside the fresh-machine test (the lab nested in an overlay of /), etcdctl run in a node's etcd container cannot
@@ -160,22 +162,23 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
     it("signs service-account tokens as the issuer AWS IAM trusts, whose published keys verify them, and still accepts the in-cluster audience", async () => {
       const published = await cp1.steps("publish_service_account_issuer", ["control-plane.sh"]);
       expect(published.code).toBe(0);
-      const issuer = "https://prod-oidc-111122223333-eu-west-1.s3.eu-west-1.amazonaws.com";
+      const issuer = SERVICE_ACCOUNT_ISSUER;
       const document = (key: string) => JSON.parse(readFileSync(join(cluster.aws.state, "s3", "prod-oidc-111122223333-eu-west-1", key), "utf8"));
       expect(document(".well-known/openid-configuration")).toMatchObject({ issuer, jwks_uri: `${issuer}/openid/v1/jwks` });
       // A token for STS, as the pod identity webhook projects one: the published key set verifies it, as STS would.
-      const token = (await cp1.kubectlOk(["-n", "default", "create", "token", "default", "--audience", "sts.amazonaws.com"])).trim();
+      await cp1.kubectlOk(["-n", "default", "create", "serviceaccount", "irsa-probe"]);
+      const token = (await cp1.kubectlOk(["-n", "default", "create", "token", "irsa-probe", "--audience", "sts.amazonaws.com"])).trim();
       const [header, payload, signature] = token.split(".");
       const { kid, alg } = JSON.parse(Buffer.from(header, "base64url").toString());
-      expect(JSON.parse(Buffer.from(payload, "base64url").toString())).toMatchObject({ iss: issuer, aud: ["sts.amazonaws.com"], sub: "system:serviceaccount:default:default" });
+      expect(JSON.parse(Buffer.from(payload, "base64url").toString())).toMatchObject({ iss: issuer, aud: ["sts.amazonaws.com"], sub: "system:serviceaccount:default:irsa-probe" });
       const jwk = document("openid/v1/jwks").keys.find((k: { kid: string }) => k.kid === kid);
       expect(jwk).toMatchObject({ alg });
       expect(cryptoVerify("sha256", Buffer.from(`${header}.${payload}`), createPublicKey({ key: jwk, format: "jwk" }), Buffer.from(signature, "base64url"))).toBe(true);
       expect(cryptoVerify("sha256", Buffer.from(`${header}.${payload}x`), createPublicKey({ key: jwk, format: "jwk" }), Buffer.from(signature, "base64url"))).toBe(false);
       // A token for the in-cluster issuer's audience still authenticates to the API.
-      const inCluster = (await cp1.kubectlOk(["-n", "default", "create", "token", "default", "--audience", "https://kubernetes.default.svc.cluster.local"])).trim();
+      const inCluster = (await cp1.kubectlOk(["-n", "default", "create", "token", "irsa-probe", "--audience", "https://kubernetes.default.svc.cluster.local"])).trim();
       const whoami = await cp1.kubectlOk(["--server", `https://${LAB_API_ENDPOINT_HOST}:6443`, "--certificate-authority", CA, "--token", inCluster, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"], "/dev/null");
-      expect(whoami.trim()).toBe("system:serviceaccount:default:default");
+      expect(whoami.trim()).toBe("system:serviceaccount:default:irsa-probe");
     });
 
     it("keeps the join token out of what kubeadm printed, and deletes the rendered files that held it", async () => {
@@ -593,7 +596,9 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
     it("finds every flag where the evaluator of rendered configs (cis.test.ts) assumes it, kubeadm's defaults included", async () => {
       const real = await runningView(cp1, cp1);
-      const rendered = clusterView(initDocuments(await cp1.node.read("/etc/kubeadm-aws/kubeadm/init.yaml")));
+      // The issuer's URL as the node filled it in (kubeadm_init).
+      const initConfig = (await cp1.node.read("/etc/kubeadm-aws/kubeadm/init.yaml")).split("${SERVICE_ACCOUNT_ISSUER}").join(SERVICE_ACCOUNT_ISSUER);
+      const rendered = clusterView(initDocuments(initConfig));
       for (const component of ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kubelet"] as const) {
         for (const [flag, value] of rendered[component].flags) {
           expect({ component, flag, value: real[component].flags.get(flag) }).toEqual({ component, flag, value });
@@ -679,6 +684,7 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
         "apiserver-certificate",
         "restart-kubelet",
         "wait-healthy",
+        "publish-service-account-issuer",
       ]);
       expect(first).toContain(`the apiserver certificate gets the bundle's names:`);
       expect(await verbosity(cp1)).toEqual(["2"]);
@@ -705,7 +711,16 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
 
       const second = await roll(cp2);
       console.info(`rollout on ${minor}: first node ${stepSeconds(first)}; next node ${stepSeconds(second)}`);
-      expect(rolloutSteps(second)).toEqual(["fetch-bundle", "install-bundle", "install-packages", "kubeadm-upgrade-node", "apiserver-certificate", "restart-kubelet", "wait-healthy"]);
+      expect(rolloutSteps(second)).toEqual([
+        "fetch-bundle",
+        "install-bundle",
+        "install-packages",
+        "kubeadm-upgrade-node",
+        "apiserver-certificate",
+        "restart-kubelet",
+        "wait-healthy",
+        "publish-service-account-issuer",
+      ]);
       expect(await verbosity(cp2)).toEqual(["2"]);
       expect(await pidsLimit(cp2)).toBe("2048");
       await servesNewName(cp2);

@@ -53,6 +53,7 @@ describe("offline plan of the default app (main.ts)", () => {
       aws_subnet: "where the group launches",
       aws_lb_target_group: "control-plane nodes register in the API's target group",
       aws_ssm_parameter: "the join parameters control-plane nodes write: on destroy, the nodes go first",
+      aws_s3_bucket: "the service-account issuer's bucket, which control-plane nodes publish to after kubeadm init",
     };
     const configured = configuredResources(result.plan);
     const egress = ofType("aws_route").filter((r) => r.references.nat_gateway_id);

@@ -322,7 +322,7 @@ export class ControlPlane extends Construct implements IControlPlane {
           bundleObject,
           addonSpecChecksum,
           ...joinParameters.parameters,
-          ...(this.serviceAccountIssuer?.uploadPrerequisites ?? []),
+          ...(this.serviceAccountIssuer ? [this.serviceAccountIssuer.bucket] : []),
         ],
       });
       if (alarmTopic) autoScalingGroupAlarms(new Construct(this, `node-${i}-alarms`), { clusterName: cluster, topicArn: alarmTopic.topicArn }, name);

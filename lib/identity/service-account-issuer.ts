@@ -6,7 +6,6 @@ import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
-import { TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../aws-environment";
 import { PolicyStatement, policyDocument } from "../iam";
@@ -66,10 +65,11 @@ export class ServiceAccountIssuer extends Construct {
   /** The provider as trust policy conditions name it: the issuer URL without its scheme. */
   readonly providerHost: string;
   /**
-   * What a publishing node must find in place: the bucket, its policy (writers and public reads), public access
-   * block, ownership and encryption. Control-plane groups depend on these, so the first node never races them.
+   * The bucket the nodes publish to. Control-plane groups depend on it, so the first node never races it; its
+   * settings need no wait: S3's defaults for a new bucket (owner-enforced, SSE-S3) are these, and the policy only
+   * denies others.
    */
-  readonly uploadPrerequisites: TerraformResource[];
+  readonly bucket: S3Bucket;
 
   constructor(scope: Construct, id: string, props: ServiceAccountIssuerProps) {
     super(scope, id);
@@ -85,7 +85,7 @@ export class ServiceAccountIssuer extends Construct {
       forceDestroy: true,
       tags: { Name: resourceName(props.clusterName, "service-account-issuer") },
     });
-    const publicAccessBlock = new S3BucketPublicAccessBlock(this, "public-access-block", {
+    new S3BucketPublicAccessBlock(this, "public-access-block", {
       bucket: bucket.id,
       // Public through the policy below, for two objects; never through ACLs.
       blockPublicAcls: true,
@@ -93,9 +93,9 @@ export class ServiceAccountIssuer extends Construct {
       blockPublicPolicy: false,
       restrictPublicBuckets: false,
     });
-    const ownership = new S3BucketOwnershipControls(this, "ownership", { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } });
+    new S3BucketOwnershipControls(this, "ownership", { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } });
     new S3BucketVersioningA(this, "versioning", { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } });
-    const encryption = new S3BucketServerSideEncryptionConfigurationA(this, "encryption", {
+    new S3BucketServerSideEncryptionConfigurationA(this, "encryption", {
       bucket: bucket.id,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
     });
@@ -103,7 +103,7 @@ export class ServiceAccountIssuer extends Construct {
       bucket: bucket.id,
       rule: [{ id: "old-documents", status: "Enabled", filter: [{ prefix: "" }], noncurrentVersionExpiration: [{ noncurrentDays: 30 }] }, ABORT_INCOMPLETE_UPLOADS_RULE],
     });
-    const policy = new S3BucketPolicy(this, "policy", {
+    new S3BucketPolicy(this, "policy", {
       bucket: bucket.id,
       policy: policyDocument([
         { Sid: "PublicReadOfTheIssuerDocuments", Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: documents },
@@ -125,7 +125,7 @@ export class ServiceAccountIssuer extends Construct {
       tags: { Name: resourceName(props.clusterName, "service-account-issuer") },
     });
     this.providerArn = provider.arn;
-    this.uploadPrerequisites = [bucket, policy, publicAccessBlock, ownership, encryption];
+    this.bucket = bucket;
   }
 
   /** What the publishing nodes may do: replace the two documents, nothing else. */
