@@ -115,7 +115,7 @@ describe("EtcdBackup", () => {
 
   it("can be turned off", () => {
     const off = synth({ etcd: { backup: { enabled: false } } });
-    expect(off.resources("aws_s3_bucket").map((b) => b.values.bucket)).toEqual(["prod-nodes-111122223333-eu-west-1"]);
+    expect(off.resources("aws_s3_bucket").map((b) => b.values.bucket)).toEqual(["prod-nodes-111122223333-eu-west-1", "prod-oidc-111122223333-eu-west-1"]);
     expect(backupAlarm(off)).toBeUndefined();
   });
 

@@ -29,7 +29,7 @@ export interface ServiceAccountIssuerUrls {
   readonly issuer: string;
   /** The JSON Web Key Set, as `--service-account-jwks-uri` and the discovery document name it. */
   readonly jwksUri: string;
-  /** The bucket the first control-plane node publishes both documents to. */
+  /** The bucket control-plane nodes publish both documents to. */
   readonly bucketName: string;
 }
 
@@ -50,8 +50,9 @@ export interface ServiceAccountIssuerProps {
 /**
  * A service-account token issuer that AWS IAM trusts (IAM roles for service accounts): a bucket that serves the
  * issuer's discovery document and public keys to anyone, as OpenID Connect discovery requires, and the IAM OpenID
- * Connect provider for it. The keys are born on the first control-plane node with the rest of the PKI; that node
- * publishes the documents its own kube-apiserver serves. Terraform never holds a key.
+ * Connect provider for it. The keys are born on the first control-plane node with the rest of the PKI; every
+ * control-plane node publishes the documents its own kube-apiserver serves (after init, join and each rollout).
+ * Terraform never holds a key.
  *
  * The bucket is public for reading those two objects only: S3's Block Public Access must allow public bucket
  * policies (account-level `BlockPublicPolicy` and `RestrictPublicBuckets` off), or the apply stops at the bucket
@@ -121,7 +122,7 @@ export class ServiceAccountIssuer extends Construct {
     const provider = new IamOpenidConnectProvider(this, "provider", {
       url: this.urls.issuer,
       clientIdList: [STS_AUDIENCE],
-      // No thumbprint: IAM trusts S3's certificate authority itself.
+      // No thumbprint: IAM verifies an S3 endpoint's certificate with its own library of trusted root CAs.
       tags: { Name: resourceName(props.clusterName, "service-account-issuer") },
     });
     this.providerArn = provider.arn;
