@@ -5,6 +5,7 @@ import type { IKubernetesCluster } from "./cluster-reference";
 import { ControlPlane } from "./control-plane/control-plane";
 import { ControlPlaneOptions } from "./control-plane/settings";
 import { ConfigError } from "./errors";
+import { ServiceAccountRole, ServiceAccountRoleOptions } from "./identity/service-account-role";
 import { validateClusterName } from "./naming";
 import { ClusterNetwork } from "./network/cluster-network";
 import { ClusterNetworkOptions } from "./network/network-settings";
@@ -42,6 +43,8 @@ export class KubernetesCluster extends Construct implements IKubernetesCluster {
   readonly network: ClusterNetwork;
   readonly controlPlane: ControlPlane;
   readonly nodeGroups: NodeGroup[] = [];
+  /** Roles of service accounts added with `addServiceAccount`. */
+  readonly serviceAccounts: ServiceAccountRole[] = [];
 
   constructor(scope: Construct, id: string, props: KubernetesClusterProps) {
     super(scope, id);
@@ -68,5 +71,20 @@ export class KubernetesCluster extends Construct implements IKubernetesCluster {
     const group = new NodeGroup(this, `node-group-${options.name}`, { ...options, cluster: this });
     this.nodeGroups.push(group);
     return group;
+  }
+
+  /**
+   * An IAM role for the pods of one service account (IAM roles for service accounts), with the annotation its
+   * ServiceAccount carries. Its construct id is `service-account-<id>`. Roles in other stacks use `new ServiceAccountRole(stack, id,
+   * { cluster, ... })`.
+   */
+  addServiceAccount(id: string, options: ServiceAccountRoleOptions): ServiceAccountRole {
+    const taken = this.serviceAccounts.find((a) => a.namespace === options.namespace && a.serviceAccountName === options.name);
+    if (taken) {
+      throw new ConfigError("name", `the service account ${options.namespace}/${options.name} already has a role (${taken.node.id}); give one role per service account`);
+    }
+    const account = new ServiceAccountRole(this, `service-account-${id}`, { ...options, cluster: this });
+    this.serviceAccounts.push(account);
+    return account;
   }
 }

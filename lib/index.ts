@@ -6,7 +6,15 @@ export * from "./errors";
 export * from "./cluster-reference";
 export * from "./control-plane/control-plane";
 export * from "./control-plane/settings";
-export { ISSUER_DOCUMENT_KEYS, STS_AUDIENCE, ServiceAccountIssuer, type ServiceAccountIssuerProps, type ServiceAccountIssuerUrls } from "./identity/service-account-issuer";
+export {
+  ISSUER_DOCUMENT_KEYS,
+  STS_AUDIENCE,
+  ServiceAccountIssuer,
+  type IServiceAccountIssuer,
+  type ServiceAccountIssuerProps,
+  type ServiceAccountIssuerUrls,
+} from "./identity/service-account-issuer";
+export * from "./identity/service-account-role";
 export * from "./node-group/node-group";
 export * from "./node-group/settings";
 export * from "./network/cluster-network";

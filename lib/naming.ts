@@ -10,7 +10,8 @@ import { ConfigError } from "./errors";
  */
 export const MAX_CLUSTER_NAME_LENGTH = 20;
 
-const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A DNS-1123 label's characters (length checked apart): Kubernetes names, and our cluster names. */
+export const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Rejects a cluster name that is not a DNS-1123 label or is too long for AWS names. */
 export function validateClusterName(name: string, property = "clusterName"): void {

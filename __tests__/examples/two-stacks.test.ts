@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { App } from "cdktf";
 import { buildTwoStackApp } from "../../examples/separate-node-group-stack/app";
@@ -9,9 +10,10 @@ describe("a node group in its own stack (examples/separate-node-group-stack)", (
   let platform: StackPlan;
   let team: StackPlan;
   let teamResources: PlannedResource[];
+  let outdir: string;
 
   beforeAll(async () => {
-    const outdir = tempDir("two-stacks");
+    outdir = tempDir("two-stacks");
     const app = new App({ outdir });
     buildTwoStackApp(app, { region: "eu-west-1", accountId: "111122223333" });
     app.synth();
@@ -27,13 +29,13 @@ describe("a node group in its own stack (examples/separate-node-group-stack)", (
     expect(groups).not.toContain("shared-data");
   });
 
-  it("validates and plans the team's stack offline, creating only the node group and its alarms", () => {
+  it("validates and plans the team's stack offline, creating only the node group, its alarms and the team's service-account role", () => {
     expect(team.summary.createByType).toEqual([
       ["aws_autoscaling_group", 1],
       ["aws_cloudwatch_metric_alarm", 2],
       ["aws_iam_instance_profile", 1],
-      ["aws_iam_role", 1],
-      ["aws_iam_role_policy", 4],
+      ["aws_iam_role", 2],
+      ["aws_iam_role_policy", 5],
       ["aws_launch_template", 1],
       ["aws_s3_object", 1],
     ]);
@@ -53,6 +55,20 @@ describe("a node group in its own stack (examples/separate-node-group-stack)", (
     // Offline, those values are placeholders.
     expect(group.values.vpc_zone_identifier).toHaveLength(3);
     expect(group.values.vpc_zone_identifier[0]).toMatch(/^offline-placeholder-/);
+  });
+
+  it("trusts the cluster's issuer from the cluster stack's state, for the team's one service account", () => {
+    const role = teamResources.find((r) => r.type === "aws_iam_role" && r.values.name === "shared-sa-data-reports-reader")!;
+    expect(role).toBeDefined();
+    const provider = plannedResources(platform.plan, "aws_iam_openid_connect_provider")[0];
+    const host = String(provider.values.url).replace("https://", "");
+    // The provider's ARN is known only after the platform's apply: the trust policy is too, and reads it remotely.
+    expect(role.references.assume_role_policy.every((ref) => ref.startsWith("data.terraform_remote_state.cross-stack-reference-input-platform"))).toBe(true);
+    const trust = JSON.parse(readFileSync(join(outdir, "stacks/team-data/cdk.tf.json"), "utf8")).resource.aws_iam_role[role.address.split(".")[1]].assume_role_policy;
+    expect(JSON.parse(trust.replace(/"\$\{[^}]*\}"/, '"PROVIDER"')).Statement[0]).toMatchObject({
+      Principal: { Federated: "PROVIDER" },
+      Condition: { StringEquals: { [`${host}:sub`]: "system:serviceaccount:data:reports-reader", [`${host}:aud`]: "sts.amazonaws.com" } },
+    });
   });
 
   it("joins the team's nodes through the cluster's endpoint and join parameters, known at synth", () => {

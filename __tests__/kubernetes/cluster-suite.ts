@@ -16,6 +16,7 @@ import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 import { NodeBundle } from "../../lib/bootstrap/user-data";
 import { editedBundle } from "../helpers/sandbox";
 import { RolloutReport, ValidationReport, renderValidation } from "../../lib/operator/cluster-report";
+import { ROLE_ARN_ANNOTATION, webIdentityPodParts } from "../../lib/identity/service-account-role";
 
 /**
  * Our rendered configuration and node-script steps, run by the real
@@ -179,6 +180,42 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       const inCluster = (await cp1.kubectlOk(["-n", "default", "create", "token", "irsa-probe", "--audience", "https://kubernetes.default.svc.cluster.local"])).trim();
       const whoami = await cp1.kubectlOk(["--server", `https://${LAB_API_ENDPOINT_HOST}:6443`, "--certificate-authority", CA, "--token", inCluster, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"], "/dev/null");
       expect(whoami.trim()).toBe("system:serviceaccount:default:irsa-probe");
+
+      // The ServiceAccount as addServiceAccount's annotation marks it, and a pod with what webIdentityPodParts adds
+      // (the pod identity webhook's injection): the apiserver admits the projected STS token as we render it.
+      const roleArn = "arn:aws:iam::111122223333:role/prod-sa-default-irsa-probe";
+      await cp1.kubectlOk(["-n", "default", "annotate", "serviceaccount", "irsa-probe", `${ROLE_ARN_ANNOTATION}=${roleArn}`]);
+      const parts = webIdentityPodParts(roleArn, "eu-west-1");
+      const pod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "irsa-probe", namespace: "default" },
+        spec: {
+          serviceAccountName: "irsa-probe",
+          securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+          containers: [
+            {
+              name: "probe",
+              image: "registry.k8s.io/pause:3.10.1",
+              env: parts.env,
+              volumeMounts: parts.volumeMounts,
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+            },
+          ],
+          volumes: parts.volumes,
+        },
+      };
+      // stderr apart (warnings), so stdout is the admitted object's JSON.
+      const create = "kubectl --kubeconfig=/etc/kubernetes/admin.conf create --dry-run=server -o json -f - 2>/root/irsa-probe.err || { cat /root/irsa-probe.err; exit 1; }";
+      const admitted = await cp1.node.exec(["bash", "-c", create], {
+        env: cluster.nodeEnv(cp1),
+        input: JSON.stringify(pod),
+      });
+      expect({ code: admitted.code, output: admitted.code ? admitted.output : "" }).toEqual({ code: 0, output: "" });
+      const spec = JSON.parse(admitted.output).spec;
+      expect(spec.volumes).toContainEqual({ name: "aws-iam-token", projected: { sources: parts.volumes[0].projected.sources, defaultMode: 420 } });
+      expect(spec.containers[0].env).toEqual(parts.env);
+      expect(spec.containers[0].volumeMounts).toContainEqual(parts.volumeMounts[0]);
     });
 
     it("keeps the join token out of what kubeadm printed, and deletes the rendered files that held it", async () => {

@@ -139,6 +139,20 @@ function checkovGaps(p: PlanEditor): Array<{ what: string; ours: string; address
   const workerRole = p.resource("aws_iam_role", "node-group-general_role");
   workerRole.values.managed_policy_arns = ["arn:aws:iam::aws:policy/PowerUserAccess"];
   out.push({ what: "PowerUserAccess attached", ours: "KA-IAM-NO-ADMIN-POLICY", address: workerRole.address });
+  // Any service account of the cluster could take it: no sub condition.
+  const webIdentity = p.resource("aws_iam_role", "flow-logs_role");
+  webIdentity.values.assume_role_policy = JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Federated: "arn:aws:iam::111122223333:oidc-provider/prod-oidc-111122223333-eu-west-1.s3.eu-west-1.amazonaws.com" },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: { StringEquals: { "prod-oidc-111122223333-eu-west-1.s3.eu-west-1.amazonaws.com:aud": "sts.amazonaws.com" } },
+      },
+    ],
+  });
+  out.push({ what: "a web-identity trust without a subject", ours: "KA-IAM-WEB-IDENTITY-ONE-ACCOUNT", address: webIdentity.address });
   return out;
 }
 

@@ -41,7 +41,7 @@ export function buildMaximalCluster(app: App): void {
   const stack = new TerraformStack(app, "maximal");
   new AwsProvider(stack, "aws", { region: "eu-west-1" });
   new AwsEnvironment(stack, { region: "eu-west-1", accountId: "111122223333" });
-  new KubernetesCluster(stack, "cluster", {
+  const cluster = new KubernetesCluster(stack, "cluster", {
     clusterName: LONGEST_CLUSTER_NAME,
     network: {
       availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
@@ -68,6 +68,13 @@ export function buildMaximalCluster(app: App): void {
         kubelet: { maxPods: 58, systemReserved: { cpu: "250m", memory: "512Mi" } },
       },
     ],
+  });
+  // Names as long as Kubernetes allows, so the role's name is cut to IAM's 64 characters.
+  cluster.addServiceAccount("batch-results", {
+    namespace: "workload-batch-processing-with-a-namespace-name-of-63-character",
+    name: "results-writer-service-account-with-a-name-of-63-characters-xyz",
+    policyStatements: [{ Sid: "WriteResults", Effect: "Allow", Action: "s3:PutObject", Resource: "arn:aws:s3:::batch-results-111122223333/*" }],
+    managedPolicyArns: ["arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess"],
   });
 }
 

@@ -429,6 +429,28 @@ export const POLICY_CHECKS: PolicyCheck[] = [
     },
   },
   {
+    id: "KA-IAM-WEB-IDENTITY-ONE-ACCOUNT",
+    title: "A role that service-account tokens assume trusts exactly one service account, for the STS audience",
+    beyondCheckov: "checkov checks the subject of GitHub's OIDC provider only (CKV_AWS_358); for another provider, a trust without a sub condition passes",
+    run: (plan) =>
+      ofType(plan, "aws_iam_role").flatMap((role) =>
+        (policyOf(plan, role, "assume_role_policy")?.Statement ?? [])
+          .filter((s) => s.Effect === "Allow" && list(s.Action).some((a) => a === "sts:AssumeRoleWithWebIdentity" || a === "sts:*" || a === "*"))
+          .flatMap((s) => {
+            const equals = (s.Condition?.StringEquals ?? {}) as Record<string, unknown>;
+            const key = (suffix: string) => Object.keys(equals).filter((k) => k.endsWith(suffix));
+            const subjects = key(":sub").flatMap((k) => list(equals[k] as string | string[]));
+            const audiences = key(":aud").flatMap((k) => list(equals[k] as string | string[]));
+            const problems = [
+              ...(subjects.length === 1 && /^system:serviceaccount:[a-z0-9-]+:[a-z0-9-]+$/.test(String(subjects[0])) ? [] : [`sub ${show(subjects)}`]),
+              ...(audiences.length === 1 && audiences[0] === "sts.amazonaws.com" ? [] : [`aud ${show(audiences)}`]),
+              ...Object.keys(s.Condition ?? {}).filter((operator) => operator !== "StringEquals").map((operator) => `condition ${operator}`),
+            ];
+            return problems.length ? [finding("KA-IAM-WEB-IDENTITY-ONE-ACCOUNT", role.address, `statement ${show(s.Sid)}: ${problems.join(", ")}`)] : [];
+          }),
+      ),
+  },
+  {
     id: "KA-SSM-SECURE-STRING",
     title: `SSM parameters that hold anything sensitive are SecureString under the cluster key; values fit the standard tier (${AWS_LIMITS.ssmStandardValueBytes} bytes)`,
     beyondCheckov: "checkov checks the type and that some KMS key is set (CKV2_AWS_34, CKV_AWS_337), not sensitive names, the cluster key or the tier's size limit",

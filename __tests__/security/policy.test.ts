@@ -138,6 +138,28 @@ describe("our own AWS checks (beyond checkov) on the offline plans", () => {
       expect(findings).toEqual(expect.arrayContaining([{ check, address: expect.stringMatching(/^aws_/), detail: expect.stringContaining(detail) }]));
     });
 
+    // The maximal configuration has a service account's role; the default app has none yet.
+    it.each([
+      ["a wildcard subject", (d: any) => (d.Statement[0].Condition.StringEquals[Object.keys(d.Statement[0].Condition.StringEquals)[0]] = "system:serviceaccount:batch:*"), "sub"],
+      ["no subject", (d: any) => delete d.Statement[0].Condition.StringEquals[Object.keys(d.Statement[0].Condition.StringEquals).find((k) => k.endsWith(":sub"))!], "sub []"],
+      ["the subject under StringLike", (d: any) => {
+        const equals = d.Statement[0].Condition.StringEquals;
+        const sub = Object.keys(equals).find((k) => k.endsWith(":sub"))!;
+        d.Statement[0].Condition.StringLike = { [sub]: equals[sub] };
+        delete equals[sub];
+      }, "condition StringLike"],
+      ["another audience", (d: any) => (d.Statement[0].Condition.StringEquals[Object.keys(d.Statement[0].Condition.StringEquals).find((k) => k.endsWith(":aud"))!] = "kubernetes"), "aud"],
+    ])("KA-IAM-WEB-IDENTITY-ONE-ACCOUNT: %s", (_, edit, detail) => {
+      const plan = structuredClone(byName("maximal").plan);
+      const role = plan.resources.find((r) => r.type === "aws_iam_role" && String(r.values.name).includes("-sa-"))!;
+      expect(role).toBeDefined();
+      expect(runPolicyChecks(plan).filter((f) => f.check === "KA-IAM-WEB-IDENTITY-ONE-ACCOUNT")).toEqual([]);
+      setPolicy(role, plan, edit, "assume_role_policy");
+      expect(runPolicyChecks(plan).filter((f) => f.check === "KA-IAM-WEB-IDENTITY-ONE-ACCOUNT")).toEqual([
+        { check: "KA-IAM-WEB-IDENTITY-ONE-ACCOUNT", address: role.address, detail: expect.stringContaining(detail) },
+      ]);
+    });
+
     it("KA-SSM-SECURE-STRING", () => {
       const plan = structuredClone(byName("default").plan);
       const key = plan.resources.find((r) => r.type === "aws_kms_key")!.address;

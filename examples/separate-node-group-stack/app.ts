@@ -1,7 +1,7 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { App, TerraformStack } from "cdktf";
-// In your own project: import { AwsEnvironment, KubernetesCluster, NodeGroup } from "cdktf-kubeadm-aws";
-import { AwsEnvironment, KubernetesCluster, NodeGroup } from "../../lib";
+import { App, TerraformOutput, TerraformStack } from "cdktf";
+// In your own project: import { AwsEnvironment, KubernetesCluster, NodeGroup, ServiceAccountRole } from "cdktf-kubeadm-aws";
+import { AwsEnvironment, KubernetesCluster, NodeGroup, ServiceAccountRole } from "../../lib";
 
 export interface TwoStackOptions {
   readonly region: string;
@@ -15,6 +15,8 @@ export interface TwoStackOptions {
  * object: cdktf turns every Terraform value it uses (subnet ids, the worker
  * security group, the key ARN) into a cross-stack reference, read from the
  * cluster stack's state. Names and versions are plain values known at synth.
+ * The team's pods read its bucket through a role of their own service account,
+ * which trusts the cluster's issuer (IAM roles for service accounts).
  */
 export function buildTwoStackApp(app: App, options: TwoStackOptions) {
   const platform = new TerraformStack(app, "platform");
@@ -39,7 +41,18 @@ export function buildTwoStackApp(app: App, options: TwoStackOptions) {
     labels: { team: "data" },
     taints: [{ key: "dedicated", value: "data", effect: "NoSchedule" }],
   });
+  const reader = new ServiceAccountRole(team, "reports-reader", {
+    cluster,
+    namespace: "data",
+    name: "reports-reader",
+    policyStatements: [
+      { Sid: "ListReports", Effect: "Allow", Action: "s3:ListBucket", Resource: `arn:aws:s3:::data-reports-${options.region}` },
+      { Sid: "ReadReports", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:aws:s3:::data-reports-${options.region}/*` },
+    ],
+  });
+  // Annotate the ServiceAccount data/reports-reader with it (eks.amazonaws.com/role-arn).
+  new TerraformOutput(team, "reports_reader_role_arn", { value: reader.roleArn });
   // The team's stack deploys after the platform's.
   team.addDependency(platform);
-  return { platform, team };
+  return { platform, team, reader };
 }

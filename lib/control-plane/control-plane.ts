@@ -30,7 +30,7 @@ import { cloudControllerManagerStatements } from "../node-permissions";
 import { controlPlanePolicies } from "./control-plane-policies";
 import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, controlPlaneNode } from "./control-plane-user-data";
 import { JoinParameters, versionGuard } from "./join-parameters";
-import { ServiceAccountIssuer } from "../identity/service-account-issuer";
+import { IServiceAccountIssuer, ServiceAccountIssuer } from "../identity/service-account-issuer";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
 
@@ -51,6 +51,8 @@ export interface IControlPlane {
   readonly observability: { readonly logsEnabled: boolean; readonly alarmTopicArn?: string };
   /** Whether node groups get a terminating lifecycle hook that the node termination handler completes. */
   readonly terminationHandling: boolean;
+  /** The issuer that IAM roles for service accounts trust, unless workload identity is off. */
+  readonly serviceAccountIssuer?: IServiceAccountIssuer;
 }
 
 export interface ControlPlaneProps extends ControlPlaneOptions {

@@ -40,6 +40,14 @@ export function serviceAccountIssuerUrls(clusterName: string, env: Pick<AwsEnvir
   return { issuer, jwksUri: `${issuer}/${ISSUER_DOCUMENT_KEYS.keys}`, bucketName };
 }
 
+/** A cluster's service-account issuer, as a role in this or another stack trusts it. */
+export interface IServiceAccountIssuer {
+  /** The IAM OpenID Connect provider of the issuer. */
+  readonly providerArn: string;
+  /** The issuer URL without its scheme, as trust policy condition keys name it. */
+  readonly providerHost: string;
+}
+
 export interface ServiceAccountIssuerProps {
   /** The cluster whose tokens the issuer signs; it names the bucket (`<cluster>-oidc-<account>-<region>`). */
   readonly clusterName: string;
@@ -58,7 +66,7 @@ export interface ServiceAccountIssuerProps {
  * policies (account-level `BlockPublicPolicy` and `RestrictPublicBuckets` off), or the apply stops at the bucket
  * policy. The objects are public keys and URLs; SSE-S3, not the cluster key, which anonymous readers cannot use.
  */
-export class ServiceAccountIssuer extends Construct {
+export class ServiceAccountIssuer extends Construct implements IServiceAccountIssuer {
   readonly urls: ServiceAccountIssuerUrls;
   readonly bucketArn: string;
   /** The IAM OpenID Connect provider that IAM roles for service accounts trust. */
