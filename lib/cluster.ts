@@ -79,7 +79,8 @@ export class KubernetesCluster extends Construct implements IKubernetesCluster {
    * { cluster, ... })`.
    */
   addServiceAccount(id: string, options: ServiceAccountRoleOptions): ServiceAccountRole {
-    const taken = this.serviceAccounts.find((a) => a.namespace === options.namespace && a.serviceAccountName === options.name);
+    // The add-on controllers' roles count too: two roles for one account would collide in IAM at apply.
+    const taken = [...this.controlPlane.addonRoles, ...this.serviceAccounts].find((a) => a.namespace === options.namespace && a.serviceAccountName === options.name);
     if (taken) {
       throw new ConfigError("name", `the service account ${options.namespace}/${options.name} already has a role (${taken.node.id}); give one role per service account`);
     }

@@ -8,13 +8,13 @@ export * from "./control-plane/control-plane";
 export * from "./control-plane/settings";
 export {
   ISSUER_DOCUMENT_KEYS,
-  STS_AUDIENCE,
   ServiceAccountIssuer,
   type IServiceAccountIssuer,
   type ServiceAccountIssuerProps,
   type ServiceAccountIssuerUrls,
 } from "./identity/service-account-issuer";
 export * from "./identity/service-account-role";
+export * from "./identity/web-identity";
 export * from "./node-group/node-group";
 export * from "./node-group/settings";
 export * from "./network/cluster-network";

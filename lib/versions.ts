@@ -142,6 +142,15 @@ export const METRICS_SERVER_IMAGE = "registry.k8s.io/metrics-server/metrics-serv
 export const NODE_TERMINATION_HANDLER_IMAGE = "public.ecr.aws/aws-ec2/aws-node-termination-handler:v1.25.6";
 
 /**
+ * The Amazon EKS Pod Identity Webhook, v0.6.17 (2026-05-18, the newest release; admission reviews v1beta1). The
+ * digest is of its multi-architecture manifest list, as a public project records it (`docker buildx imagetools
+ * inspect`); no registry is reachable here to confirm it: before a release, check it with
+ * `crane digest public.ecr.aws/eks/amazon-eks-pod-identity-webhook:v0.6.17`.
+ */
+export const POD_IDENTITY_WEBHOOK_IMAGE =
+  "public.ecr.aws/eks/amazon-eks-pod-identity-webhook:v0.6.17@sha256:3071570e8e8cba6d5aff01e86d52bc91025a0578782aa9cd2b681480845b0a50";
+
+/**
  * The key that signs pkgs.k8s.io's repositories ("isv:kubernetes OBS Project"),
  * by fingerprint: nodes refuse a downloaded Release.key that is not exactly
  * this key. Source: `gpg --show-keys` of pkgs.k8s.io/core:/stable:/v1.27/deb/Release.key

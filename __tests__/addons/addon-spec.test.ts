@@ -35,6 +35,7 @@ describe("the add-on specification, by default", () => {
     expect(addons.map((a) => [a.order, a.name, a.version])).toEqual([
       [10, "aws-cloud-controller-manager", "v1.35.2"],
       [20, "calico", CALICO.version],
+      [25, "pod-identity-webhook", "v0.6.17"],
       [30, "aws-ebs-csi-driver", EBS_CSI_DRIVER.version],
       [40, "metrics-server", "v0.9.0"],
       [50, "cluster-autoscaler", "v1.35.2"],
@@ -84,14 +85,38 @@ describe("the add-on specification, by default", () => {
     });
   });
 
-  it("runs AWS-calling controllers on control-plane nodes, where the instance role has their permissions", () => {
-    for (const [addon, deployment] of [
-      ["aws-ebs-csi-driver", "ebs-csi-controller"],
-      ["cluster-autoscaler", "cluster-autoscaler"],
-      ["aws-node-termination-handler", "aws-node-termination-handler"],
-    ]) {
+  const AWS_CONTROLLERS = [
+    ["aws-ebs-csi-driver", "ebs-csi-controller", "ebs-plugin"],
+    ["cluster-autoscaler", "cluster-autoscaler", "cluster-autoscaler"],
+    ["aws-node-termination-handler", "aws-node-termination-handler", "aws-node-termination-handler"],
+  ];
+
+  it("runs AWS-calling controllers on control-plane nodes on the pod network, with their own role through their service account's STS token", () => {
+    for (const [addon, deployment, container] of AWS_CONTROLLERS) {
       const pod = find(byName(addons, addon), "Deployment", deployment).spec.template.spec;
+      const account = find(byName(addons, addon), "ServiceAccount", pod.serviceAccountName);
+      const roleArn = `arn:aws:iam::111122223333:role/prod-sa-kube-system-${pod.serviceAccountName}`;
+      expect({ deployment, nodeSelector: pod.nodeSelector, hostNetwork: pod.hostNetwork ?? false }).toEqual({ deployment, nodeSelector: { "node-role.kubernetes.io/control-plane": "" }, hostNetwork: false });
+      expect(account.metadata.annotations).toEqual({ "eks.amazonaws.com/role-arn": roleArn });
+      const aws = pod.containers.find((c: any) => c.name === container);
+      const env = Object.fromEntries(aws.env.filter((e: any) => "value" in e).map((e: any) => [e.name, e.value]));
+      expect(env).toMatchObject({ AWS_ROLE_ARN: roleArn, AWS_WEB_IDENTITY_TOKEN_FILE: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token", AWS_REGION: "eu-west-1" });
+      // Each variable once: the container's own AWS_REGION gives way to the injected one.
+      expect(new Set(aws.env.map((e: any) => e.name)).size).toBe(aws.env.length);
+      expect(aws.volumeMounts).toContainEqual({ name: "aws-iam-token", mountPath: "/var/run/secrets/eks.amazonaws.com/serviceaccount", readOnly: true });
+      expect(pod.volumes).toContainEqual({ name: "aws-iam-token", projected: { sources: [{ serviceAccountToken: { audience: "sts.amazonaws.com", expirationSeconds: 86400, path: "token" } }] } });
+      // No other container of the pod gets the token.
+      expect(pod.containers.filter((c: any) => (c.volumeMounts ?? []).some((m: any) => m.name === "aws-iam-token")).map((c: any) => c.name)).toEqual([container]);
+    }
+  });
+
+  it("runs AWS-calling controllers with host networking and the instance role when workload identity is off", () => {
+    const off = spec(undefined, { workloadIdentity: false });
+    for (const [addon, deployment] of AWS_CONTROLLERS) {
+      const pod = find(byName(off, addon), "Deployment", deployment).spec.template.spec;
       expect({ deployment, nodeSelector: pod.nodeSelector, hostNetwork: pod.hostNetwork }).toEqual({ deployment, nodeSelector: { "node-role.kubernetes.io/control-plane": "" }, hostNetwork: true });
+      expect(JSON.stringify(pod)).not.toContain("AWS_ROLE_ARN");
+      expect(find(byName(off, addon), "ServiceAccount", pod.serviceAccountName).metadata.annotations).toBeUndefined();
     }
   });
 
@@ -119,6 +144,62 @@ describe("the add-on specification, by default", () => {
     expect(pod.containers[0].args).toEqual(expect.arrayContaining(["--tls-cert-file=/etc/metrics-server/tls/tls.crt", "--tls-private-key-file=/etc/metrics-server/tls/tls.key"]));
     // The service name the apiserver dials comes first: the node makes the certificate for it.
     expect((metrics as any).servingCertificate).toMatchObject({ dnsNames: ["metrics-server.kube-system.svc", "metrics-server.kube-system.svc.cluster.local"], validDays: 365, renewBeforeDays: 30 });
+  });
+
+  describe("the pod identity webhook", () => {
+    const webhook = byName(addons, "pod-identity-webhook");
+    const configuration = find(webhook, "MutatingWebhookConfiguration", "pod-identity-webhook");
+
+    it("mutates pods created outside kube-system, admits them unchanged when it fails, and speaks the review version v0.6.17 answers", () => {
+      expect(configuration.webhooks).toHaveLength(1);
+      expect(configuration.webhooks[0]).toMatchObject({
+        clientConfig: { service: { name: "pod-identity-webhook", namespace: "kube-system", path: "/mutate", port: 443 } },
+        failurePolicy: "Ignore",
+        rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
+        namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system"] }] },
+        objectSelector: { matchExpressions: [{ key: "eks.amazonaws.com/skip-pod-identity-webhook", operator: "DoesNotExist" }] },
+        sideEffects: "None",
+        admissionReviewVersions: ["v1beta1"],
+      });
+      expect(configuration.webhooks[0].clientConfig).not.toHaveProperty("url");
+    });
+
+    it("injects what webIdentityPodParts renders: the STS token at its path, the region, regional STS", () => {
+      const command = containers(webhook)[0].command as string[];
+      expect(command).toEqual(
+        expect.arrayContaining([
+          "--in-cluster=false",
+          "--annotation-prefix=eks.amazonaws.com",
+          "--token-audience=sts.amazonaws.com",
+          "--token-mount-path=/var/run/secrets/eks.amazonaws.com/serviceaccount",
+          "--aws-default-region=eu-west-1",
+          "--sts-regional-endpoint=true",
+        ]),
+      );
+    });
+
+    it("serves a certificate the control plane makes, which the webhook configuration's caBundle trusts", () => {
+      const kustomization = parse(webhook.files["kustomization.yaml"]);
+      expect(kustomization.replacements).toEqual([
+        {
+          source: { kind: "Secret", name: "pod-identity-webhook-serving", fieldPath: "data.caBundle" },
+          targets: [{ select: { kind: "MutatingWebhookConfiguration", name: "pod-identity-webhook" }, fieldPaths: ["webhooks.0.clientConfig.caBundle"], options: { create: true } }],
+        },
+      ]);
+      expect((webhook as any).servingCertificate.dnsNames[0]).toBe("pod-identity-webhook.kube-system.svc");
+      const pod = find(webhook, "Deployment", "pod-identity-webhook").spec.template.spec;
+      expect(pod.volumes).toEqual([{ name: "serving-certificate", secret: { secretName: "pod-identity-webhook-serving", defaultMode: 0o440 } }]);
+      expect(containers(webhook)[0].command).toEqual(expect.arrayContaining(["--tls-cert=/etc/webhook/certs/tls.crt", "--tls-key=/etc/webhook/certs/tls.key"]));
+    });
+
+    it("runs two replicas as non-root on the pod network, reading only ServiceAccounts, from an image pinned by digest", () => {
+      const pod = find(webhook, "Deployment", "pod-identity-webhook").spec.template.spec;
+      expect(find(webhook, "Deployment", "pod-identity-webhook").spec.replicas).toBe(2);
+      expect(pod.hostNetwork ?? false).toBe(false);
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
+      expect(containers(webhook)[0].image).toMatch(/^public\.ecr\.aws\/eks\/amazon-eks-pod-identity-webhook:v0\.6\.17@sha256:[0-9a-f]{64}$/);
+      expect(find(webhook, "ClusterRole", "pod-identity-webhook").rules).toEqual([{ apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "watch", "list"] }]);
+    });
   });
 
   it("discovers this cluster's node groups by tag in the cluster autoscaler", () => {
@@ -188,7 +269,7 @@ describe("the add-on specification follows the options", () => {
 
   it("leaves out each add-on that is turned off, but never the CNI or the cloud controller manager", () => {
     const off = { enabled: false };
-    const names = spec({ ebsCsiDriver: off, metricsServer: off, clusterAutoscaler: off, nodeTerminationHandler: off, coreDns: off }).map((a) => a.name);
+    const names = spec({ ebsCsiDriver: off, metricsServer: off, clusterAutoscaler: off, nodeTerminationHandler: off, podIdentityWebhook: off, coreDns: off }).map((a) => a.name);
     expect(names).toEqual(["aws-cloud-controller-manager", "calico"]);
   });
 
@@ -199,5 +280,12 @@ describe("the add-on specification follows the options", () => {
   ])("rejects %j at synth time, naming the property", (options, property, message) => {
     expect(() => resolveAddonsSettings(options)).toThrow(ConfigError);
     expect(() => resolveAddonsSettings(options)).toThrow(`${property}: ${message}`);
+  });
+
+  it("rejects the pod identity webhook without workload identity, naming the property", () => {
+    expect(() => spec({ podIdentityWebhook: { enabled: true } }, { workloadIdentity: false })).toThrow(
+      "addons.podIdentityWebhook.enabled: true needs workloadIdentity: the webhook hands out roles that trust the cluster's issuer; set workloadIdentity to true, or leave the webhook off",
+    );
+    expect(spec(undefined, { workloadIdentity: false }).map((a) => a.name)).not.toContain("pod-identity-webhook");
   });
 });

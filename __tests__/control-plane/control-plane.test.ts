@@ -11,7 +11,7 @@ import { controlPlaneNode } from "../../lib/control-plane/control-plane-user-dat
 import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 import { ClusterNetwork } from "../../lib/network/cluster-network";
 import { untarGz } from "../helpers/bundle";
-import { controlPlaneBootstrap } from "../helpers/control-plane-fixture";
+import { addonSpec, controlPlaneBootstrap } from "../helpers/control-plane-fixture";
 import { tempDir } from "../helpers/plan";
 import { DEPLOYER, Synthesized, policyStatements, synthStack } from "../helpers/synth";
 
@@ -283,11 +283,20 @@ describe("who may read the cluster's secrets", () => {
     expect(() => synthControlPlane({ nodeArtifactWriterArns: ["team-data"] })).toThrow('nodeArtifactWriterArns: "team-data" is not an IAM role or user ARN');
   });
 
-  it("keeps the control-plane role's inline policies under IAM's limit by making add-on permissions managed policies", () => {
+  it("keeps the control-plane role's inline policies under IAM's limit by making add-on permissions managed policies: the cloud controller's, and the other controllers' without workload identity", () => {
+    const managed = (synth: Synthesized) => synth.resources("aws_iam_policy").map((p) => p.values.name).sort();
     const synth = synthControlPlane();
-    const managed = synth.resources("aws_iam_policy").map((p) => p.values.name).sort();
-    expect(managed).toEqual(["prod-control-plane-cloud-controller-manager", "prod-control-plane-cluster-autoscaler", "prod-control-plane-ebs-csi-driver", "prod-control-plane-node-termination-handler"]);
-    expect(synth.resources("aws_iam_role_policy_attachment")).toHaveLength(managed.length);
+    expect(managed(synth)).toEqual(["prod-control-plane-cloud-controller-manager"]);
+    expect(synth.resources("aws_iam_role_policy_attachment")).toHaveLength(1);
+    const off = synthControlPlane({ workloadIdentity: false });
+    expect(managed(off)).toEqual(["prod-control-plane-cloud-controller-manager", "prod-control-plane-cluster-autoscaler", "prod-control-plane-ebs-csi-driver", "prod-control-plane-node-termination-handler"]);
+    expect(off.resources("aws_iam_role_policy_attachment")).toHaveLength(4);
+  });
+
+  it("stores the add-on specification the test fixture renders, so tests that run the fixture's run what nodes get", () => {
+    for (const options of [{}, { workloadIdentity: false }, { addons: { clusterAutoscaler: { enabled: false } } }]) {
+      expect(addonSpecObject(synthControlPlane(options)).values.content).toBe(addonSpec(options));
+    }
   });
 });
 

@@ -1,6 +1,10 @@
 import { createHash } from "node:crypto";
 import { renderAddons } from "../../lib/addons";
 import { AddonContext, renderAddonSpec } from "../../lib/addons/addon";
+import { CLUSTER_AUTOSCALER_ACCOUNT } from "../../lib/addons/cluster-autoscaler";
+import { EBS_CSI_CONTROLLER_ACCOUNT } from "../../lib/addons/ebs-csi-driver";
+import { NODE_TERMINATION_HANDLER_ACCOUNT } from "../../lib/addons/node-termination-handler";
+import { serviceAccountRoleName } from "../../lib/identity/web-identity";
 import { renderBundle, renderUserData } from "../../lib/bootstrap/user-data";
 import { ADDON_SPEC_KEY, ControlPlaneBootstrap, controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
 import { addonSpecChecksumParameter } from "../../lib/naming";
@@ -34,6 +38,17 @@ export function addonContext(options: ControlPlaneOptions = {}): AddonContext {
     encryptionKeyAliasArn: "arn:aws:kms:eu-west-1:111122223333:alias/k8s/prod",
     controlPlaneArchitecture: settings.architecture,
     terminationQueueUrl: settings.addons.nodeTerminationHandler ? "https://sqs.eu-west-1.amazonaws.com/111122223333/prod-node-termination" : undefined,
+    controllerRoleArns: settings.workloadIdentity
+      ? Object.fromEntries(
+          [
+            settings.addons.ebsCsiDriver && EBS_CSI_CONTROLLER_ACCOUNT,
+            settings.addons.clusterAutoscaler && CLUSTER_AUTOSCALER_ACCOUNT,
+            settings.addons.nodeTerminationHandler && NODE_TERMINATION_HANDLER_ACCOUNT,
+          ]
+            .filter((account): account is string => typeof account === "string")
+            .map((account) => [account, `arn:aws:iam::111122223333:role/${serviceAccountRoleName("prod", "kube-system", account)}`]),
+        )
+      : {},
   };
 }
 

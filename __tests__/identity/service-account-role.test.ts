@@ -1,7 +1,8 @@
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { KubernetesCluster } from "../../lib/cluster";
 import { ConfigError } from "../../lib/errors";
-import { ROLE_ARN_ANNOTATION, ServiceAccountRoleOptions, serviceAccountRoleName, webIdentityPodParts } from "../../lib/identity/service-account-role";
+import { ServiceAccountRoleOptions } from "../../lib/identity/service-account-role";
+import { ROLE_ARN_ANNOTATION, serviceAccountRoleName, webIdentityPodParts } from "../../lib/identity/web-identity";
 import { Synthesized, synthStack, testStack } from "../helpers/synth";
 
 const ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
@@ -97,6 +98,12 @@ describe("IAM roles for service accounts (addServiceAccount)", () => {
       prod.addServiceAccount("first", base);
       expect(() => prod.addServiceAccount("second", { ...base, managedPolicyArns: ["arn:aws:iam::aws:policy/ReadOnlyAccess"] })).toThrow(
         new ConfigError("name", "the service account data/reports already has a role (service-account-first); give one role per service account"),
+      );
+    });
+
+    it("a role for a service account of our own add-on controllers", () => {
+      expect(() => prod.addServiceAccount("autoscaler", { ...base, namespace: "kube-system", name: "cluster-autoscaler" })).toThrow(
+        new ConfigError("name", "the service account kube-system/cluster-autoscaler already has a role (addon-role-cluster-autoscaler); give one role per service account"),
       );
     });
 

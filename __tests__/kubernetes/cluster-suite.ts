@@ -16,7 +16,7 @@ import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 import { NodeBundle } from "../../lib/bootstrap/user-data";
 import { editedBundle } from "../helpers/sandbox";
 import { RolloutReport, ValidationReport, renderValidation } from "../../lib/operator/cluster-report";
-import { ROLE_ARN_ANNOTATION, webIdentityPodParts } from "../../lib/identity/service-account-role";
+import { ROLE_ARN_ANNOTATION, webIdentityPodParts } from "../../lib/identity/web-identity";
 
 /**
  * Our rendered configuration and node-script steps, run by the real
@@ -566,24 +566,28 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
       expect(apply.output.split("\n").filter((l) => / serverside-applied$/.test(l))).toHaveLength(docs.length);
     });
 
-    it("stores metrics-server's APIService with a caBundle that verifies the certificate in its Secret, for the name the aggregator dials", async () => {
-      const apiService = JSON.parse(await cp1.kubectlOk(["get", "apiservice", "v1beta1.metrics.k8s.io", "-o", "json"]));
-      expect(apiService.spec.insecureSkipTLSVerify ?? false).toBe(false);
-      const selector = "kubeadm-aws.io/serving-certificate=metrics-server-serving";
+    it.each([
+      ["metrics-server's APIService", "apiservice", "v1beta1.metrics.k8s.io", "metrics-server", (o: any) => o.spec],
+      ["the pod identity webhook's configuration", "mutatingwebhookconfiguration", "pod-identity-webhook", "pod-identity-webhook", (o: any) => o.webhooks[0].clientConfig],
+    ])("stores %s with a caBundle that verifies the certificate in its Secret, for the name the apiserver dials", async (_, kind, objectName, service, trust) => {
+      const stored = trust(JSON.parse(await cp1.kubectlOk(["get", kind, objectName, "-o", "json"])));
+      expect(stored.insecureSkipTLSVerify ?? false).toBe(false);
+      const selector = `kubeadm-aws.io/serving-certificate=${service}-serving`;
       const secrets = JSON.parse(await cp1.kubectlOk(["-n", "kube-system", "get", "secret", "-l", selector, "-o", "json"])).items;
       // Both configurations applied the one certificate the first made.
       expect(secrets).toHaveLength(1);
-      expect(apiService.spec.caBundle).toBe(secrets[0].data.caBundle);
-      const dir = "/var/lib/kubeadm-aws/lab-metrics-tls";
+      expect(stored.caBundle).toBe(secrets[0].data.caBundle);
+      const dir = `/var/lib/kubeadm-aws/lab-${service}-tls`;
       const decoded = (key: string) => Buffer.from(secrets[0].data[key], "base64");
       await cp1.node.write(`${dir}/tls.crt`, decoded("tls.crt"));
       await cp1.node.write(`${dir}/tls.key`, decoded("tls.key"), "0600");
-      await cp1.node.write(`${dir}/bundle.crt`, Buffer.from(apiService.spec.caBundle, "base64"));
+      await cp1.node.write(`${dir}/bundle.crt`, Buffer.from(stored.caBundle, "base64"));
+      const name = `${service}.kube-system.svc`;
       const other = await cp1.node.exec(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-        "-subj", "/CN=metrics-server.kube-system.svc", "-addext", "subjectAltName=DNS:metrics-server.kube-system.svc", "-keyout", `${dir}/other.key`, "-out", `${dir}/other.crt`]);
+        "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name}`, "-keyout", `${dir}/other.key`, "-out", `${dir}/other.crt`]);
       expect(other.code).toBe(0);
-      // A server holding the Secret's certificate, and Go's TLS client (kubectl) configured as the aggregator configures its
-      // transport for a service-backed APIService: the caBundle as roots, <service>.<namespace>.svc as the server name.
+      // A server holding the Secret's certificate, and Go's TLS client (kubectl) configured as the apiserver configures its
+      // transport for a service it calls: the caBundle as roots, <service>.<namespace>.svc as the server name.
       const dial = (bundle: string, serverName: string) =>
         cp1.node.exec([
           "bash", "-c",
@@ -591,12 +595,12 @@ export function realClusterSuite(minor: string, options: { controls: boolean }):
            for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/18443) 2>/dev/null && break; sleep 0.1; done
            kubectl --kubeconfig=/dev/null --token=unused --server=https://127.0.0.1:18443 --certificate-authority=${bundle} --tls-server-name=${serverName} get --raw /`,
         ], { env: cluster.nodeEnv(cp1), timeoutMs: 30_000 });
-      const verified = await dial(`${dir}/bundle.crt`, "metrics-server.kube-system.svc");
+      const verified = await dial(`${dir}/bundle.crt`, name);
       expect({ code: verified.code, output: verified.code ? verified.output : "" }).toEqual({ code: 0, output: "" });
-      const otherRoot = await dial(`${dir}/other.crt`, "metrics-server.kube-system.svc");
+      const otherRoot = await dial(`${dir}/other.crt`, name);
       expect(otherRoot).toMatchObject({ code: 1, output: expect.stringContaining("x509: certificate signed by unknown authority") });
-      const otherName = await dial(`${dir}/bundle.crt`, "metrics-server.default.svc");
-      expect(otherName).toMatchObject({ code: 1, output: expect.stringContaining("x509: certificate is valid for metrics-server.kube-system.svc") });
+      const otherName = await dial(`${dir}/bundle.crt`, `${service}.default.svc`);
+      expect(otherName).toMatchObject({ code: 1, output: expect.stringContaining(`x509: certificate is valid for ${name}`) });
     });
   });
 

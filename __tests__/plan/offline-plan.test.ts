@@ -160,7 +160,7 @@ describe("offline plan of the default app (main.ts)", () => {
     const object = ofType("aws_s3_object").find((o) => o.values.key === "addons/spec.json")!;
     expect(object.values.content).toEqual(expect.any(String)); // known at plan time, so a pull request shows it
     const addons = JSON.parse(object.values.content).addons as Array<{ name: string; files: Record<string, string> }>;
-    expect(addons.map((a) => a.name)).toEqual(["aws-cloud-controller-manager", "calico", "aws-ebs-csi-driver", "metrics-server", "cluster-autoscaler", "aws-node-termination-handler", "coredns-availability"]);
+    expect(addons.map((a) => a.name)).toEqual(["aws-cloud-controller-manager", "calico", "pod-identity-webhook", "aws-ebs-csi-driver", "metrics-server", "cluster-autoscaler", "aws-node-termination-handler", "coredns-availability"]);
     const ebs = addons.find((a) => a.name === "aws-ebs-csi-driver")!;
     const storageClass = parseAllDocuments(ebs.files["manifest.yaml"]).map((d) => d.toJS()).find((o) => o.kind === "StorageClass");
     expect(storageClass.parameters).toMatchObject({ type: "gp3", encrypted: "true", kmsKeyId: `arn:aws:kms:eu-west-1:${PLACEHOLDER_ACCOUNT_ID}:alias/k8s/kubeadm` });
@@ -194,8 +194,9 @@ describe("offline plan of the default app (main.ts)", () => {
     expect(allow.Condition.ArnEquals["aws:SourceArn"].sort()).toEqual(rules.map((r) => `arn:aws:events:eu-west-1:${PLACEHOLDER_ACCOUNT_ID}:rule/${r.values.name}`).sort());
   });
 
-  it("lets the cluster autoscaler resize only Auto Scaling groups tagged for this cluster, which the worker group is", () => {
-    const policy = JSON.parse(ofType("aws_iam_policy").find((p) => p.values.name === "kubeadm-control-plane-cluster-autoscaler")!.values.policy);
+  it("lets the cluster autoscaler, through its own role, resize only Auto Scaling groups tagged for this cluster, which the worker group is", () => {
+    // The role's inline policy (workload identity): the role's name is known at plan.
+    const policy = JSON.parse(ofType("aws_iam_role_policy").find((p) => p.values.role === "kubeadm-sa-kube-system-cluster-autoscaler")!.values.policy);
     const writes = policy.Statement.filter((s: any) => [s.Action].flat().some((a: string) => !/:(Describe|Get)/.test(a)));
     expect(writes.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]);
     for (const s of writes) expect(s.Condition).toEqual({ StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/kubeadm": "owned" } });

@@ -1,4 +1,5 @@
 import { toYaml } from "../bootstrap/yaml";
+import { ROLE_ARN_ANNOTATION, webIdentityPodParts } from "../identity/web-identity";
 import { Architecture } from "../instance-types";
 
 /** A file the node downloads, checked against its sha256 before anything uses it. */
@@ -26,23 +27,30 @@ export const SERVING_CERTIFICATE_RENEW_BEFORE_DAYS = 30;
 /** The label that finds every Secret generated for one serving certificate, whatever its hash suffix. */
 export const SERVING_CERTIFICATE_LABEL = "kubeadm-aws.io/serving-certificate";
 
+/** Where kube-apiserver reads the CA bundle that verifies a serving certificate, and at which field. */
+const CA_BUNDLE_FIELDS = {
+  APIService: ["spec.caBundle"],
+  // Our webhook configurations have one webhook each.
+  MutatingWebhookConfiguration: ["webhooks.0.clientConfig.caBundle"],
+} as const;
+
 /**
- * A serving certificate for an API that kube-apiserver calls (an APIService),
- * so that the apiserver verifies it instead of skipping TLS verification.
+ * A serving certificate for an API that kube-apiserver calls (an APIService or
+ * an admission webhook), so that the apiserver verifies it instead of skipping TLS verification.
  * apply-addons.sh makes it on the node (self-signed, the key never leaves the
  * cluster) and keeps it while more than SERVING_CERTIFICATE_RENEW_BEFORE_DAYS
  * remain. kustomize's secretGenerator turns it into a Secret whose name
  * carries a content hash, so a renewal rolls the pods that mount it, and a
  * replacement copies the Secret's `caBundle` (the current certificate and the
- * one before it) into the APIService.
+ * one before it) into the object that names the service.
  */
 export interface AddonServingCertificate {
   /** The Secret's name before kustomize appends its hash; pods mount it under this name. */
   readonly secretName: string;
   /** DNS names in the certificate. The first is the one the apiserver verifies: `<service>.<namespace>.svc`. */
   readonly dnsNames: string[];
-  /** The APIService whose caBundle trusts the certificate. */
-  readonly apiService: string;
+  /** The APIService or MutatingWebhookConfiguration whose caBundle trusts the certificate. */
+  readonly trustedBy: { readonly kind: keyof typeof CA_BUNDLE_FIELDS; readonly name: string };
 }
 
 /**
@@ -81,6 +89,11 @@ export interface AddonContext {
   readonly controlPlaneArchitecture: Architecture;
   /** The node-termination queue, when termination handling is on. */
   readonly terminationQueueUrl?: string;
+  /**
+   * The roles of the add-on controllers that call AWS, by their kube-system service account, when workload identity
+   * is on; without one, a controller uses the control-plane instance role.
+   */
+  readonly controllerRoleArns?: Readonly<Record<string, string>>;
 }
 
 /** kustomize's part of a serving certificate: the Secret from the files apply-addons.sh writes, and its CA bundle in the APIService. */
@@ -98,7 +111,7 @@ function servingCertificateKustomization(certificate: AddonServingCertificate) {
     replacements: [
       {
         source: { kind: "Secret", name: certificate.secretName, fieldPath: "data.caBundle" },
-        targets: [{ select: { kind: "APIService", name: certificate.apiService }, fieldPaths: ["spec.caBundle"], options: { create: true } }],
+        targets: [{ select: certificate.trustedBy, fieldPaths: [...CA_BUNDLE_FIELDS[certificate.trustedBy.kind]], options: { create: true } }],
       },
     ],
   };
@@ -134,10 +147,8 @@ export function renderAddonSpec(addons: Addon[]): string {
   return JSON.stringify({ apiVersion: "kubeadm-aws/v1", kind: "AddonSpec", addons: folders }, null, 2);
 }
 
-/** Pods that run on control-plane nodes with the instance role's AWS credentials: host network (IMDS hop limit 1). */
-export const CONTROL_PLANE_POD = {
-  hostNetwork: true,
-  dnsPolicy: "ClusterFirstWithHostNet",
+/** Cluster-critical pods kept on control-plane nodes, away from workloads. */
+export const CONTROL_PLANE_PLACEMENT = {
   nodeSelector: { "node-role.kubernetes.io/control-plane": "" },
   tolerations: [
     { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" },
@@ -145,6 +156,43 @@ export const CONTROL_PLANE_POD = {
   ],
   priorityClassName: "system-cluster-critical",
 } as const;
+
+/** Pods that run on control-plane nodes with the instance role's AWS credentials: host network (IMDS hop limit 1). */
+export const CONTROL_PLANE_POD = {
+  hostNetwork: true,
+  dnsPolicy: "ClusterFirstWithHostNet",
+  ...CONTROL_PLANE_PLACEMENT,
+} as const;
+
+type Container = { name: string; env?: Array<{ name: string } & Record<string, unknown>>; volumeMounts?: object[] } & Record<string, unknown>;
+
+/**
+ * The pod of an add-on controller that calls AWS, on control-plane nodes. With its own role (`roleArn`, IAM roles
+ * for service accounts) it runs on the pod network, where IMDS's hop limit of 1 keeps the instance role out of reach,
+ * and its AWS containers get the projected STS token and the variables the AWS SDKs read. Without one (workload
+ * identity off) it uses the host network and the instance role.
+ */
+export function awsControllerPod(identity: AddonAwsIdentity | undefined, awsContainers: string[], pod: { containers: Container[]; volumes?: object[] } & Record<string, unknown>) {
+  if (!identity) return { ...CONTROL_PLANE_POD, ...pod };
+  const parts = webIdentityPodParts(identity.roleArn, identity.region);
+  const injected = new Set(parts.env.map((e) => e.name));
+  return {
+    ...CONTROL_PLANE_PLACEMENT,
+    ...pod,
+    containers: pod.containers.map((c) =>
+      awsContainers.includes(c.name)
+        ? { ...c, env: [...(c.env ?? []).filter((e) => !injected.has(e.name)), ...parts.env], volumeMounts: [...(c.volumeMounts ?? []), ...parts.volumeMounts] }
+        : c,
+    ),
+    volumes: [...(pod.volumes ?? []), ...parts.volumes],
+  };
+}
+
+/** An add-on controller's own IAM role, which its service account's pods assume. */
+export interface AddonAwsIdentity {
+  readonly roleArn: string;
+  readonly region: string;
+}
 
 /** The container security context every add-on container gets unless it needs more. */
 export const RESTRICTED_CONTAINER = {
@@ -168,8 +216,10 @@ export function podDisruptionBudget(name: string, selectorLabels: Record<string,
   return { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name, namespace: "kube-system" }, spec: { ...budget, selector: { matchLabels: selectorLabels } } };
 }
 
-export function serviceAccount(name: string, namespace = "kube-system") {
-  return { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace } };
+/** A ServiceAccount; with an AWS identity, annotated with its role as the pod identity webhook expects. */
+export function serviceAccount(name: string, namespace = "kube-system", identity?: AddonAwsIdentity) {
+  const annotations = identity ? { annotations: { [ROLE_ARN_ANNOTATION]: identity.roleArn } } : {};
+  return { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace, ...annotations } };
 }
 
 export function clusterRoleWithBinding(name: string, account: string, rules: object[], namespace = "kube-system") {

@@ -1,7 +1,10 @@
 import { toYamlDocuments } from "../bootstrap/yaml";
 import { AwsEnvironment } from "../aws-environment";
 import { PolicyStatement } from "../iam";
-import { Addon, deployment, CONTROL_PLANE_POD, RESTRICTED_CONTAINER, clusterRoleWithBinding, roleWithBinding, serviceAccount } from "./addon";
+import { Addon, AddonAwsIdentity, awsControllerPod, deployment, RESTRICTED_CONTAINER, clusterRoleWithBinding, roleWithBinding, serviceAccount } from "./addon";
+
+/** The autoscaler's service account, whose role (or, without workload identity, the control-plane role) resizes groups. */
+export const CLUSTER_AUTOSCALER_ACCOUNT = "cluster-autoscaler";
 
 export const AUTOSCALER_EXPANDERS = ["least-waste", "random", "most-pods", "priority", "price"] as const;
 
@@ -14,14 +17,15 @@ export interface ClusterAutoscalerOptions {
 
 /**
  * The cluster autoscaler, matched to the Kubernetes minor, discovering this
- * cluster's node groups by tag. It runs on control-plane nodes with the
- * instance role, which may resize only groups tagged for this cluster.
+ * cluster's node groups by tag. It runs on control-plane nodes with a role of
+ * its own (`identity`), or else the instance role; either may resize only
+ * groups tagged for this cluster.
  */
-export function clusterAutoscaler(options: { clusterName: string; region: string; image: string } & ClusterAutoscalerOptions): Addon {
+export function clusterAutoscaler(options: { clusterName: string; region: string; image: string; identity?: AddonAwsIdentity } & ClusterAutoscalerOptions): Addon {
   const labels = { app: "cluster-autoscaler" };
   const documents = [
-    serviceAccount("cluster-autoscaler"),
-    ...clusterRoleWithBinding("cluster-autoscaler", "cluster-autoscaler", [
+    serviceAccount(CLUSTER_AUTOSCALER_ACCOUNT, "kube-system", options.identity),
+    ...clusterRoleWithBinding("cluster-autoscaler", CLUSTER_AUTOSCALER_ACCOUNT, [
       { apiGroups: [""], resources: ["events", "endpoints"], verbs: ["create", "patch"] },
       { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
       { apiGroups: [""], resources: ["pods/status"], verbs: ["update"] },
@@ -37,13 +41,12 @@ export function clusterAutoscaler(options: { clusterName: string; region: string
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["cluster-autoscaler"], verbs: ["get", "update"] },
     ]),
-    ...roleWithBinding("cluster-autoscaler", "cluster-autoscaler", [
+    ...roleWithBinding("cluster-autoscaler", CLUSTER_AUTOSCALER_ACCOUNT, [
       { apiGroups: [""], resources: ["configmaps"], verbs: ["create", "list", "watch"] },
       { apiGroups: [""], resources: ["configmaps"], resourceNames: ["cluster-autoscaler-status", "cluster-autoscaler-priority-expander"], verbs: ["delete", "get", "update", "watch"] },
     ]),
-    deployment("cluster-autoscaler", labels, { replicas: 1 }, {
-      ...CONTROL_PLANE_POD,
-      serviceAccountName: "cluster-autoscaler",
+    deployment("cluster-autoscaler", labels, { replicas: 1 }, awsControllerPod(options.identity, ["cluster-autoscaler"], {
+      serviceAccountName: CLUSTER_AUTOSCALER_ACCOUNT,
       securityContext: { runAsNonRoot: true, runAsUser: 65534, fsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
       containers: [
         {
@@ -68,7 +71,7 @@ export function clusterAutoscaler(options: { clusterName: string; region: string
           securityContext: RESTRICTED_CONTAINER,
         },
       ],
-    }),
+    })),
   ];
   return {
     name: "cluster-autoscaler",

@@ -2,12 +2,14 @@ import { toYamlDocuments } from "../bootstrap/yaml";
 import { AwsEnvironment } from "../aws-environment";
 import { PolicyStatement } from "../iam";
 import { EBS_CSI_DRIVER } from "../versions";
-import { Addon, deployment, podDisruptionBudget, CONTROL_PLANE_POD, RESTRICTED_CONTAINER, clusterRoleWithBinding, roleWithBinding, serviceAccount } from "./addon";
+import { Addon, AddonAwsIdentity, awsControllerPod, deployment, podDisruptionBudget, RESTRICTED_CONTAINER, clusterRoleWithBinding, roleWithBinding, serviceAccount } from "./addon";
 
 const LABELS = { "app.kubernetes.io/name": "aws-ebs-csi-driver" };
 /** The tag the driver puts on every volume it creates, valued with the --k8s-tag-cluster-id. */
 const EBS_CLUSTER_TAG = "ebs.csi.aws.com/cluster-name";
 const SOCKET = "/var/lib/csi/sockets/pluginproxy/";
+/** The controller's service account, whose role (or, without workload identity, the control-plane role) calls EC2. */
+export const EBS_CSI_CONTROLLER_ACCOUNT = "ebs-csi-controller-sa";
 const sidecarResources = { requests: { cpu: "10m", memory: "40Mi" }, limits: { memory: "256Mi" } };
 
 function sidecar(name: string, image: string, args: string[]) {
@@ -23,21 +25,21 @@ function sidecar(name: string, image: string, args: string[]) {
 }
 
 /**
- * The AWS EBS CSI driver: the controller runs on control-plane nodes with the
- * instance role; the node plugin runs everywhere and learns its zone and
+ * The AWS EBS CSI driver: the controller runs on control-plane nodes with a
+ * role of its own (`identity`), or else the instance role; the node plugin runs on every worker and learns its zone and
  * instance from the Node object (set by the cloud controller manager), so it
  * needs no AWS access. Volumes are tagged with the cluster and, through the
  * default StorageClass, encrypted gp3 with the cluster key. Snapshots are left
  * out: they need the VolumeSnapshot CRDs and controller, which we do not ship.
  */
-export function ebsCsiDriver(options: { clusterName: string; region: string; encryptionKey: string; defaultStorageClass: boolean }): Addon {
+export function ebsCsiDriver(options: { clusterName: string; region: string; encryptionKey: string; defaultStorageClass: boolean; identity?: AddonAwsIdentity }): Addon {
   const images = EBS_CSI_DRIVER.images;
   const controllerLabels = { app: "ebs-csi-controller", ...LABELS };
   const nodeLabels = { app: "ebs-csi-node", ...LABELS };
   const documents = [
-    serviceAccount("ebs-csi-controller-sa"),
+    serviceAccount(EBS_CSI_CONTROLLER_ACCOUNT, "kube-system", options.identity),
     serviceAccount("ebs-csi-node-sa"),
-    ...clusterRoleWithBinding("ebs-external-provisioner-role", "ebs-csi-controller-sa", [
+    ...clusterRoleWithBinding("ebs-external-provisioner-role", EBS_CSI_CONTROLLER_ACCOUNT, [
       { apiGroups: [""], resources: ["persistentvolumes"], verbs: ["get", "list", "watch", "create", "patch", "delete"] },
       { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["get", "list", "watch", "update"] },
       { apiGroups: ["storage.k8s.io"], resources: ["storageclasses"], verbs: ["get", "list", "watch"] },
@@ -47,13 +49,13 @@ export function ebsCsiDriver(options: { clusterName: string; region: string; enc
       { apiGroups: ["storage.k8s.io"], resources: ["volumeattachments"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["storage.k8s.io"], resources: ["volumeattributesclasses"], verbs: ["get"] },
     ]),
-    ...clusterRoleWithBinding("ebs-external-attacher-role", "ebs-csi-controller-sa", [
+    ...clusterRoleWithBinding("ebs-external-attacher-role", EBS_CSI_CONTROLLER_ACCOUNT, [
       { apiGroups: [""], resources: ["persistentvolumes"], verbs: ["get", "list", "watch", "patch"] },
       { apiGroups: ["storage.k8s.io"], resources: ["csinodes"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["storage.k8s.io"], resources: ["volumeattachments"], verbs: ["get", "list", "watch", "patch"] },
       { apiGroups: ["storage.k8s.io"], resources: ["volumeattachments/status"], verbs: ["patch"] },
     ]),
-    ...clusterRoleWithBinding("ebs-external-resizer-role", "ebs-csi-controller-sa", [
+    ...clusterRoleWithBinding("ebs-external-resizer-role", EBS_CSI_CONTROLLER_ACCOUNT, [
       { apiGroups: [""], resources: ["persistentvolumes"], verbs: ["get", "list", "watch", "patch"] },
       { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["get", "list", "watch"] },
       { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
@@ -66,7 +68,7 @@ export function ebsCsiDriver(options: { clusterName: string; region: string; enc
       { apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch", "list", "watch"] },
       { apiGroups: ["storage.k8s.io"], resources: ["csinodes"], verbs: ["get"] },
     ]),
-    ...roleWithBinding("ebs-csi-leases-role", "ebs-csi-controller-sa", [
+    ...roleWithBinding("ebs-csi-leases-role", EBS_CSI_CONTROLLER_ACCOUNT, [
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "watch", "list", "delete", "update", "create"] },
     ]),
     {
@@ -75,9 +77,8 @@ export function ebsCsiDriver(options: { clusterName: string; region: string; enc
       metadata: { name: "ebs.csi.aws.com", labels: LABELS },
       spec: { attachRequired: true, podInfoOnMount: false, fsGroupPolicy: "File" },
     },
-    deployment("ebs-csi-controller", controllerLabels, { replicas: 2, strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } } }, {
-      ...CONTROL_PLANE_POD,
-      serviceAccountName: "ebs-csi-controller-sa",
+    deployment("ebs-csi-controller", controllerLabels, { replicas: 2, strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } } }, awsControllerPod(options.identity, ["ebs-plugin"], {
+      serviceAccountName: EBS_CSI_CONTROLLER_ACCOUNT,
       affinity: {
         podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: controllerLabels }, topologyKey: "kubernetes.io/hostname" }] },
       },
@@ -110,7 +111,7 @@ export function ebsCsiDriver(options: { clusterName: string; region: string; enc
         },
       ],
       volumes: [{ name: "socket-dir", emptyDir: {} }],
-    }),
+    })),
     podDisruptionBudget("ebs-csi-controller", controllerLabels, { maxUnavailable: 1 }),
     {
       apiVersion: "apps/v1",
@@ -125,6 +126,13 @@ export function ebsCsiDriver(options: { clusterName: string; region: string; enc
             serviceAccountName: "ebs-csi-node-sa",
             priorityClassName: "system-node-critical",
             nodeSelector: { "kubernetes.io/os": "linux" },
+            // Every tainted worker, but no control-plane node: the plugin is privileged (it mounts block devices),
+            // which on a control-plane node would be root beside the cluster's PKI, and no volume is used there.
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "node-role.kubernetes.io/control-plane", operator: "DoesNotExist" }] }] },
+              },
+            },
             tolerations: [{ operator: "Exists" }],
             terminationGracePeriodSeconds: 30,
             containers: [

@@ -16,7 +16,7 @@ export function metricsServer(): Addon {
   const servingCertificate: AddonServingCertificate = {
     secretName: "metrics-server-serving",
     dnsNames: ["metrics-server.kube-system.svc", "metrics-server.kube-system.svc.cluster.local"],
-    apiService: "v1beta1.metrics.k8s.io",
+    trustedBy: { kind: "APIService", name: "v1beta1.metrics.k8s.io" },
   };
   const documents = [
     serviceAccount("metrics-server"),

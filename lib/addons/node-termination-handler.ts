@@ -10,8 +10,10 @@ import { PolicyStatement, policyDocument } from "../iam";
 import { resourceName } from "../naming";
 import { clusterTagKey } from "../tags";
 import { NODE_TERMINATION_HANDLER_IMAGE } from "../versions";
-import { Addon, deployment, CONTROL_PLANE_POD, RESTRICTED_CONTAINER, clusterRoleWithBinding, serviceAccount } from "./addon";
+import { Addon, AddonAwsIdentity, awsControllerPod, deployment, RESTRICTED_CONTAINER, clusterRoleWithBinding, serviceAccount } from "./addon";
 
+/** The handler's service account, whose role (or, without workload identity, the control-plane role) reads the queue. */
+export const NODE_TERMINATION_HANDLER_ACCOUNT = "aws-node-termination-handler";
 /** Instances carrying this tag key are drained by the handler; node groups tag theirs. */
 export const NTH_MANAGED_TAG = "aws-node-termination-handler/managed";
 /** Every node group's terminating lifecycle hook: the handler drains the node, then completes it. */
@@ -123,21 +125,20 @@ export class TerminationQueue extends Construct {
 }
 
 /** aws-node-termination-handler in queue mode: cordons and drains a node before it goes away. */
-export function nodeTerminationHandler(options: { region: string; queueUrl: string }): Addon {
+export function nodeTerminationHandler(options: { region: string; queueUrl: string; identity?: AddonAwsIdentity }): Addon {
   const labels = { "app.kubernetes.io/name": "aws-node-termination-handler" };
   const env = (name: string, value: string) => ({ name, value });
   const documents = [
-    serviceAccount("aws-node-termination-handler"),
-    ...clusterRoleWithBinding("aws-node-termination-handler", "aws-node-termination-handler", [
+    serviceAccount(NODE_TERMINATION_HANDLER_ACCOUNT, "kube-system", options.identity),
+    ...clusterRoleWithBinding("aws-node-termination-handler", NODE_TERMINATION_HANDLER_ACCOUNT, [
       { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "patch", "update"] },
       { apiGroups: [""], resources: ["pods"], verbs: ["list", "get"] },
       { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
       { apiGroups: ["apps"], resources: ["daemonsets"], verbs: ["get"] },
       { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
     ]),
-    deployment("aws-node-termination-handler", labels, { replicas: 1 }, {
-      ...CONTROL_PLANE_POD,
-      serviceAccountName: "aws-node-termination-handler",
+    deployment("aws-node-termination-handler", labels, { replicas: 1 }, awsControllerPod(options.identity, ["aws-node-termination-handler"], {
+      serviceAccountName: NODE_TERMINATION_HANDLER_ACCOUNT,
       securityContext: { fsGroup: 1000 },
       containers: [
         {
@@ -171,7 +172,7 @@ export function nodeTerminationHandler(options: { region: string; queueUrl: stri
           securityContext: { ...RESTRICTED_CONTAINER, runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 },
         },
       ],
-    }),
+    })),
   ];
   return {
     name: "aws-node-termination-handler",

@@ -3,7 +3,7 @@ import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { addonPolicies, cniNodePorts, renderAddons } from "../addons";
+import { addonControllers, cniNodePorts, renderAddons } from "../addons";
 import { renderAddonSpec } from "../addons/addon";
 import { TerminationQueue } from "../addons/node-termination-handler";
 import { AwsEnvironment } from "../aws-environment";
@@ -31,6 +31,7 @@ import { controlPlanePolicies } from "./control-plane-policies";
 import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, controlPlaneNode } from "./control-plane-user-data";
 import { JoinParameters, versionGuard } from "./join-parameters";
 import { IServiceAccountIssuer, ServiceAccountIssuer } from "../identity/service-account-issuer";
+import { ServiceAccountRole } from "../identity/service-account-role";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
 
@@ -105,6 +106,8 @@ export class ControlPlane extends Construct implements IControlPlane {
   readonly role: NodeRole;
   /** The service-account issuer AWS IAM trusts and its OpenID Connect provider, unless workload identity is off. */
   readonly serviceAccountIssuer?: ServiceAccountIssuer;
+  /** Roles of the add-on controllers that call AWS (EBS CSI, cluster autoscaler, termination handler), with workload identity. */
+  readonly addonRoles: ServiceAccountRole[];
   /** The etcd backup bucket and alarm, unless backups are off. */
   readonly etcdBackup?: EtcdBackup;
   readonly nodeArtifacts: NodeArtifacts;
@@ -180,6 +183,21 @@ export class ControlPlane extends Construct implements IControlPlane {
         publisherRoleArn: env.arn("iam", `role/${iamRoleName(cluster, "control-plane")}`, { region: "" }),
       });
     }
+    // With workload identity, the add-on controllers that call AWS take roles of their own through their service
+    // accounts, and the control-plane role keeps only the cloud controller manager's statements.
+    const controllers = addonControllers(settings.addons, env, cluster, key.keyArn, this.terminationQueue);
+    const issuer = this.serviceAccountIssuer;
+    this.addonRoles = issuer
+      ? controllers.map(
+          (c) =>
+            new ServiceAccountRole(this, `addon-role-${c.addon}`, {
+              cluster: { clusterName: cluster, controlPlane: { serviceAccountIssuer: issuer } },
+              namespace: "kube-system",
+              name: c.serviceAccount,
+              policyStatements: c.statements,
+            }),
+        )
+      : [];
     this.role = new NodeRole(this, "role", {
       name: iamRoleName(cluster, "control-plane"),
       description: `Kubernetes control-plane nodes of ${cluster}`,
@@ -209,8 +227,7 @@ export class ControlPlane extends Construct implements IControlPlane {
       // The add-on controllers' permissions are large; as managed policies they keep the inline ones under IAM's size limit.
       managedPolicies: {
         "cloud-controller-manager": cloudControllerManagerStatements(env, cluster),
-        ...addonPolicies(settings.addons, env, cluster, key.keyArn),
-        ...(this.terminationQueue ? { "node-termination-handler": this.terminationQueue.handlerStatements(env, cluster, key.keyArn) } : {}),
+        ...(issuer ? {} : Object.fromEntries(controllers.map((c) => [c.addon, c.statements]))),
       },
     });
 
@@ -249,6 +266,8 @@ export class ControlPlane extends Construct implements IControlPlane {
         encryptionKeyAliasArn: env.arn("kms", key.aliasName),
         controlPlaneArchitecture: settings.architecture,
         terminationQueueUrl: this.terminationQueue?.queueUrl,
+        // By name: known at plan, so the plan shows the whole specification.
+        controllerRoleArns: Object.fromEntries(this.addonRoles.map((r) => [r.serviceAccountName, env.arn("iam", `role/${r.roleName}`, { region: "" })])),
       },
       settings.version.release,
     );
@@ -256,8 +275,8 @@ export class ControlPlane extends Construct implements IControlPlane {
       key: ADDON_SPEC_KEY,
       content: renderAddonSpec(addons),
       contentType: "application/json",
-      // Handlers start polling the queue as soon as nodes apply the specification.
-      dependsOn: this.terminationQueue ? [this.terminationQueue.queue] : undefined,
+      // Handlers start polling the queue, and controllers assume their roles, as soon as nodes apply the specification.
+      dependsOn: [...(this.terminationQueue ? [this.terminationQueue.queue] : []), ...this.addonRoles.flatMap((r) => r.dependables)],
     });
     // Written after the object (it reads the object's content): a node that reads the new checksum finds the new specification.
     const addonSpecChecksum = new SsmParameter(this, "addon-spec-sha256", {

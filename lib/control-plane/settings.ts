@@ -248,7 +248,7 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
     deletionProtection: options.deletionProtection ?? false,
     secretsRecoveryWindowDays,
     observability,
-    addons: resolveAddonsSettings(options.addons ?? {}),
+    addons: resolveAddonsSettings(options.addons ?? {}, options.workloadIdentity ?? true),
     adminPrincipalArns: options.adminAccess?.principalArns === undefined ? undefined : validatePrincipalArns(options.adminAccess.principalArns, "adminAccess.principalArns"),
     nodeArtifactWriterArns: options.nodeArtifactWriterArns?.length ? validatePrincipalArns(options.nodeArtifactWriterArns, "nodeArtifactWriterArns") : [],
     workloadIdentity: options.workloadIdentity ?? true,

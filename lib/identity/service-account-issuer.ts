@@ -10,13 +10,12 @@ import { Construct } from "constructs";
 import { AwsEnvironment } from "../aws-environment";
 import { PolicyStatement, policyDocument } from "../iam";
 import { clusterBucketName, resourceName } from "../naming";
+import { STS_AUDIENCE } from "./web-identity";
 import { ABORT_INCOMPLETE_UPLOADS_RULE, OBJECT_WRITES, denyInsecureTransport } from "../private-bucket";
 
 /** The two documents of OpenID Connect discovery, under the issuer URL, at the paths kube-apiserver serves them. */
 export const ISSUER_DOCUMENT_KEYS = { discovery: ".well-known/openid-configuration", keys: "openid/v1/jwks" } as const;
 
-/** The audience AWS STS asks for in the tokens it exchanges (the pod identity webhook projects tokens for it). */
-export const STS_AUDIENCE = "sts.amazonaws.com";
 
 /** The issuer kubeadm gives kube-apiserver by default; kept as a second issuer so tokens it signed stay valid. */
 export function inClusterIssuer(clusterDomain: string): string {

@@ -1,25 +1,17 @@
-import { createHash } from "node:crypto";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
-import { Token } from "cdktf";
+import { ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
-import type { IKubernetesCluster } from "../cluster-reference";
 import { ConfigError } from "../errors";
 import { PolicyStatement, policyDocument } from "../iam";
 import { DNS_1123_LABEL } from "../naming";
-import { IServiceAccountIssuer, STS_AUDIENCE } from "./service-account-issuer";
-
-/** The annotation the pod identity webhook reads on a ServiceAccount (the name EKS and kops use). */
-export const ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn";
-
-/** Where a pod reads its projected token, as the pod identity webhook mounts it and the AWS SDKs expect it. */
-export const WEB_IDENTITY_TOKEN_DIR = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
+import { IServiceAccountIssuer } from "./service-account-issuer";
+import { ROLE_ARN_ANNOTATION, STS_AUDIENCE, serviceAccountRoleName, serviceAccountSubject } from "./web-identity";
 
 /** IAM limits a role's policies must fit: characters of all inline policies (without whitespace), managed policies attached (default quota). */
 const MAX_INLINE_POLICY_CHARS = 10240;
 const MAX_MANAGED_POLICIES = 10;
-const IAM_ROLE_NAME_MAX = 64;
 const MANAGED_POLICY_ARN = /^arn:aws(-cn|-us-gov)?:iam::(aws|\d{12}):policy\/[\w+=,.@\/-]+$/;
 
 /** Who may take a role, and with what. */
@@ -40,25 +32,15 @@ export interface ServiceAccountRoleOptions {
   readonly managedPolicyArns?: string[];
 }
 
+/** What a service account's role needs of its cluster; a `KubernetesCluster` (`IKubernetesCluster`) is one. */
+export interface IServiceAccountCluster {
+  readonly clusterName: string;
+  readonly controlPlane: { readonly serviceAccountIssuer?: IServiceAccountIssuer };
+}
+
 export interface ServiceAccountRoleProps extends ServiceAccountRoleOptions {
   /** The cluster whose service-account tokens may assume the role; in another stack, its references cross stacks. */
-  readonly cluster: IKubernetesCluster;
-}
-
-/** `system:serviceaccount:<namespace>:<name>`: the `sub` claim of the account's tokens. */
-export function serviceAccountSubject(namespace: string, name: string): string {
-  return `system:serviceaccount:${namespace}:${name}`;
-}
-
-/**
- * The role's name, `<cluster>-sa-<namespace>-<name>`. Past IAM's 64 characters it is cut and ends in 8 hex
- * characters of the full name's sha256, so it stays unique and the same at every synth.
- */
-export function serviceAccountRoleName(clusterName: string, namespace: string, name: string): string {
-  const full = `${clusterName}-sa-${namespace}-${name}`;
-  if (full.length <= IAM_ROLE_NAME_MAX) return full;
-  const hash = createHash("sha256").update(full).digest("hex").slice(0, 8);
-  return `${full.slice(0, IAM_ROLE_NAME_MAX - hash.length - 1).replace(/-+$/, "")}-${hash}`;
+  readonly cluster: IServiceAccountCluster;
 }
 
 /** The trust policy: tokens of exactly one service account, issued by the cluster, for the STS audience. */
@@ -74,30 +56,6 @@ export function serviceAccountTrustPolicy(issuer: IServiceAccountIssuer, namespa
       },
     },
   ];
-}
-
-/**
- * What a pod needs to use the role without the pod identity webhook, as the webhook would inject it: the token
- * projected for STS, and the variables the AWS SDKs read. Merge `env` and `volumeMounts` into the container,
- * `volumes` into the pod.
- */
-export function webIdentityPodParts(roleArn: string, region: string) {
-  return {
-    env: [
-      { name: "AWS_ROLE_ARN", value: roleArn },
-      { name: "AWS_WEB_IDENTITY_TOKEN_FILE", value: `${WEB_IDENTITY_TOKEN_DIR}/token` },
-      { name: "AWS_STS_REGIONAL_ENDPOINTS", value: "regional" },
-      { name: "AWS_REGION", value: region },
-      { name: "AWS_DEFAULT_REGION", value: region },
-    ],
-    volumeMounts: [{ name: "aws-iam-token", mountPath: WEB_IDENTITY_TOKEN_DIR, readOnly: true }],
-    volumes: [
-      {
-        name: "aws-iam-token",
-        projected: { sources: [{ serviceAccountToken: { audience: STS_AUDIENCE, expirationSeconds: 86400, path: "token" } }] },
-      },
-    ],
-  };
 }
 
 function validateOptions(options: ServiceAccountRoleOptions): void {
@@ -163,6 +121,8 @@ export class ServiceAccountRole extends Construct {
   readonly serviceAccountName: string;
   /** The annotations the ServiceAccount carries: `eks.amazonaws.com/role-arn`. */
   readonly annotations: Record<string, string>;
+  /** The role and its policies: what must exist before pods use the role (for `dependsOn`). */
+  readonly dependables: ITerraformDependable[];
 
   constructor(scope: Construct, id: string, props: ServiceAccountRoleProps) {
     super(scope, id);
@@ -177,15 +137,17 @@ export class ServiceAccountRole extends Construct {
       description: `Pods of service account ${props.namespace}/${props.name} in cluster ${props.cluster.clusterName}`,
       assumeRolePolicy: policyDocument(serviceAccountTrustPolicy(issuer, props.namespace, props.name)),
     });
+    this.dependables = [role];
     if (props.policyStatements?.length) {
-      new IamRolePolicy(this, "policy", { role: role.name, name: "service-account", policy: policyDocument(props.policyStatements) });
+      this.dependables.push(new IamRolePolicy(this, "policy", { role: role.name, name: "service-account", policy: policyDocument(props.policyStatements) }));
     }
     (props.managedPolicyArns ?? []).forEach((policyArn, index) => {
       // Named after the policy, so removing one from the list leaves the others' attachments alone.
       const id = Token.isUnresolved(policyArn) ? `managed-${index}` : `managed-${policyArn.replace(/[^A-Za-z0-9-]/g, "-")}`;
-      new IamRolePolicyAttachment(this, id, { role: role.name, policyArn });
+      this.dependables.push(new IamRolePolicyAttachment(this, id, { role: role.name, policyArn }));
     });
-    this.roleName = role.name;
+    // Known at synth, so the plan and what names it (the add-on specification) show it.
+    this.roleName = name;
     this.roleArn = role.arn;
     this.namespace = props.namespace;
     this.serviceAccountName = props.name;
