@@ -124,6 +124,32 @@ describe("control-plane rollout in a sandbox", () => {
     expect(box.calls().slice(before).filter((c) => /kubeadm upgrade|put-parameter|snapshot/.test(c))).toEqual([]);
   }, 120_000);
 
+  it("turns workload identity on in a running cluster: the stored configuration gets the issuer, and the rolled node publishes what its apiserver then serves", async () => {
+    const box = new Sandbox();
+    writeFileSync(join(box.downloads, "calico.yaml"), CALICO_MANIFEST);
+    const node = box.addNode(0, image({ workloadIdentity: false }));
+    expect((await box.boot(node)).code).toBe(0);
+    const issuerCalls = () => box.calls(/--bucket prod-oidc-/).map((c) => c.replace(/^\S+ /, "").replace(/ --body \S+/, ""));
+    expect(issuerCalls()).toEqual([]);
+
+    publish(box, {});
+    const rolled = await roll(box, node);
+    expect({ code: rolled.code, output: rolled.code ? rolled.output : "" }).toEqual({ code: 0, output: "" });
+    const issuer = "https://prod-oidc-111122223333-eu-west-1.s3.eu-west-1.amazonaws.com";
+    const stored = JSON.parse(box.file("cluster/objects/ConfigMap_kubeadm-config")).data.ClusterConfiguration as string;
+    expect([...stored.matchAll(/- name: service-account-issuer\n\s+value: (\S+)/g)].map((m) => m[1])).toEqual([issuer, "https://kubernetes.default.svc.cluster.local"]);
+    expect(issuerCalls()).toEqual([
+      "aws s3api put-object --expected-bucket-owner 111122223333 --bucket prod-oidc-111122223333-eu-west-1 --key .well-known/openid-configuration --content-type application/json",
+      "aws s3api put-object --expected-bucket-owner 111122223333 --bucket prod-oidc-111122223333-eu-west-1 --key openid/v1/jwks --content-type application/json",
+    ]);
+    // Published after kubeadm rendered the apiserver from the new configuration, and only then.
+    const order = box.calls(/kubeadm upgrade apply|--bucket prod-oidc-.*openid-configuration/).map((c) => (/ kubeadm upgrade apply/.test(c) ? "upgrade" : "publish"));
+    expect(order).toEqual(["upgrade", "publish"]);
+    const published = JSON.parse(readFileSync(join(box.state, "s3", "prod-oidc-111122223333-eu-west-1", ".well-known/openid-configuration"), "utf8"));
+    expect(published).toMatchObject({ issuer, jwks_uri: `${issuer}/openid/v1/jwks` });
+    expect(status(box)).toMatchObject({ state: "rolled" });
+  }, 120_000);
+
   it("passes the lock of a holder whose instance is gone to the next node, which does the cluster-wide step", async () => {
     const { box, nodes } = await bootedCluster();
     const [n0, n1] = nodes;

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, TerraformStack } from "cdktf";
 import { AwsEnvironment } from "../../lib/aws-environment";
@@ -69,12 +70,20 @@ export function buildMaximalCluster(app: App): void {
       },
     ],
   });
+  // A customer-managed policy, attached by its ARN (known only at apply).
+  const readJobs = new IamPolicy(stack, "batch-jobs-read", {
+    name: "batch-jobs-read",
+    policy: JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Sid: "ReadJobs", Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:GetQueueAttributes"], Resource: "arn:aws:sqs:eu-west-1:111122223333:batch-jobs" }],
+    }),
+  });
   // Names as long as Kubernetes allows, so the role's name is cut to IAM's 64 characters.
   cluster.addServiceAccount("batch-results", {
     namespace: "workload-batch-processing-with-a-namespace-name-of-63-character",
     name: "results-writer-service-account-with-a-name-of-63-characters-xyz",
     policyStatements: [{ Sid: "WriteResults", Effect: "Allow", Action: "s3:PutObject", Resource: "arn:aws:s3:::batch-results-111122223333/*" }],
-    managedPolicyArns: ["arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess"],
+    managedPolicyArns: [readJobs.arn],
   });
 }
 
