@@ -158,7 +158,7 @@ export const CONTROL_PLANE_PLACEMENT = {
 } as const;
 
 /** Pods that run on control-plane nodes with the instance role's AWS credentials: host network (IMDS hop limit 1). */
-export const CONTROL_PLANE_POD = {
+const CONTROL_PLANE_POD = {
   hostNetwork: true,
   dnsPolicy: "ClusterFirstWithHostNet",
   ...CONTROL_PLANE_PLACEMENT,

@@ -26,9 +26,9 @@ function sidecar(name: string, image: string, args: string[]) {
 
 /**
  * The AWS EBS CSI driver: the controller runs on control-plane nodes with a
- * role of its own (`identity`), or else the instance role; the node plugin runs on every worker and learns its zone and
- * instance from the Node object (set by the cloud controller manager), so it
- * needs no AWS access. Volumes are tagged with the cluster and, through the
+ * role of its own (`identity`), or else the instance role; the node plugin
+ * runs on every worker and learns its zone and instance from the Node object
+ * (set by the cloud controller manager), so it needs no AWS access. Volumes are tagged with the cluster and, through the
  * default StorageClass, encrypted gp3 with the cluster key. Snapshots are left
  * out: they need the VolumeSnapshot CRDs and controller, which we do not ship.
  */
