@@ -90,6 +90,7 @@ describe("control-plane bootstrap in a sandbox", () => {
       "approver",
       "pki",
       "/k8s/prod/join/token",
+      "/k8s/prod/join/control-plane-version",
       "/k8s/prod/join/kubernetes-version",
       "/k8s/prod/join/ca-cert-hash",
       ...Array(addons).fill("apply"),

@@ -6,6 +6,7 @@ import { ControlPlaneOptions } from "../../lib/control-plane/settings";
 import { controlPlaneImage } from "../helpers/control-plane-fixture";
 import { NodeBundle } from "../../lib/bootstrap/user-data";
 import { Sandbox, SandboxNode, editedBundle, sandboxBundle } from "../helpers/sandbox";
+import { workerImage } from "../helpers/worker-fixture";
 
 /**
  * roll-control-plane.sh's orchestration on three booted control-plane nodes,
@@ -26,10 +27,13 @@ const CALICO_MANIFEST = "# calico manifest stand-in\n";
 const image = (options: ControlPlaneOptions = {}) => controlPlaneImage(options, { calicoSha256: sha256(CALICO_MANIFEST) });
 /** Gates that pass and a snapshot that is recorded: what real etcd and a real API decide elsewhere. */
 const STUBS = [
-  "etcd_all_healthy() { return 0; }",
+  // FAKE_ETCD_UNHEALTHY: a member does not answer.
+  'etcd_all_healthy() { [[ -z ${FAKE_ETCD_UNHEALTHY:-} ]]; }',
   "api_ready_through_load_balancer() { return 0; }",
   "api_ready_here() { return 0; }",
   'store_snapshot() { echo "$INSTANCE_ID snapshot $1" >>"$FAKE_STATE/calls.log"; }',
+  // The started members, as the sandbox's etcd membership (fakes/ctr) holds them.
+  "etcd_member_names() { awk 'NF == 3 && $2 != \"-\" { print $2 }' \"$FAKE_STATE/cluster/etcd-members\"; }",
 ].join("; ");
 
 async function bootThreeNodes(): Promise<{ box: Sandbox; nodes: SandboxNode[] }> {
@@ -255,16 +259,158 @@ describe("control-plane rollout in a sandbox", () => {
     expect(box.calls().slice(next).filter((c) => /phase addon kube-proxy|rollout restart/.test(c))).toEqual([expect.stringContaining("kubeadm init phase addon kube-proxy")]);
   }, 120_000);
 
-  it("refuses a bundle of another minor before it changes anything: a minor changes by replacing nodes", async () => {
+  it("refuses a bundle that skips a minor before it changes anything", async () => {
     const { box, nodes } = await bootedCluster();
     const envFile = join(nodes[0].root, "etc/kubeadm-aws/node.env");
     const env = readFileSync(envFile, "utf8");
-    publish(box, { kubernetesVersion: "1.36" });
+    publish(box, {}, (b) => editedBundle(b, "/etc/kubeadm-aws/bundle.env", (c) => c.replace("KUBERNETES_MINOR='1.35'", "KUBERNETES_MINOR='1.37'")));
     const refused = await roll(box, nodes[0]);
     expect(refused.code).not.toBe(0);
-    expect(refused.output).toContain("the new bundle is for Kubernetes 1.36, this node runs 1.35: a minor changes by replacing nodes, not in place");
-    expect(status(box)).toMatchObject({ state: "failed", message: expect.stringContaining("stopped at step install-bundle") });
+    expect(refused.output).toContain("the new bundle is for Kubernetes 1.37, this node runs 1.35: a minor changes one at a time, and never down");
+    expect(status(box)).toMatchObject({ state: "failed", message: expect.stringContaining("stopped at step fetch-bundle") });
     expect(readFileSync(envFile, "utf8")).toBe(env);
-    expect(box.calls(/kubeadm upgrade|snapshot/)).toEqual([]);
+    expect(box.calls(/kubeadm upgrade|snapshot|set-desired-capacity/)).toEqual([]);
   }, 120_000);
+
+  it("stops a minor upgrade while etcd is unhealthy, and while a successor does not serve; it goes on once the cause is fixed", async () => {
+    const { box, nodes } = await bootedCluster();
+    const [n0, n1] = nodes;
+    nodes.forEach((node, i) => {
+      box.setGroup(node, `prod-control-plane-${i}`);
+      box.registerNode(node, "v1.35.2");
+    });
+    const next = image({ kubernetesVersion: "1.36" });
+    box.putObject(next.bundle.key, next.bundle.archive);
+    box.putParameter(`${ROLLOUT}/bundle`, `${next.bundle.key} ${next.bundle.sha256}`);
+    const rollOld = (node: SandboxNode, env: Record<string, string> = {}) => roll(box, node, { FAKE_KUBE_VERSION: "v1.35.2", ...env });
+
+    // An unhealthy member: nothing starts, and the lock is free.
+    expect(await rollOld(n0, { FAKE_ETCD_UNHEALTHY: "1" })).toMatchObject({ code: 0 });
+    expect(status(box)).toMatchObject({ state: "waiting", message: expect.stringContaining("etcd is not healthy") });
+    expect(box.calls(/snapshot before|set-desired-capacity/)).toEqual([]);
+    expect(lockHolder(box)).toBeUndefined();
+
+    // Healthy: the successor is launched, and never arrives in time; the rollout stops there, n0 keeping the lock.
+    expect(await rollOld(n0)).toMatchObject({ code: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const envFile = join(n0.root, "etc/kubeadm-aws/node.env");
+    const timeout = (seconds: number) => writeFileSync(envFile, readFileSync(envFile, "utf8").replace(/^REPLACEMENT_TIMEOUT_SECONDS=.*$/m, `REPLACEMENT_TIMEOUT_SECONDS='${seconds}'`));
+    timeout(1);
+    const late = await rollOld(n0);
+    expect(late.code).not.toBe(0);
+    expect(status(box)).toMatchObject({ state: "failed", message: expect.stringContaining(`${n0.instanceId} stopped at step wait-for-successor`) });
+    expect(late.output).toContain("its successor (none launched) in prod-control-plane-0 has not joined on Kubernetes 1.36 within 1s");
+    expect(lockHolder(box)).toBe(n0.instanceId);
+    expect((await rollOld(n1)).output).toContain(`instance ${n0.instanceId} holds the rollout lock`);
+
+    // The group launches a successor (an operator terminated a broken one, say): its wait starts again. It joins, but
+    // while a member does not answer, n0 stays.
+    const successor = box.addNode(3, next, "control-plane", { CONTAINERD_SOURCE: "ubuntu" });
+    box.setGroup(successor, "prod-control-plane-0");
+    expect(await box.boot(successor, { FAKE_KUBE_VERSION: "v1.36.3" })).toMatchObject({ code: 0 });
+    box.registerNode(successor, "v1.36.3");
+    timeout(600);
+    expect(await rollOld(n0, { FAKE_ETCD_UNHEALTHY: "1" })).toMatchObject({ code: 0 });
+    expect(box.calls(/terminate-instance|member remove/)).toEqual([]);
+    expect(await rollOld(n0)).toMatchObject({ code: 0 });
+    expect(box.calls(/terminate-instance/)).toEqual([expect.stringContaining(`--instance-id ${n0.instanceId} --should-decrement-desired-capacity`)]);
+    expect(status(box)).toMatchObject({ state: "rolling", message: `${n0.instanceId} left the cluster to its successor in prod-control-plane-0` });
+    // Only one snapshot and one cluster-wide step for the whole upgrade.
+    expect(box.calls(/snapshot before|patch configmap kubeadm-config/)).toHaveLength(2);
+
+    // Another deploy before the upgrade has finished: the successor rolls nothing in place until then.
+    publish(box, { kubernetesVersion: "1.36", scheduler: { extraArgs: { v: "2" } } });
+    const early = await roll(box, successor, { FAKE_KUBE_VERSION: "v1.36.3" });
+    expect(early).toMatchObject({ code: 0, output: expect.stringContaining("the cluster runs v1.35.2; this 1.36 node waits for the minor upgrade to finish") });
+    expect(box.calls(new RegExp(`^${successor.instanceId} .*(kubeadm upgrade|kubeadm init phase)`))).toEqual([]);
+  }, 180_000);
+
+  it("upgrades the minor by replacing control-plane nodes one at a time: snapshot first, each successor serving before its node leaves, then kube-proxy and the cluster's version; add-ons and workers after", async () => {
+    const { box, nodes } = await bootedCluster();
+    const [n0, n1, n2] = nodes;
+    const group = (i: number) => `prod-control-plane-${i}`;
+    nodes.forEach((node, i) => {
+      box.setGroup(node, group(i));
+      box.registerNode(node, "v1.35.2");
+    });
+    // The 1.36 nodes' containerd 2 comes from its release archive, which the sandbox cannot serve with its pinned sha256.
+    const next = image({ kubernetesVersion: "1.36" });
+    box.putObject(next.bundle.key, next.bundle.archive);
+    box.putParameter(`${ROLLOUT}/bundle`, `${next.bundle.key} ${next.bundle.sha256}`);
+    const successorEnv = { CONTAINERD_SOURCE: "ubuntu" };
+    const at1_36 = { FAKE_KUBE_VERSION: "v1.36.3" };
+    const rollOld = (node: SandboxNode) => roll(box, node, { FAKE_KUBE_VERSION: "v1.35.2" });
+    const start = box.calls().length;
+    const since = (filter: RegExp) => box.calls().slice(start).filter((c) => filter.test(c));
+    const ok = (r: { code: number | null; output: string }) => expect({ code: r.code, output: r.code ? r.output : "" }).toEqual({ code: 0, output: "" });
+
+    // A worker of 1.36 launched by its group's instance refresh waits for the control plane.
+    const worker = box.addNode(9, workerImage({}, "1.36"), "worker", { ...successorEnv, MINOR_UPGRADE_WAIT_SECONDS: "600" });
+    const workerBoot = box.boot(worker, at1_36);
+
+    // Each old node in turn: it launches its successor, waits for it to serve, then leaves.
+    const successors: SandboxNode[] = [];
+    for (const [i, old] of [n0, n1, n2].entries()) {
+      ok(await rollOld(old));
+      expect(box.desiredCapacity(group(i))).toBe(2);
+      expect(status(box)).toMatchObject({ state: "rolling", message: `${old.instanceId} waits for its successor on Kubernetes 1.36 in ${group(i)}` });
+      // The next old node waits its turn.
+      if (nodes[i + 1]) expect((await rollOld(nodes[i + 1])).output).toContain(`instance ${old.instanceId} holds the rollout lock`);
+      // Not launched yet: it waits, keeping the lock.
+      ok(await rollOld(old));
+      expect(lockHolder(box)).toBe(old.instanceId);
+      const successor = box.addNode(3 + i, next, "control-plane", successorEnv);
+      box.setGroup(successor, group(i));
+      ok(await box.boot(successor, at1_36));
+      box.registerNode(successor, "v1.36.3");
+      successors.push(successor);
+      // A successor changes nothing while old nodes remain.
+      expect((await roll(box, successor, at1_36)).output).toContain("waiting for every control-plane node to run 1.36");
+      ok(await rollOld(old));
+      expect(box.file(`instances/${old.instanceId}`)).toMatch(/^terminated /);
+      expect(box.desiredCapacity(group(i))).toBe(1);
+      expect(lockHolder(box)).toBeUndefined();
+    }
+
+    // Before the last step, the add-on specification of 1.36 waits, and so does the worker.
+    const addons = await box.run(successors[0], "apply-addons.sh", at1_36);
+    ok(addons);
+    expect(addons.output).toContain("holding the add-on specification for Kubernetes 1.36 until every control-plane node runs it (the cluster runs v1.35.2)");
+    expect(since(/kubectl apply .*-k /)).toEqual([]);
+    expect(since(new RegExp(`^${worker.instanceId} kubeadm join`))).toEqual([]);
+
+    ok(await roll(box, successors[1], at1_36));
+    expect(box.ssmValue("/k8s/prod/join/kubernetes-version")).toBe("v1.36.3");
+    expect(status(box)).toMatchObject({ state: "rolled", message: expect.stringContaining("every control-plane node runs v1.36.3") });
+    ok(await workerBoot);
+    // The add-on Lease of the first node, which is gone, has expired by now (5 minutes).
+    const lease = join(box.state, "cluster/objects/Lease_kubeadm-aws-addons");
+    writeFileSync(lease, JSON.stringify({ ...JSON.parse(readFileSync(lease, "utf8")), spec: { holderIdentity: n0.hostname, renewTime: "2026-01-01T00:00:00.000000Z" } }));
+    ok(await box.run(successors[0], "apply-addons.sh", at1_36));
+
+    const events = since(
+      /snapshot before|patch configmap kubeadm-config|put-parameter .*control-plane-version|set-desired-capacity|kubeadm join|etcdctl .*member remove|terminate-instance|kubeadm upgrade|put-parameter .*join\/kubernetes-version|kubectl apply .*-k .*calico/,
+    )
+      .map((c) => {
+        const [who] = c.split(" ");
+        const name = [...nodes, ...successors, worker].findIndex((n) => n.instanceId === who);
+        const label = name < 3 ? `n${name}` : name < 6 ? `s${name - 3}` : "worker";
+        const what = /snapshot/.test(c) ? "snapshot" : /kubeadm-config/.test(c) ? "kubeadm-config" : /control-plane-version/.test(c) ? "control-plane-version"
+          : /set-desired/.test(c) ? "launch successor" : /kubeadm join/.test(c) ? "join" : /member remove/.test(c) ? "leave etcd" : /terminate/.test(c) ? "terminate"
+          : /upgrade apply/.test(c) ? "kubeadm upgrade apply" : /kubernetes-version/.test(c) ? "cluster version" : "add-ons";
+        return `${label} ${what}`;
+      });
+    expect(events).toEqual([
+      "n0 snapshot", "n0 kubeadm-config", "n0 control-plane-version", "n0 launch successor",
+      "s0 join", "n0 leave etcd", "n0 terminate",
+      "n1 launch successor", "s1 join", "n1 leave etcd", "n1 terminate",
+      "n2 launch successor", "s2 join", "n2 leave etcd", "n2 terminate",
+      "s1 kubeadm upgrade apply", "s1 cluster version",
+      "worker join", "s0 add-ons",
+    ]);
+    // The cluster's configuration names the new minor, and the etcd members are the successors'.
+    const stored = JSON.parse(box.file("cluster/objects/ConfigMap_kubeadm-config")).data.ClusterConfiguration as string;
+    expect(stored).toMatch(/kubernetesVersion: v1\.36\.3\n/);
+    expect(box.file("cluster/etcd-members").split("\n").filter((l) => l && l !== "REMOVED").map((l) => l.split(" ")[0])).toEqual(successors.map((n) => n.instanceId));
+  }, 300_000);
 });

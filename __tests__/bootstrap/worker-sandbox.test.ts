@@ -107,6 +107,35 @@ describe("worker bootstrap in a sandbox", () => {
     expect(box.file("lifecycle/i-node0")).toBe("ABANDON prod-general node-ready\n");
   }, 60_000);
 
+  it("of the next minor, waits until every control-plane node runs it (a minor upgrade), then joins", async () => {
+    const box = sandbox();
+    publishJoinCredentials(box, TOKEN, "v1.35.2");
+    // The sandbox cannot serve containerd 2's release archive with its pinned sha256; the wait comes before it anyway.
+    const node = box.addNode(0, workerImage({}, "1.36"), "worker", { CONTAINERD_SOURCE: "ubuntu", HEARTBEAT_SECONDS: "1" });
+    const running = box.boot(node, { FAKE_KUBE_VERSION: "v1.36.3" });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(box.calls(/ apt-get | kubeadm join /)).toEqual([]);
+    publishJoinCredentials(box, TOKEN, "v1.36.3");
+    const result = await running;
+    expect(result).toMatchObject({ code: 0 });
+    expect(result.output).toContain("waiting until every control-plane node runs Kubernetes 1.36 (the cluster's recorded version is v1.35.2)");
+    expect(box.calls(/ kubeadm join /)).toHaveLength(1);
+    // Its launch hook (an hour without news) is kept alive while it waits.
+    expect(box.calls(/record-lifecycle-action-heartbeat --auto-scaling-group-name prod-general --lifecycle-hook-name node-ready --instance-id i-node0/).length).toBeGreaterThan(0);
+    expect(box.file("lifecycle/i-node0")).toBe("CONTINUE prod-general node-ready\n");
+  }, 60_000);
+
+  it("of the next minor, gives up and abandons its launch when the control plane does not get there in time", async () => {
+    const box = sandbox();
+    publishJoinCredentials(box, TOKEN, "v1.35.2");
+    const node = box.addNode(0, workerImage({}, "1.36"), "worker", { CONTAINERD_SOURCE: "ubuntu", MINOR_UPGRADE_WAIT_SECONDS: "1" });
+    const result = await box.boot(node);
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain("the control plane still runs v1.35.2 1s after this 1.36 node started; its upgrade is stuck");
+    expect(box.calls(/ apt-get | kubeadm join /)).toEqual([]);
+    expect(box.file("lifecycle/i-node0")).toBe("ABANDON prod-general node-ready\n");
+  }, 60_000);
+
   it("completes the launch hook with CONTINUE once its Node is Ready", async () => {
     const box = sandbox();
     publishJoinCredentials(box);

@@ -43,7 +43,8 @@ describe("ControlPlane", () => {
     const zoneOf = (ref: string) => subnets.find((s) => ref.includes(`.${s.name}.`))!.values.availability_zone;
     expect(groups.map((g) => zoneOf(g.vpc_zone_identifier[0]))).toEqual(ZONES);
     for (const g of groups) {
-      expect(g).toMatchObject({ min_size: 1, max_size: 1, desired_capacity: 1, health_check_type: "EC2", wait_for_elb_capacity: 1 });
+      // A second instance only while a minor upgrade's successor joins (roll-control-plane.sh).
+      expect(g).toMatchObject({ min_size: 1, max_size: 2, desired_capacity: 1, health_check_type: "EC2", wait_for_elb_capacity: 1 });
       expect(g.vpc_zone_identifier).toHaveLength(1);
       expect(g.target_group_arns).toHaveLength(1);
     }
@@ -136,6 +137,7 @@ describe("ControlPlane", () => {
       ["/k8s/prod/join/token", "SecureString", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       ["/k8s/prod/join/ca-cert-hash", "SecureString", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       ["/k8s/prod/join/kubernetes-version", "String", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
+      ["/k8s/prod/join/control-plane-version", "String", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       // The bundle running control-plane nodes roll to: the one the launch template's user data pins.
       ["/k8s/prod/control-plane/rollout/bundle", "String", `${bundleObject(synth).values.key} ${/BUNDLE_SHA256='([0-9a-f]{64})'/.exec(cloudConfig)![1]}`, undefined, undefined],
       // Not a secret: the add-on specification's checksum, read from the object Terraform uploads.
@@ -152,9 +154,8 @@ describe("ControlPlane", () => {
     expect(guards.map((g) => g.condition)).toEqual([
       expect.stringMatching(new RegExp(`^\\$\\{\\(${running} <= 35\\)\\}$`)),
       expect.stringMatching(new RegExp(`^\\$\\{\\(\\(${running} == -1\\) \\|\\| \\(${running} >= 34\\)\\)\\}$`)),
-      expect.stringMatching(new RegExp(`^\\$\\{\\(${running} != 34\\)\\}$`)),
     ]);
-    expect(guards.map((g) => /and 1\.35 ([a-z ]+)/.exec(g.error_message)?.[1])).toEqual(["would downgrade its minor", "skips a minor", "is the next minor"]);
+    expect(guards.map((g) => /and 1\.35 ([a-z ]+)/.exec(g.error_message)?.[1])).toEqual(["would downgrade its minor", "skips a minor"]);
     for (const g of guards) expect(g.error_message).toContain("kubernetesVersion: the cluster runs ${coalesce(aws_ssm_parameter.control-plane_join-parameters_kubernetes-version_");
   });
 
@@ -182,10 +183,19 @@ describe("ControlPlane", () => {
     for (const s of statements) expect([s.Action].flat().every((a: string) => a !== "*" && !a.endsWith(":*"))).toBe(true);
   });
 
-  it("lets a node mark only the control-plane groups unhealthy", () => {
-    expect(policyOf(synth, "self-healing").Statement[0].Resource).toBe(
-      "arn:aws:autoscaling:eu-west-1:111122223333:autoScalingGroup:*:autoScalingGroupName/prod-control-plane*",
-    );
+  it("lets a node mark unhealthy, and replace itself in, only the control-plane groups; a group holds a second instance only for a successor", () => {
+    const groups = "arn:aws:autoscaling:eu-west-1:111122223333:autoScalingGroup:*:autoScalingGroupName/prod-control-plane*";
+    expect(policyOf(synth, "self-healing").Statement).toEqual([
+      { Sid: "MarkOwnGroupUnhealthy", Effect: "Allow", Action: "autoscaling:SetInstanceHealth", Resource: groups },
+      // Describe calls take no resource-level permissions.
+      { Sid: "FindOwnGroup", Effect: "Allow", Action: ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeAutoScalingGroups"], Resource: "*" },
+      { Sid: "ReplaceSelfInOwnGroup", Effect: "Allow", Action: ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"], Resource: groups },
+    ]);
+    expect(synth.resources("aws_autoscaling_group").map((g) => [g.values.min_size, g.values.desired_capacity, g.values.max_size])).toEqual([
+      [1, 1, 2],
+      [1, 1, 2],
+      [1, 1, 2],
+    ]);
   });
 
   it("adds an internet-facing NLB open only to the allow-listed CIDRs when asked", () => {

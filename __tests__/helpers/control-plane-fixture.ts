@@ -55,7 +55,7 @@ export function addonContext(options: ControlPlaneOptions = {}): AddonContext {
 /** The add-on specification the ControlPlane construct stores for these options. */
 export function addonSpec(options: ControlPlaneOptions = {}): string {
   const settings = resolveControlPlaneSettings(options, "10.0.0.0/16");
-  return renderAddonSpec(renderAddons(settings.addons, addonContext(options), settings.version.release));
+  return renderAddonSpec(renderAddons(settings.addons, addonContext(options), settings.version.release), settings.version.minor);
 }
 
 /**

@@ -180,6 +180,26 @@ export class Sandbox {
     this.putParameter(addonSpecChecksumParameter("prod"), createHash("sha256").update(content).digest("hex"));
   }
 
+  /** Puts an instance into an Auto Scaling group, as launching it from the group does. */
+  setGroup(node: Pick<SandboxNode, "instanceId">, group: string): void {
+    mkdirSync(join(this.state, "groups"), { recursive: true });
+    writeFileSync(join(this.state, "groups", node.instanceId), group);
+  }
+
+  /** A group's desired capacity, as the nodes last set it (1 until then). */
+  desiredCapacity(group: string): number {
+    const file = join(this.state, "groups", `${group}.desired`);
+    return existsSync(file) ? Number(readFileSync(file, "utf8")) : 1;
+  }
+
+  /** Registers a node's Node object, as its kubelet does: its kubelet version, Ready, and its role label. */
+  registerNode(node: Pick<SandboxNode, "hostname">, kubeletVersion: string, role = "control-plane"): void {
+    const labels = role === "control-plane" ? { "node-role.kubernetes.io/control-plane": "" } : {};
+    const object = { apiVersion: "v1", kind: "Node", metadata: { name: node.hostname, labels }, status: { nodeInfo: { kubeletVersion }, conditions: [{ type: "Ready", status: "True" }] } };
+    mkdirSync(join(this.state, "cluster/objects"), { recursive: true });
+    writeFileSync(join(this.state, "cluster/objects", `Node_${node.hostname}`), JSON.stringify(object));
+  }
+
   setInstance(node: Pick<SandboxNode, "instanceId" | "hostname" | "ip">, state: string, role = "control-plane"): void {
     writeFileSync(join(this.state, "instances", node.instanceId), `${state} ${node.hostname} ${node.ip} ${role}\n`);
   }

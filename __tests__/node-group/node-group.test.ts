@@ -105,7 +105,11 @@ describe("NodeGroup", () => {
       "arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/join/ca-cert-hash",
       "arn:aws:ssm:eu-west-1:111122223333:parameter/k8s/prod/join/kubernetes-version",
     ]);
-    expect(join[2].Resource).toBe("arn:aws:autoscaling:eu-west-1:111122223333:autoScalingGroup:*:autoScalingGroupName/prod-general");
+    // Its own group's launch hook: completed, or kept alive while a worker of a new minor waits for the control plane.
+    expect(join[2]).toMatchObject({
+      Action: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
+      Resource: "arn:aws:autoscaling:eu-west-1:111122223333:autoScalingGroup:*:autoScalingGroupName/prod-general",
+    });
   });
 
   it("lets workers pull only from the private ECR repositories their group names", () => {
@@ -143,9 +147,10 @@ describe("KubernetesCluster", () => {
   it("defaults to 3 control-plane nodes and one general worker group of 3", () => {
     const groups = synth.resources("aws_autoscaling_group").map((g) => [g.values.name, g.values.min_size, g.values.max_size]);
     expect(groups).toEqual([
-      ["prod-control-plane-0", 1, 1],
-      ["prod-control-plane-1", 1, 1],
-      ["prod-control-plane-2", 1, 1],
+      // A second instance only while a minor upgrade's successor joins.
+      ["prod-control-plane-0", 1, 2],
+      ["prod-control-plane-1", 1, 2],
+      ["prod-control-plane-2", 1, 2],
       ["prod-general", 3, 12],
     ]);
   });

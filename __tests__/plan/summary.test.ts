@@ -102,11 +102,24 @@ describe("what an update of a running cluster rolls", () => {
     const addons = summary.rollout.filter((n) => n.startsWith("add-on "));
     expect(addons).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^add-on aws-cloud-controller-manager: - registry\.k8s\.io\/provider-aws\/cloud-controller-manager:v1\.35\.2@sha256:\w+, \+ registry\.k8s\.io\/provider-aws\/cloud-controller-manager:v1\.36\.1, applied by the control plane's add-on timer within minutes$/),
+        expect.stringMatching(/^add-on aws-cloud-controller-manager: - registry\.k8s\.io\/provider-aws\/cloud-controller-manager:v1\.35\.2@sha256:\w+, \+ registry\.k8s\.io\/provider-aws\/cloud-controller-manager:v1\.36\.1, applied by the control plane's add-on timer once every control-plane node runs 1\.36$/),
         expect.stringMatching(/^add-on cluster-autoscaler: - registry\.k8s\.io\/autoscaling\/cluster-autoscaler:v1\.35\.2@sha256:\w+, \+ registry\.k8s\.io\/autoscaling\/cluster-autoscaler:v1\.36\.1@sha256:\w+,/),
       ]),
     );
     // The control plane still comes first.
     expect(summary.rollout[0]).toMatch(/^control plane: /);
+  });
+
+  it("says a 1.35 to 1.36 bump replaces the control plane's nodes first, then moves the add-ons and lets the workers join", () => {
+    const summary = summarizePlan("prod", planBetween(synthesized({ kubernetesVersion: "1.35" }), synthesized({ kubernetesVersion: "1.36" })), {});
+    const shape = summary.rollout.map((n) => n.replace(/bundle control-plane\/\w+\.tar\.gz \(from control-plane\/\w+\.tar\.gz\)/, "<bundles>").replace(/^(add-on [\w-]+): .*(, applied .*)$/, "$1: <images>$2"));
+    expect(shape).toEqual([
+      "control plane: every node is replaced by a successor on Kubernetes 1.36 from <bundles>, one at a time, after an etcd snapshot; then kube-proxy and CoreDNS move to 1.36",
+      "launch template prod-control-plane: a new version, which every instance launched from now on boots from",
+      "launch template prod-general: a new version, which every instance launched from now on boots from",
+      "add-on aws-cloud-controller-manager: <images>, applied by the control plane's add-on timer once every control-plane node runs 1.36",
+      "add-on cluster-autoscaler: <images>, applied by the control plane's add-on timer once every control-plane node runs 1.36",
+      "worker group prod-general: an instance refresh replaces its instances, draining each; its new instances join once every control-plane node runs 1.36",
+    ]);
   });
 });

@@ -13,7 +13,9 @@
 #
 #   build-images.sh v1.35.4        prints the images directory when done
 #
-# Needs build-kubernetes.sh's output for the version. A second run returns at once.
+# Needs build-kubernetes.sh's output for the version. A second run returns at
+# once, unless this script or pause/main.go changed since the images were made
+# (CoreDNS, the CNI plugins and crictl stay cached).
 set -euo pipefail
 
 version=${1:?usage: build-images.sh v<major>.<minor>.<patch>}
@@ -25,7 +27,9 @@ out=$cache/images/$version
 CNI_PLUGINS_VERSION=v1.10.0
 CNI_PLUGINS=(bridge host-local loopback portmap)
 CRI_TOOLS_VERSION=v1.34.0
-if [[ -f $out/.complete ]]; then echo "$out"; exit 0; fi
+# What the images are made from here; .complete holds it.
+stamp=$(cat "$here/build-images.sh" "$here/pause/main.go" | sha256sum | cut -d' ' -f1)
+if [[ -f $out/.complete && $(cat "$out/.complete") == "$stamp" ]]; then echo "$out"; exit 0; fi
 [[ -f $cache/kubernetes/$version/.complete ]] || { echo "build-images: Kubernetes $version is not built; run build-kubernetes.sh $version first" >&2; exit 1; }
 
 log() { echo "build-images $version: $*" >&2; }
@@ -129,6 +133,6 @@ fi
 mkdir -p "$out.partial/node-bin" && ln -sfn "$crictl" "$out.partial/node-bin/crictl"
 
 rm -rf "$out" && mv "$out.partial" "$out"
-touch "$out/.complete"
+echo "$stamp" >"$out/.complete"
 log "done in $((SECONDS - start)) s, $(du -shL "$out" | cut -f1) in $out"
 echo "$out"

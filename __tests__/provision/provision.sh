@@ -85,10 +85,11 @@ done
 # Go is needed only for a version the cache lacks.
 cache=${KUBEADM_AWS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cdktf-kubeadm-aws}
 for version in $("$here/kubernetes-versions.sh"); do
-  [[ -f $cache/kubernetes/$version/.complete && -f $cache/images/$version/.complete ]] && continue
-  command -v go >/dev/null || fail "Go is not installed; the real-binary suite builds Kubernetes $version from Go modules: install Go >= 1.25 (https://go.dev/doc/install)"
-  "$here/build-kubernetes.sh" "$version" >/dev/null
-  # The images kubeadm of that release deploys, built from those binaries and Go modules.
+  if [[ ! -f $cache/kubernetes/$version/.complete ]]; then
+    command -v go >/dev/null || fail "Go is not installed; the real-binary suite builds Kubernetes $version from Go modules: install Go >= 1.25 (https://go.dev/doc/install)"
+    "$here/build-kubernetes.sh" "$version" >/dev/null
+  fi
+  # The images kubeadm of that release deploys, built from those binaries and Go modules; at once when they are current.
   "$here/build-images.sh" "$version" >/dev/null
 done
 

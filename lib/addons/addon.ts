@@ -132,9 +132,11 @@ function kustomization(addon: Addon): string {
 /**
  * The add-on specification: what the plan shows and the control plane
  * applies. Versions, sources with checksums, values and rendered files, each
- * add-on's kustomization among them.
+ * add-on's kustomization among them. `kubernetesMinor` is the minor its
+ * add-ons follow: during a minor upgrade, nodes hold it back until every
+ * control-plane node runs that minor (apply-addons.sh).
  */
-export function renderAddonSpec(addons: Addon[]): string {
+export function renderAddonSpec(addons: Addon[], kubernetesMinor: string): string {
   const sorted = [...addons].sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
   const folders = sorted.map((addon) => ({
     ...addon,
@@ -144,7 +146,7 @@ export function renderAddonSpec(addons: Addon[]): string {
       ? { servingCertificate: { ...addon.servingCertificate, validDays: SERVING_CERTIFICATE_VALID_DAYS, renewBeforeDays: SERVING_CERTIFICATE_RENEW_BEFORE_DAYS } }
       : {}),
   }));
-  return JSON.stringify({ apiVersion: "kubeadm-aws/v1", kind: "AddonSpec", addons: folders }, null, 2);
+  return JSON.stringify({ apiVersion: "kubeadm-aws/v1", kind: "AddonSpec", kubernetesMinor, addons: folders }, null, 2);
 }
 
 /** Cluster-critical pods kept on control-plane nodes, away from workloads. */

@@ -60,6 +60,19 @@ export function controlPlanePolicies(env: AwsEnvironment, inputs: ControlPlanePo
         Action: "autoscaling:SetInstanceHealth",
         Resource: env.arn("autoscaling", `autoScalingGroup:*:autoScalingGroupName/${inputs.autoScalingGroupPrefix}*`),
       },
+      {
+        // A minor upgrade replaces each node: it finds its group, has it launch a successor, and leaves it.
+        Sid: "FindOwnGroup",
+        Effect: "Allow",
+        Action: ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeAutoScalingGroups"],
+        Resource: "*",
+      },
+      {
+        Sid: "ReplaceSelfInOwnGroup",
+        Effect: "Allow",
+        Action: ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+        Resource: env.arn("autoscaling", `autoScalingGroup:*:autoScalingGroupName/${inputs.autoScalingGroupPrefix}*`),
+      },
     ],
   };
 }

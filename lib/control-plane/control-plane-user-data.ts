@@ -51,6 +51,12 @@ export const CONTROL_PLANE_SCRIPTS = [
   "roll-control-plane.sh",
 ];
 
+/**
+ * How long a control-plane node replaced in a minor upgrade waits for its successor to join (launch, packages,
+ * `kubeadm join`) before the rollout stops there.
+ */
+export const REPLACEMENT_TIMEOUT_SECONDS = 40 * 60;
+
 /** Where the add-on specification lives in the node-artifacts bucket. */
 export const ADDON_SPEC_PREFIX = "addons";
 export const ADDON_SPEC_KEY = `${ADDON_SPEC_PREFIX}/spec.json`;
@@ -88,8 +94,13 @@ export function controlPlaneEnvironment(b: ControlPlaneBootstrap): NodeEnvironme
     SSM_JOIN_TOKEN: join.token,
     SSM_CA_CERT_HASH: join.caCertHash,
     SSM_KUBERNETES_VERSION: join.kubernetesVersion,
+    SSM_CONTROL_PLANE_VERSION: join.controlPlaneVersion,
     SSM_INIT_LOCK: ssmParameterName(b.clusterName, "control-plane", "init-lock"),
     ...rolloutParameterEnvironment(b.clusterName),
+    // A minor upgrade replaces nodes: the last one finishes it when this many run the new minor.
+    CONTROL_PLANE_COUNT: b.settings.count,
+    REPLACEMENT_TIMEOUT_SECONDS,
+    DRAIN_TIMEOUT_SECONDS: 5 * 60,
     PUBLIC_LB_NAME: b.publicLoadBalancerName ?? "",
     // Control-plane nodes publish the issuer's documents, as their apiserver serves them, to the issuer's bucket.
     WORKLOAD_IDENTITY: b.settings.workloadIdentity,

@@ -273,7 +273,7 @@ export class ControlPlane extends Construct implements IControlPlane {
     );
     const addonSpec = storeNodeArtifact(this, "addon-spec", this.nodeArtifacts, {
       key: ADDON_SPEC_KEY,
-      content: renderAddonSpec(addons),
+      content: renderAddonSpec(addons, settings.version.minor),
       contentType: "application/json",
       // Handlers start polling the queue, and controllers assume their roles, as soon as nodes apply the specification.
       dependsOn: [...(this.terminationQueue ? [this.terminationQueue.queue] : []), ...this.addonRoles.flatMap((r) => r.dependables)],
@@ -319,8 +319,9 @@ export class ControlPlane extends Construct implements IControlPlane {
       const name = `${groupPrefix}-${i}`;
       new AutoscalingGroup(this, `node-${i}`, {
         name,
+        // One node; two while a minor upgrade replaces it: its successor joins before it leaves (roll-control-plane.sh).
         minSize: 1,
-        maxSize: 1,
+        maxSize: 2,
         desiredCapacity: 1,
         // Node i lives in zone i (round robin when there are more nodes than zones).
         vpcZoneIdentifier: [props.network.privateSubnetIds[i % zones.length]],

@@ -1,5 +1,5 @@
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import { Fn, Op, Precondition } from "cdktf";
+import { Fn, Op, Precondition, Token } from "cdktf";
 import { Construct } from "constructs";
 import { IClusterKey } from "../cluster-key";
 import { ssmParameterName } from "../naming";
@@ -8,12 +8,18 @@ import { ResolvedKubernetesVersion } from "../versions";
 /** The value Terraform creates the join parameters with; nodes treat it as "not published yet". */
 export const UNSET_PARAMETER_VALUE = "kubeadm-aws:unset";
 
-/** SSM parameters the first control-plane node publishes and joining nodes read. */
+/**
+ * SSM parameters the first control-plane node publishes and joining nodes read. During a minor upgrade the two
+ * versions differ: `controlPlaneVersion` is the one kube-system/kubeadm-config names, which control-plane nodes of
+ * that minor join with; `kubernetesVersion` moves to it once every control-plane node runs it, and workers and the
+ * add-ons that follow the minor wait for that.
+ */
 export function joinParameterNames(clusterName: string) {
   return {
     token: ssmParameterName(clusterName, "join", "token"),
     caCertHash: ssmParameterName(clusterName, "join", "ca-cert-hash"),
     kubernetesVersion: ssmParameterName(clusterName, "join", "kubernetes-version"),
+    controlPlaneVersion: ssmParameterName(clusterName, "join", "control-plane-version"),
   };
 }
 
@@ -60,12 +66,19 @@ export class JoinParameters extends Construct {
     const caCertHash = secure(this.names.caCertHash, `Kubernetes cluster ${props.clusterName}: sha256 of the cluster CA's public key, which joining nodes pin`);
     const version = new SsmParameter(this, "kubernetes-version", {
       name: this.names.kubernetesVersion,
-      description: `Kubernetes cluster ${props.clusterName}: the version the cluster was created with`,
+      description: `Kubernetes cluster ${props.clusterName}: the version every control-plane node runs, which workers join with`,
       type: "String",
       insecureValue: UNSET_PARAMETER_VALUE,
       lifecycle: ownedByNodes,
     });
-    this.parameters = [token, caCertHash, version];
+    const controlPlaneVersion = new SsmParameter(this, "control-plane-version", {
+      name: this.names.controlPlaneVersion,
+      description: `Kubernetes cluster ${props.clusterName}: the version its stored ClusterConfiguration names, which control-plane nodes join with`,
+      type: "String",
+      insecureValue: UNSET_PARAMETER_VALUE,
+      lifecycle: ownedByNodes,
+    });
+    this.parameters = [token, caCertHash, version, controlPlaneVersion];
     // Null only for a parameter imported into the state (import fills `value`): then the guard has nothing to compare.
     this.recordedVersion = Fn.coalesce([version.insecureValue, UNSET_PARAMETER_VALUE]);
   }
@@ -75,9 +88,10 @@ export class JoinParameters extends Construct {
  * Preconditions that apply Kubernetes' version skew rules to a change of
  * `kubernetesVersion` on a running cluster: Terraform refreshes the recorded
  * version while it plans, so the plan fails with one of these messages before
- * anything is replaced. Patches of the running minor pass; so does a cluster
- * not created yet. Each rule has its own message: a downgrade of the minor, a
- * skip of a minor, and (until the guarded rollout exists) the next minor.
+ * anything is replaced. Patches of the running minor and the next minor pass
+ * (nodes roll to them: roll-control-plane.sh); so does a cluster not created
+ * yet. Each rule has its own message: a downgrade of the minor, and a skip of
+ * a minor.
  */
 export function versionGuard(parameters: JoinParameters, version: ResolvedKubernetesVersion): Precondition[] {
   const recorded = parameters.recordedVersion;
@@ -86,21 +100,15 @@ export function versionGuard(parameters: JoinParameters, version: ResolvedKubern
   // short-circuit, so the parse must not fail on the placeholder: try() turns that into -1.
   const [major, minor] = version.minor.split(".").map(Number);
   const running = Fn.try([Fn.tonumber(Fn.element(Fn.regex(`^v?${major}[.]([0-9]+)[.]`, recorded), 0)), -1]);
-  const keep = `allowed: "${major}.${running}" or a patch of it`;
+  const allowed = `allowed: "${major}.${running}" or a patch of it, or the next minor "${major}.${Token.asString(Op.add(running, 1))}"`;
   return [
     {
       condition: Op.lte(running, minor),
-      errorMessage: `kubernetesVersion: ${where}, and ${version.minor} would downgrade its minor, which Kubernetes does not support; ${keep}.`,
+      errorMessage: `kubernetesVersion: ${where}, and ${version.minor} would downgrade its minor, which Kubernetes does not support; ${allowed}.`,
     },
     {
       condition: Op.or(Op.eq(running, -1), Op.gte(running, minor - 1)),
-      errorMessage: `kubernetesVersion: ${where}, and ${version.minor} skips a minor; upgrade one minor at a time; ${keep} now, then the next minor.`,
-    },
-    {
-      condition: Op.neq(running, minor - 1),
-      errorMessage:
-        `kubernetesVersion: ${where}, and ${version.minor} is the next minor. Upgrading a running cluster's minor is not automated yet ` +
-        `(README, "Upgrading"); ${keep}.`,
+      errorMessage: `kubernetesVersion: ${where}, and ${version.minor} skips a minor; upgrade one minor at a time; ${allowed}.`,
     },
   ];
 }

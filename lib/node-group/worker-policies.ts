@@ -22,10 +22,11 @@ export function workerPolicies(env: AwsEnvironment, inputs: WorkerPolicyInputs):
     "join-cluster": [
       ...joinParameterReadStatements(env, inputs.joinParameterNames, inputs.encryptionKeyArn),
       {
-        // The node tells its group it joined (CONTINUE) or failed (ABANDON).
+        // The node tells its group it joined (CONTINUE) or failed (ABANDON), and that it still waits for the
+        // control plane to reach its minor (a heartbeat).
         Sid: "CompleteOwnLaunchHook",
         Effect: "Allow",
-        Action: "autoscaling:CompleteLifecycleAction",
+        Action: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
         Resource: env.arn("autoscaling", `autoScalingGroup:*:autoScalingGroupName/${inputs.autoScalingGroupName}`),
       },
     ],

@@ -24,6 +24,11 @@ export interface WorkerBootstrap {
 
 /** Bundle scripts of a worker (lib.sh arrives in user data). */
 export const WORKER_SCRIPTS = ["prepare-node.sh", "worker.sh", "log-shipper.py"];
+/**
+ * How long a worker of the next minor waits for every control-plane node to run it (a minor upgrade), sending its
+ * launch hook heartbeats, before it gives up and is replaced.
+ */
+export const MINOR_UPGRADE_WAIT_SECONDS = 4 * 3600;
 /** Time a node has, after it joins, to become Ready before it gives up and is replaced. */
 export const NODE_READY_TIMEOUT_SECONDS = 10 * 60;
 const PATCHES_DIR = `${NODE_FILES.kubeadmDir}/patches`;
@@ -50,6 +55,7 @@ export function workerEnvironment(b: WorkerBootstrap): NodeEnvironment {
     RUNTIME_PLACEHOLDERS: WORKER_PLACEHOLDERS.map(placeholder).join(" "),
     CLUSTER_WAIT_SECONDS,
     NODE_READY_TIMEOUT_SECONDS,
+    MINOR_UPGRADE_WAIT_SECONDS,
     POLL_SECONDS,
     LOG_SHIPPING: b.logShipping,
   };

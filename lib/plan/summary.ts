@@ -53,26 +53,46 @@ export function summarizePlan(stack: string, plan: PlanJson, synth: SynthJson): 
  */
 export function rolloutOf(plan: PlanJson): string[] {
   const notes: Array<[number, string]> = [];
+  const minor = newMinorOf(plan);
   for (const change of plan.resource_changes ?? []) {
     const action = actionName(change.change.actions);
     if (change.mode !== "managed" || (action !== "update" && action !== "replace")) continue;
     const before = change.change.before ?? {};
     const after = change.change.after ?? {};
     if (change.type === "aws_ssm_parameter" && String(after.name).endsWith("/control-plane/rollout/bundle")) {
-      notes.push([1, `control plane: every node rolls to bundle ${bundleKey(after.insecure_value)} (from ${bundleKey(before.insecure_value)}), one at a time, after an etcd snapshot`]);
+      const bundles = `bundle ${bundleKey(after.insecure_value)} (from ${bundleKey(before.insecure_value)})`;
+      notes.push([
+        1,
+        minor
+          ? `control plane: every node is replaced by a successor on Kubernetes ${minor} from ${bundles}, one at a time, after an etcd snapshot; then kube-proxy and CoreDNS move to ${minor}`
+          : `control plane: every node rolls to ${bundles}, one at a time, after an etcd snapshot`,
+      ]);
     } else if (change.type === "aws_launch_template") {
       notes.push([2, `launch template ${String(after.name)}: a new version, which every instance launched from now on boots from`]);
     } else if (change.type === "aws_s3_object" && String(after.key).endsWith("/spec.json") && String(after.key).startsWith("addons/")) {
       for (const [addon, images] of imageChanges(String(before.content ?? ""), String(after.content ?? ""))) {
-        notes.push([3, `add-on ${addon}: ${images}, applied by the control plane's add-on timer within minutes`]);
+        const when = minor ? `once every control-plane node runs ${minor}` : "within minutes";
+        notes.push([3, `add-on ${addon}: ${images}, applied by the control plane's add-on timer ${when}`]);
       }
     } else if (change.type === "aws_autoscaling_group" && hasBlock(after.instance_refresh)) {
       if (launchTemplateVersion(before) !== launchTemplateVersion(after)) {
-        notes.push([4, `worker group ${String(after.name)}: an instance refresh replaces its instances, draining each`]);
+        const wait = minor ? `; its new instances join once every control-plane node runs ${minor}` : "";
+        notes.push([4, `worker group ${String(after.name)}: an instance refresh replaces its instances, draining each${wait}`]);
       }
     }
   }
   return notes.sort(([a], [b]) => a - b).map(([, note]) => note);
+}
+
+/** The Kubernetes minor the plan moves the control plane to, from its launch template's description; none if it stays. */
+function newMinorOf(plan: PlanJson): string | undefined {
+  const minorOf = (values: Record<string, unknown> | null | undefined) => /^Kubernetes (\d+\.\d+) control-plane nodes/.exec(String(values?.description ?? ""))?.[1];
+  for (const change of plan.resource_changes ?? []) {
+    if (change.type !== "aws_launch_template") continue;
+    const [before, after] = [minorOf(change.change.before), minorOf(change.change.after)];
+    if (before && after && before !== after) return after;
+  }
+  return undefined;
 }
 
 /**

@@ -23,10 +23,12 @@ export const OFFLINE_STAND_INS: Record<string, string> = {
   "apt-get, apt-mark, snap, hostnamectl, modprobe, swapoff": "packages and kernel settings of the host must not change; the sandbox's recorders succeed, and the real binaries are on PATH as the packages would install them",
   "sysctl": "stand-ins/sysctl applies the net.* settings of our sysctl file, which are the node's network namespace's own, and skips the kernel-wide ones, which would change the host",
   "pkgs.k8s.io's Release.key": "not reachable; a real key made by the test is served, and its fingerprint replaces the pinned one in the environment file",
+  "containerd 2's release archives (nodes of Kubernetes 1.36 and later)": "not reachable; such a node's environment file says CONTAINERD_SOURCE='ubuntu', so it takes the package path (a recorder here) and runs the lab's containerd like any node",
   "containerd": "started by the lab with the rendered config adapted to this host (host-deviations.ts) and the images kubeadm deploys imported, since nothing can be pulled",
   "the kubelet's unit": "started by the lab (node-runtime.ts) once kubeadm has written its flags, and again whenever it exits, as systemd restarts it (Restart=always); `systemctl stop kubelet` (kubeadm reset) keeps it stopped until a start, restart or boot",
   "the pod network": "our add-on specification's CNI images cannot be pulled; the containernetworking bridge, host-local, loopback and portmap plugins (built from Go modules) are configured on each node, and Calico's downloaded manifest is a stand-in with the objects our patches change and no pods, so the add-on step still applies everything for real",
-  "the AWS cloud controller manager": "its image cannot run here; the harness sets a Node's addresses as it would from EC2 (setNodeAddresses), which the kubelet needs before it asks for its serving certificate, and deletes the Node of a terminated instance (forgetTerminated)",
+  "the AWS cloud controller manager": "its image cannot run here; the harness sets a Node's addresses as it would from EC2 (setNodeAddresses), which the kubelet needs before it asks for its serving certificate, removes the node.cloudprovider.kubernetes.io/uninitialized taint where a drill needs pods scheduled on the node (initializeNode), and deletes the Node of a terminated instance (forgetTerminated)",
+  "an Auto Scaling group launching a successor": "the test launches the new instance from the new user data when the node sets its group's desired capacity to 2 in the fake, and removes the lab node once the node has terminated itself there",
   "EC2 terminating or rebooting an instance": "lab.sh remove stops every process of the node, then kills them all (none sees another die first) and deletes its namespaces; lab.sh poweroff stops and kills them and empties /run but keeps its disk, and the boot that follows starts containerd, the kubelet and the units our scripts enabled (the systemctl stand-in's lab-boot)",
   "the API load balancer": "Debian's haproxy on the lab's bridge, health-checking /readyz over HTTPS as the target group does",
   "the VPC's resolver and private zone": "Debian's dnsmasq on the lab's bridge answers the endpoint name with the load balancer, so a node's own /etc/hosts entry (pin_endpoint_to_self) still wins, as on EC2; each node's own name is in its /etc/hosts",
@@ -89,21 +91,31 @@ const API_ENDPOINT_HOST = "api.prod.k8s.internal";
 export class OfflineCluster {
   readonly nodes = new Map<string, OfflineNode>();
   readonly aws = new Sandbox({ awsCli: false });
-  private readonly binDir: string;
+  /** The stand-ins' folder for each Kubernetes version the cluster's nodes run, by version. */
+  private readonly binDirs = new Map<string, string>();
 
   private constructor(
     readonly lab: Lab,
+    /** What nodes run unless launched with another minor (a minor upgrade's new nodes). */
     readonly binaries: KubernetesBinaries,
-  ) {
-    this.binDir = join(lab.dir, "bin");
-    mkdirSync(this.binDir);
-    // aws-cli beside snap: the fake snap links it from its own folder, as the real one installs the AWS CLI.
-    for (const tool of ["apt-get", "apt-mark", "snap", "aws-cli", "hostnamectl", "modprobe", "swapoff", "curl", "gpg", "journalctl"]) {
-      symlinkSync(join(FAKES, tool), join(this.binDir, tool));
+  ) {}
+
+  /** The stand-ins a node running `binaries` finds first on its PATH, its kubeadm's preflight shim among them. */
+  private binDirFor(binaries: KubernetesBinaries): string {
+    let dir = this.binDirs.get(binaries.version);
+    if (!dir) {
+      dir = join(this.lab.dir, `bin-${binaries.version}`);
+      mkdirSync(dir);
+      // aws-cli beside snap: the fake snap links it from its own folder, as the real one installs the AWS CLI.
+      for (const tool of ["apt-get", "apt-mark", "snap", "aws-cli", "hostnamectl", "modprobe", "swapoff", "curl", "gpg", "journalctl"]) {
+        symlinkSync(join(FAKES, tool), join(dir, tool));
+      }
+      for (const tool of ["systemctl", "sysctl"]) symlinkSync(join(STAND_INS, tool), join(dir, tool));
+      writeFileSync(join(dir, "kubeadm"), kubeadmPreflightShim(join(binaries.bin, "kubeadm")));
+      chmodSync(join(dir, "kubeadm"), 0o755);
+      this.binDirs.set(binaries.version, dir);
     }
-    for (const tool of ["systemctl", "sysctl"]) symlinkSync(join(STAND_INS, tool), join(this.binDir, tool));
-    writeFileSync(join(this.binDir, "kubeadm"), kubeadmPreflightShim(join(binaries.bin, "kubeadm")));
-    chmodSync(join(this.binDir, "kubeadm"), 0o755);
+    return dir;
   }
 
   static async create(minor: string, controlPlaneIps: string[]): Promise<OfflineCluster> {
@@ -147,11 +159,13 @@ export class OfflineCluster {
   /**
    * Launches an instance: a lab node with containerd running, whose user data
    * cloud-init's stand-in then applies. Returns once the bootstrap is started,
-   * as EC2 returns from RunInstances.
+   * as EC2 returns from RunInstances. `minor` is the Kubernetes its packages
+   * would install: another than the cluster's for a minor upgrade's new nodes.
    */
-  async launch(name: string, index: number, image: NodeImage, role: "control-plane" | "worker"): Promise<OfflineNode> {
+  async launch(name: string, index: number, image: NodeImage, role: "control-plane" | "worker", minor = this.binaries.minor): Promise<OfflineNode> {
+    const binaries = minor === this.binaries.minor ? this.binaries : kubernetesBinaries(minor);
     const node = await this.lab.addNode(name, index);
-    const instance = new OfflineNode(this, node, role, `i-${name}`, new NodeRuntime(node, this.binaries), image);
+    const instance = new OfflineNode(this, node, role, `i-${name}`, new NodeRuntime(node, binaries), image);
     this.nodes.set(name, instance);
     this.aws.setInstance({ instanceId: instance.instanceId, hostname: node.hostname, ip: node.ip }, "running", role);
     // What Terraform has put into AWS by the time instances boot: the bundle, the add-on specification and its checksum.
@@ -160,7 +174,9 @@ export class OfflineCluster {
     // The VPC's resolver, and the node's own name.
     await node.execOk(["bash", "-c", `echo "$1 $2" >>/etc/hosts && echo "nameserver $3" >/etc/resolv.conf`, "hosts", node.ip, node.hostname, LOAD_BALANCER_IP]);
     await node.execOk(["bash", "-c", CNI_STAND_IN, "cni", join(this.binaries.images, "cni-bin"), `192.168.${index + 1}.0/24`]);
-    await instance.runtime.startContainerd(instance.containerdConfig, nodeImages(this.binaries, role));
+    // A node of another minor also gets the cluster's DaemonSet and CoreDNS images: they reach it before an upgrade moves them.
+    const images = binaries === this.binaries ? nodeImages(binaries, role) : [...nodeImages(binaries, role), ...nodeImages(this.binaries, "worker")];
+    await instance.runtime.startContainerd(instance.containerdConfig, images);
     instance.runtime.supervise();
     await instance.cloudInit(image.userData);
     return instance;
@@ -204,7 +220,7 @@ export class OfflineCluster {
   nodeEnv(node: OfflineNode): NodeJS.ProcessEnv {
     return {
       ...process.env,
-      PATH: pathWith(this.binaries, this.binDir, this.aws.snapBin),
+      PATH: pathWith(node.runtime.binaries, this.binDirFor(node.runtime.binaries), this.aws.snapBin),
       FAKE_STATE: this.aws.state,
       FAKE_DOWNLOADS: this.aws.downloads,
       FAKE_SNAP_BIN: this.aws.snapBin,
@@ -223,6 +239,13 @@ export class OfflineCluster {
     ];
     const patch = await through.kubectl(["patch", "node", node.node.hostname, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { addresses } })]);
     if (patch.code !== 0) throw new Error(`setting the addresses of ${node.node.name} failed: ${patch.output}`);
+  }
+
+  /** What the AWS cloud controller manager does once it has initialized a Node: its addresses, and the taint that kept pods off it removed. */
+  async initializeNode(node: OfflineNode, through: OfflineNode): Promise<void> {
+    await this.setNodeAddresses(node, through);
+    const untainted = await through.kubectl(["taint", "node", node.node.hostname, "node.cloudprovider.kubernetes.io/uninitialized-"]);
+    if (untainted.code !== 0 && !/not found/.test(untainted.output)) throw new Error(`removing the uninitialized taint of ${node.node.name} failed: ${untainted.output}`);
   }
 
   /** Requests through the load balancer, from the bridge's side: a client outside every node. */
@@ -258,8 +281,13 @@ export class OfflineNode {
       runcmd: string[][];
     };
     for (const file of config.write_files) {
-      // The one edit: pkgs.k8s.io's key is the test's own (see OFFLINE_STAND_INS).
-      const content = file.path === "/etc/kubeadm-aws/node.env" ? file.content.replace(/^KUBERNETES_APT_KEY_FINGERPRINT=.*$/m, `KUBERNETES_APT_KEY_FINGERPRINT='${testReleaseKey().fingerprint}'`) : file.content;
+      // The edits of the environment file: pkgs.k8s.io's key is the test's own, and containerd the lab's (see OFFLINE_STAND_INS).
+      const content =
+        file.path === "/etc/kubeadm-aws/node.env"
+          ? file.content
+              .replace(/^KUBERNETES_APT_KEY_FINGERPRINT=.*$/m, `KUBERNETES_APT_KEY_FINGERPRINT='${testReleaseKey().fingerprint}'`)
+              .replace(/^CONTAINERD_SOURCE=.*$/m, "CONTAINERD_SOURCE='ubuntu'")
+          : file.content;
       await this.node.write(file.path, content, file.permissions);
     }
     for (const command of config.runcmd) await this.node.execOk(command, { env: this.cluster.nodeEnv(this) });

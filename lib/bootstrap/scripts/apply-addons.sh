@@ -143,6 +143,16 @@ materialize() {
     | @tsv' "$spec")
 }
 
+# Succeeds, saying why, when the specification follows a minor that not every control-plane node runs yet (a minor
+# upgrade, README "Upgrading"): the add-ons that follow the minor move only after the control plane.
+hold_for_minor_upgrade() {
+  local minor recorded
+  minor=$(jq -r '.kubernetesMinor // empty' "$1")
+  recorded=$(retry 5 ssm_get "$SSM_KUBERNETES_VERSION") || return 1
+  [[ -n $minor && $recorded =~ ^v?([0-9]+\.[0-9]+)\. && ${BASH_REMATCH[1]} != "$minor" ]] || return 1
+  log "holding the add-on specification for Kubernetes $minor until every control-plane node runs it (the cluster runs $recorded)"
+}
+
 main() {
   load_config
   export KUBECONFIG="${KUBECONFIG:-$ROOT/etc/kubernetes/admin.conf}"
@@ -157,6 +167,7 @@ main() {
   # Only a specification Terraform recorded runs as root here; a mismatch is either an object written by
   # someone else or a deploy in progress, which the next run of the timer finds complete.
   [[ $sha == "$expected" ]] || die "add-on specification s3://$(cluster_bucket nodes)/$ADDON_SPEC_KEY has sha256 $sha, not $expected as recorded in $SSM_ADDON_SPEC_SHA256; not applying it"
+  hold_for_minor_upgrade "$spec" && return 0
   acquire_lease "$me" || return 0
   applied=$(kubectl -n kube-system get configmap "$LEASE" -o jsonpath='{.data.specSha256}' 2>/dev/null || true)
   if [[ $applied == "$sha" && $force != --force ]]; then

@@ -183,6 +183,7 @@ publish_service_account_issuer() {
 # The CA hash goes last: its presence tells joining nodes the credentials are complete.
 publish_join_credentials() {
   ssm_put "$SSM_JOIN_TOKEN" SecureString <"$STATE_DIR/run/join-token"
+  kubeadm version -o short | ssm_put "$SSM_CONTROL_PLANE_VERSION" String
   kubeadm version -o short | ssm_put "$SSM_KUBERNETES_VERSION" String
   ca_cert_hash | ssm_put "$SSM_CA_CERT_HASH" SecureString
   rm -f "$STATE_DIR/run/join-token"
@@ -272,15 +273,40 @@ init_cluster() {
   run_step apply-addons apply_addons
 }
 
+# The version the cluster's stored ClusterConfiguration names (kubeadm join renders this node's static pods from it),
+# or the cluster's version when no node recorded it separately (a cluster created before minor upgrades).
+control_plane_version() {
+  local version
+  version=$(recorded_version "$SSM_CONTROL_PLANE_VERSION")
+  [[ -n $version ]] || version=$(recorded_version "$SSM_KUBERNETES_VERSION")
+  echo "$version"
+}
+
+# A node of the next minor (a minor upgrade, README "Upgrading") joins only once the rollout's first node has moved
+# the cluster's configuration to its minor: until then kubeadm would render it the old minor's components. It waits
+# after removing dead members: a dead member would stop that rollout at its etcd health gate.
+wait_for_cluster_configuration_minor() {
+  local deadline=$((SECONDS + REPLACEMENT_TIMEOUT_SECONDS)) version
+  while :; do
+    version=$(control_plane_version)
+    [[ -z $version || $(minor_of "$version") == "$KUBERNETES_MINOR" ]] && return 0
+    ((SECONDS < deadline)) ||
+      die "the cluster's configuration still names $version ${REPLACEMENT_TIMEOUT_SECONDS}s later; this $KUBERNETES_MINOR node cannot join before its rollout moves it"
+    log "waiting for the rollout to move the cluster's configuration from $version to $KUBERNETES_MINOR"
+    sleep "$POLL_SECONDS"
+  done
+}
+
 join_cluster() {
   run_step remove-dead-etcd-members etcd_remove_dead_members
+  run_step cluster-configuration-minor wait_for_cluster_configuration_minor
   run_step kubeadm-join join_control_plane
   run_step publish-service-account-issuer publish_service_account_issuer
 }
 
 main() {
   begin_bootstrap
-  prepare_host
+  prepare_host control-plane
   run_step install-kubernetes install_kubernetes
   local role=""
   [[ -f "$STATE_DIR/role" ]] && role=$(<"$STATE_DIR/role")

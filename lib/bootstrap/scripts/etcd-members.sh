@@ -123,18 +123,20 @@ etcd_remove_dead_members() {
   etcd_forget_client_credentials
 }
 
-# etcd_remove_member_at IP: removes the member whose peer URL is on IP, this
-# node's own, left behind by a join that a reboot interrupted. kubeadm reset
-# deletes that member's data but cannot remove it before the node's Node is
-# registered, and `kubeadm join` then waits for it to be healthy, which it can
-# never be again. It counts towards quorum like any member, so it goes first.
+# etcd_remove_member_at IP [WHY]: removes the member whose peer URL is on IP,
+# this node's own: by default one left behind by a join that a reboot
+# interrupted. kubeadm reset deletes that member's data but cannot remove it
+# before the node's Node is registered, and `kubeadm join` then waits for it to
+# be healthy, which it can never be again. It counts towards quorum like any
+# member, so it goes first. A node replaced in a minor upgrade removes its own
+# too, before it terminates.
 etcd_remove_member_at() {
-  local peer="https://$1:2380" members id
+  local peer="https://$1:2380" why=${2:-"this node's own, left by an interrupted join"} members id
   etcd_connect "$(retry 5 etcd_live_hosts)"
   members=$(etcd_member_list) || exit
   id=$(awk -F', ' -v peer="$peer" '$4 == peer { print $1 }' <<<"$members")
   if [[ -n $id ]]; then
-    log "removing etcd member $id ($peer): this node's own, left by an interrupted join"
+    log "removing etcd member $id ($peer): $why"
     retry 3 etcd_ctl member remove "$id"
   fi
   etcd_forget_client_credentials

@@ -74,6 +74,11 @@ etcd_is_leader() {
   [[ -n $member && $member == "$leader" ]]
 }
 
+# Names of the started members, one per line (a member's name is its node's, the instance's private DNS name).
+etcd_member_names() {
+  etcdctl_here member list -w simple | awk -F', ' '$2 == "started" { print $3 }'
+}
+
 # Every member answers and one leads: a restart of this node's member, or its loss, then keeps quorum.
 etcd_all_healthy() {
   local health status

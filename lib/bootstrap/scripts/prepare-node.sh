@@ -63,24 +63,63 @@ configure_containerd() {
   systemctl enable containerd
 }
 
-# A node configured for another minor than the cluster runs must not join it:
-# a kubelet newer than the apiserver, or a control-plane node of another
-# minor, breaks the version skew policy. Minor changes are refused at plan
-# time; this stops a node that slipped through (say, a node group in another
-# stack), loudly, before it installs anything.
-refuse_version_skew() {
+# The cluster's version in SSM parameter NAME, read with retries: empty when
+# no node has recorded one yet (no cluster).
+recorded_version() {
   local recorded status attempt
   for attempt in 1 2 3 4 5; do
     status=0
-    recorded=$(ssm_get "$SSM_KUBERNETES_VERSION") || status=$?
-    ((status == 0 || status == 3)) && break
+    recorded=$(ssm_get "$1") || status=$?
+    ((status == 0)) && { printf '%s\n' "$recorded" && return 0; }
+    ((status == 3)) && return 0
     sleep "$((RETRY_DELAY_SECONDS * attempt))"
   done
-  ((status == 3)) && return 0 # no cluster yet
-  ((status == 0)) || die "cannot read the cluster's version from SSM ($SSM_KUBERNETES_VERSION)"
-  [[ $recorded =~ ^v?([0-9]+\.[0-9]+)\. ]] || die "the cluster's recorded version \"$recorded\" is not a Kubernetes version"
-  [[ ${BASH_REMATCH[1]} == "$KUBERNETES_MINOR" ]] ||
-    die "this node is configured for Kubernetes $KUBERNETES_MINOR, but the cluster runs $recorded; set kubernetesVersion to ${BASH_REMATCH[1]} (minor upgrades are not automated yet)"
+  die "cannot read the cluster's version from SSM ($1)"
+}
+
+# minor_of VERSION: "1.35" of "v1.35.4"; dies on anything else.
+minor_of() {
+  [[ $1 =~ ^v?([0-9]+)\.([0-9]+)\. ]] || die "the cluster's recorded version \"$1\" is not a Kubernetes version"
+  echo "${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
+}
+
+# next_minor MINOR: "1.36" of "1.35".
+next_minor() {
+  echo "${1%%.*}.$((${1#*.} + 1))"
+}
+
+# Workers heartbeat their launch hook while they wait: it would abandon the launch after an hour.
+launch_hook_heartbeat() {
+  aws_cli autoscaling record-lifecycle-action-heartbeat --auto-scaling-group-name "$AUTO_SCALING_GROUP" \
+    --lifecycle-hook-name "$LAUNCH_HOOK" --instance-id "$INSTANCE_ID" >/dev/null || log "cannot record a launch hook heartbeat"
+}
+
+# refuse_version_skew ROLE: a node configured for another minor than the
+# cluster runs must not join it: a kubelet newer than the apiserver, or a
+# control-plane node two minors away, breaks the version skew policy. The plan
+# refuses such changes; this stops a node that slipped through (say, a node
+# group in another stack), loudly, before it installs anything.
+#
+# The next minor is a minor upgrade in progress (README, "Upgrading"): a
+# control-plane node goes on (control-plane.sh joins it once the cluster's
+# configuration names its minor); a worker waits, heartbeating its launch hook,
+# until every control-plane node runs its minor.
+refuse_version_skew() {
+  local role=$1 recorded running deadline=$((SECONDS + ${MINOR_UPGRADE_WAIT_SECONDS:-0})) heartbeat=$SECONDS
+  while :; do
+    recorded=$(recorded_version "$SSM_KUBERNETES_VERSION")
+    [[ -n $recorded ]] || return 0 # no cluster yet
+    running=$(minor_of "$recorded")
+    [[ $running == "$KUBERNETES_MINOR" ]] && return 0
+    [[ $(next_minor "$running") == "$KUBERNETES_MINOR" ]] ||
+      die "this node is configured for Kubernetes $KUBERNETES_MINOR, but the cluster runs $recorded; set kubernetesVersion to $running, or to the next minor $(next_minor "$running") to upgrade"
+    [[ $role == control-plane ]] && return 0
+    ((SECONDS < deadline)) ||
+      die "the control plane still runs $recorded ${MINOR_UPGRADE_WAIT_SECONDS}s after this $KUBERNETES_MINOR node started; its upgrade is stuck (README, \"When a rollout is stuck\")"
+    log "waiting until every control-plane node runs Kubernetes $KUBERNETES_MINOR (the cluster's recorded version is $recorded)"
+    if ((SECONDS - heartbeat >= ${HEARTBEAT_SECONDS:-300})); then launch_hook_heartbeat && heartbeat=$SECONDS; fi
+    sleep "$POLL_SECONDS"
+  done
 }
 
 # verify_release_key FILE: the downloaded key must be exactly the one key whose
@@ -111,10 +150,10 @@ install_kubernetes() {
   systemctl enable kubelet
 }
 
-# Everything but the Kubernetes packages. A node of another minor than the
-# cluster stops first, before it installs anything.
+# prepare_host ROLE: everything but the Kubernetes packages. A node of another
+# minor than the cluster stops (or waits) first, before it installs anything.
 prepare_host() {
-  run_step version-skew refuse_version_skew
+  run_step version-skew refuse_version_skew "$1"
   run_step install-packages install_packages
   run_step set-hostname set_hostname
   run_step disable-swap disable_swap

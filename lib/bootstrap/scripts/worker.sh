@@ -44,7 +44,7 @@ main() {
   begin_bootstrap
   # The cluster first: its recorded version decides whether this node may join (prepare_host checks it).
   run_step wait-for-cluster wait_for_join_credentials
-  prepare_host
+  prepare_host worker
   run_step install-kubernetes install_kubernetes
   run_step kubeadm-join kubeadm_join
   run_step restrict-kubernetes-files restrict_kubernetes_files
