@@ -135,7 +135,7 @@ describe("offline HA cluster drills, from our user data", () => {
     const pkiStored = calls.findIndex((l) => / secretsmanager put-secret-value --secret-id k8s\/prod\/pki /.test(l));
     const published = calls.flatMap((l, i) => (/ ssm put-parameter --name \/k8s\/prod\/join\//.test(l) ? [{ i, name: / --name (\S+)/.exec(l)![1] }] : []));
     expect(pkiStored).toBeGreaterThanOrEqual(0);
-    expect(published.map((p) => p.name)).toEqual(["/k8s/prod/join/token", "/k8s/prod/join/kubernetes-version", "/k8s/prod/join/ca-cert-hash"]);
+    expect(published.map((p) => p.name)).toEqual(["/k8s/prod/join/token", "/k8s/prod/join/control-plane-version", "/k8s/prod/join/kubernetes-version", "/k8s/prod/join/ca-cert-hash"]);
     expect(published.every((p) => p.i > pkiStored)).toBe(true);
   });
 

@@ -49,6 +49,15 @@ describe("offline cluster drill: a minor upgrade replaces the control plane's no
     cluster = await OfflineCluster.create(FROM, [OLD_IP, SUCCESSOR_IP]);
     old = await cluster.launch("cp1", 0, imageOf(FROM), "control-plane");
     await old.bootstrapped(8 * 60_000);
+    if (process.env.KUBEADM_AWS_FRESH_MACHINE === "inner") {
+      // Inside the fresh-machine test (the lab nested in an overlay of /), etcdctl in a running etcd container cannot
+      // open files written under their host path after the container started (cause not established; see
+      // ETCD_HOST_TOOLS_IF_NESTED in __tests__/kubernetes/cluster-suite.ts), such as the client certificate the old
+      // node signs to remove its member. There, and only there, its scripts run the host's etcdctl against its member.
+      const env = (await old.exec(["cat", "/etc/kubeadm-aws/node.env"])).output;
+      const tls = "--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
+      await old.node.write("/etc/kubeadm-aws/node.env", `${env.trimEnd()}\nETCD_EXEC='local'\nETCD_ENDPOINTS='https://127.0.0.1:2379'\nETCD_TLS_ARGS='${tls}'\n`, "0644");
+    }
     await cluster.initializeNode(old, old);
     cluster.aws.setGroup(old, GROUP);
     // Something the cluster holds, which must outlive its only etcd member.
