@@ -1,4 +1,5 @@
 import type { IClusterKey } from "./cluster-key";
+import type { IClusterServices } from "./cluster-services";
 import type { IControlPlane } from "./control-plane/control-plane";
 import type { IClusterNetwork } from "./network/cluster-network";
 
@@ -11,5 +12,7 @@ export interface IKubernetesCluster {
   readonly clusterName: string;
   readonly network: IClusterNetwork;
   readonly controlPlane: IControlPlane;
+  /** The node-artifacts bucket, log shipping, the alarm topic and termination handling, shared by every node. */
+  readonly services: IClusterServices;
   readonly encryptionKey: IClusterKey;
 }

@@ -2,6 +2,7 @@ import { Construct } from "constructs";
 import { AddonsOptions } from "./addons";
 import { ClusterKey } from "./cluster-key";
 import type { IKubernetesCluster } from "./cluster-reference";
+import { ClusterServices } from "./cluster-services";
 import { ControlPlane } from "./control-plane/control-plane";
 import { ControlPlaneOptions } from "./control-plane/settings";
 import { ConfigError } from "./errors";
@@ -12,6 +13,7 @@ import { ClusterNetworkOptions } from "./network/network-settings";
 import { NodeGroup } from "./node-group/node-group";
 import { NodeGroupOptions } from "./node-group/settings";
 import { ObservabilityOptions } from "./observability/settings";
+import { keepStateOfMovedConstruct, stackPath } from "./state-moves";
 
 /** One general-purpose group of 3 on-demand m7i.large workers, growing to 12 with the cluster autoscaler. */
 export const DEFAULT_NODE_GROUPS: NodeGroupOptions[] = [{ name: "general", instanceTypes: ["m7i.large"], minSize: 3, maxSize: 12 }];
@@ -25,6 +27,11 @@ export interface KubernetesClusterProps {
   readonly controlPlane?: ControlPlaneOptions;
   /** Logs, alarms and the dashboard. @default - all on */
   readonly observability?: ObservabilityOptions;
+  /**
+   * IAM role or user ARNs, besides the deploying principal, that may write the node-artifacts bucket: those that
+   * deploy node groups in stacks of their own (wildcards allowed in the path). @default - none
+   */
+  readonly nodeArtifactWriterArns?: string[];
   /** The CNI and the add-ons. @default - Calico and every add-on on */
   readonly addons?: AddonsOptions;
   /** Worker groups in this stack; groups in other stacks use `NodeGroup`. @default DEFAULT_NODE_GROUPS; pass [] for none */
@@ -33,7 +40,7 @@ export interface KubernetesClusterProps {
 
 /**
  * A whole cluster from one props object: the cluster KMS key, the network,
- * the control plane and the worker node groups, exposed for further
+ * the cluster's shared services, the control plane and the worker node groups, exposed for further
  * composition. More node groups can be added here (`addNodeGroup`) or in
  * other stacks (`new NodeGroup(otherStack, id, { cluster, ... })`).
  */
@@ -41,6 +48,8 @@ export class KubernetesCluster extends Construct implements IKubernetesCluster {
   readonly clusterName: string;
   readonly encryptionKey: ClusterKey;
   readonly network: ClusterNetwork;
+  /** The node-artifacts bucket, log groups, alarm topic, dashboard, add-on specification and termination queue. */
+  readonly services: ClusterServices;
   readonly controlPlane: ControlPlane;
   readonly nodeGroups: NodeGroup[] = [];
   /** Roles of service accounts added with `addServiceAccount`. */
@@ -52,14 +61,22 @@ export class KubernetesCluster extends Construct implements IKubernetesCluster {
     this.clusterName = props.clusterName;
     this.encryptionKey = new ClusterKey(this, "key", { clusterName: props.clusterName });
     this.network = new ClusterNetwork(this, "network", { ...props.network, clusterName: props.clusterName, encryptionKey: this.encryptionKey });
-    this.controlPlane = new ControlPlane(this, "control-plane", {
+    this.services = new ClusterServices(this, "services", {
+      clusterName: props.clusterName,
+      encryptionKey: this.encryptionKey,
       observability: props.observability,
+      nodeArtifactWriterArns: props.nodeArtifactWriterArns,
+    });
+    this.controlPlane = new ControlPlane(this, "control-plane", {
       addons: props.addons,
       ...props.controlPlane,
       clusterName: props.clusterName,
       network: this.network,
+      services: this.services,
       encryptionKey: this.encryptionKey,
     });
+    // Earlier releases kept these services in the control plane: moved blocks keep a running cluster's state.
+    keepStateOfMovedConstruct(this.services, [...stackPath(this), "control-plane"]);
     for (const group of props.nodeGroups ?? DEFAULT_NODE_GROUPS) this.addNodeGroup(group);
   }
 

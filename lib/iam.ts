@@ -1,3 +1,5 @@
+import { ConfigError } from "./errors";
+
 /** Typed IAM policy documents, rendered to the JSON that AWS expects. */
 export interface PolicyStatement {
   readonly Sid?: string;
@@ -23,4 +25,16 @@ export function serviceTrustPolicy(servicePrincipal: string, sourceAccount?: str
       ...(sourceAccount ? { Condition: { StringEquals: { "aws:SourceAccount": sourceAccount } } } : {}),
     },
   ]);
+}
+
+const IAM_PRINCIPAL_ARN = /^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)\/[\w+=,.@\/*-]+$/;
+
+/** IAM role or user ARNs (wildcards allowed in the path), or a ConfigError naming `property`. */
+export function validatePrincipalArns(arns: string[], property: string): string[] {
+  if (arns.length === 0) throw new ConfigError(property, "must name at least one IAM role or user ARN; nobody could read the admin kubeconfig");
+  const bad = arns.find((arn) => !IAM_PRINCIPAL_ARN.test(arn));
+  if (bad !== undefined) {
+    throw new ConfigError(property, `${JSON.stringify(bad)} is not an IAM role or user ARN such as "arn:aws:iam::111122223333:role/platform-admin"`);
+  }
+  return arns;
 }

@@ -4,6 +4,8 @@ export * from "./cluster";
 export * from "./cluster-key";
 export * from "./errors";
 export * from "./cluster-reference";
+export { ClusterServices, type ClusterServicesProps, type IClusterServices } from "./cluster-services";
+export { keepStateOfMovedConstruct, stackPath } from "./state-moves";
 export * from "./control-plane/control-plane";
 export * from "./control-plane/settings";
 export {

@@ -9,7 +9,8 @@ describe("configFromEnv", () => {
       region: "eu-west-1",
       accountId: undefined,
       network: { vpcCidr: undefined, availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], natGateways: undefined, interfaceEndpoints: undefined },
-      controlPlane: { kubernetesVersion: undefined, count: undefined, instanceType: undefined, apiServer: undefined, etcd: undefined, observability: undefined },
+      controlPlane: { kubernetesVersion: undefined, count: undefined, instanceType: undefined, apiServer: undefined, etcd: undefined },
+      observability: undefined,
       nodeGroups: [{ name: "general", instanceTypes: ["m7i.large"], minSize: 3, maxSize: 12 }],
       stateBackend: undefined,
     });
@@ -51,9 +52,9 @@ describe("configFromEnv", () => {
         adminAccess: { principalArns: ["arn:aws:iam::111122223333:role/admin", "arn:aws:iam::111122223333:role/sre/*"] },
         etcd: { restoreFrom: "s3://b/etcd/daily/x.db" },
         addons: { cni: "cilium" },
-        observability: { alarms: { emails: ["oncall@example.com"] } },
         workloadIdentity: false,
       },
+      observability: { alarms: { emails: ["oncall@example.com"] } },
       nodeGroups: [{ name: "general", instanceTypes: ["m7g.large", "m6g.large"], minSize: 2, maxSize: 20 }],
       stateBackend: { bucket: "tf-state", key: "prod/terraform.tfstate", region: "us-east-2" },
     });

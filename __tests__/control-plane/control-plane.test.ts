@@ -2,28 +2,20 @@ import { spawnSync } from "node:child_process";
 import { UNSET_PARAMETER_VALUE } from "../../lib/control-plane/join-parameters";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TerraformStack } from "cdktf";
 import { decodeUserData, USER_DATA_LIMIT_BYTES } from "../../lib/bootstrap/user-data";
-import { ClusterKey } from "../../lib/cluster-key";
 import { SECRET_MANAGEMENT } from "../../lib/control-plane/cluster-secrets";
-import { ControlPlane } from "../../lib/control-plane/control-plane";
 import { controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
-import { ControlPlaneOptions } from "../../lib/control-plane/settings";
-import { ClusterNetwork } from "../../lib/network/cluster-network";
 import { untarGz } from "../helpers/bundle";
 import { addonSpec, controlPlaneBootstrap } from "../helpers/control-plane-fixture";
 import { tempDir } from "../helpers/plan";
+import { ZONES, synthControlPlane } from "../helpers/control-plane-stack";
 import { DEPLOYER, Synthesized, policyStatements, synthStack } from "../helpers/synth";
+import { ClusterKey } from "../../lib/cluster-key";
+import { ClusterServices } from "../../lib/cluster-services";
+import { ControlPlane } from "../../lib/control-plane/control-plane";
+import { ClusterNetwork } from "../../lib/network/cluster-network";
 
-const ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
 
-function synthControlPlane(options: ControlPlaneOptions = {}): Synthesized {
-  return synthStack((stack: TerraformStack) => {
-    const key = new ClusterKey(stack, "key", { clusterName: "prod" });
-    const network = new ClusterNetwork(stack, "network", { clusterName: "prod", availabilityZones: ZONES, encryptionKey: key });
-    new ControlPlane(stack, "control-plane", { ...options, clusterName: "prod", network, encryptionKey: key });
-  });
-}
 
 const bundleObject = (synth: Synthesized) => synth.resources("aws_s3_object").find((o) => o.values.key.startsWith("control-plane/"))!;
 const addonSpecObject = (synth: Synthesized) => synth.resources("aws_s3_object").find((o) => o.values.key === "addons/spec.json")!;
@@ -134,14 +126,14 @@ describe("ControlPlane", () => {
     // Write-only where it matters: a refresh never brings the published token or hash into the state.
     const parameters = synth.resources("aws_ssm_parameter").map((p) => p.values);
     expect(parameters.map((p) => [p.name, p.type, p.value_wo ?? p.insecure_value, p.value, p.lifecycle])).toEqual([
+      // In the cluster's services, not a secret: the add-on specification's checksum, read from the object Terraform uploads.
+      ["/k8s/prod/control-plane/addon-spec-sha256", "String", undefined, `\${sha256(${Synthesized.ref("aws_s3_object", addonSpecObject(synth), "content").slice(2, -1)})}`, undefined],
       ["/k8s/prod/join/token", "SecureString", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       ["/k8s/prod/join/ca-cert-hash", "SecureString", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       ["/k8s/prod/join/kubernetes-version", "String", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       ["/k8s/prod/join/control-plane-version", "String", UNSET_PARAMETER_VALUE, undefined, { ignore_changes: "all" }],
       // The bundle running control-plane nodes roll to: the one the launch template's user data pins.
       ["/k8s/prod/control-plane/rollout/bundle", "String", `${bundleObject(synth).values.key} ${/BUNDLE_SHA256='([0-9a-f]{64})'/.exec(cloudConfig)![1]}`, undefined, undefined],
-      // Not a secret: the add-on specification's checksum, read from the object Terraform uploads.
-      ["/k8s/prod/control-plane/addon-spec-sha256", "String", undefined, `\${sha256(${Synthesized.ref("aws_s3_object", addonSpecObject(synth), "content").slice(2, -1)})}`, undefined],
     ]);
     for (const p of parameters.filter((p) => p.type === "SecureString")) expect(p.key_id).toMatch(/^\$\{aws_kms_key\.key_.*\.arn\}$/);
   });
@@ -151,12 +143,16 @@ describe("ControlPlane", () => {
     const guards = template.lifecycle.precondition as Array<{ condition: string; error_message: string }>;
     // Terraform itself evaluates them (__tests__/emulator/version-guard.test.ts); here: each reads the recorded version, one rule each.
     const running = /try\(tonumber\(element\(regex\(\\?"\^v\?1\[\.\]\(\[0-9\]\+\)\[\.\]\\?", coalesce\(aws_ssm_parameter\.control-plane_join-parameters_kubernetes-version_\w+\.insecure_value, \\?"kubeadm-aws:unset\\?"\)\), 0\)\), -1\)/.source;
+    const target = running.replace("kubernetes-version", "control-plane-version");
     expect(guards.map((g) => g.condition)).toEqual([
       expect.stringMatching(new RegExp(`^\\$\\{\\(${running} <= 35\\)\\}$`)),
       expect.stringMatching(new RegExp(`^\\$\\{\\(\\(${running} == -1\\) \\|\\| \\(${running} >= 34\\)\\)\\}$`)),
+      // During a minor upgrade (the stored configuration's minor ahead of the cluster's), only its target.
+      expect.stringMatching(new RegExp(`^\\$\\{\\(\\(${target} <= ${running}\\) \\|\\| \\(${target} <= 35\\)\\)\\}$`)),
     ]);
-    expect(guards.map((g) => /and 1\.35 ([a-z ]+)/.exec(g.error_message)?.[1])).toEqual(["would downgrade its minor", "skips a minor"]);
-    for (const g of guards) expect(g.error_message).toContain("kubernetesVersion: the cluster runs ${coalesce(aws_ssm_parameter.control-plane_join-parameters_kubernetes-version_");
+    expect(guards.map((g) => /and 1\.35 ([a-z ]+)/.exec(g.error_message)?.[1])).toEqual(["would downgrade its minor", "skips a minor", "would return to the old minor half"]);
+    for (const g of guards.slice(0, 2)) expect(g.error_message).toContain("kubernetesVersion: the cluster runs ${coalesce(aws_ssm_parameter.control-plane_join-parameters_kubernetes-version_");
+    expect(guards[2].error_message).toContain("kubernetesVersion: the control plane is being upgraded to ${coalesce(aws_ssm_parameter.control-plane_join-parameters_control-plane-version_");
   });
 
   it("limits the node role's secrets access to this cluster's secrets and parameter path", () => {
@@ -210,6 +206,37 @@ describe("ControlPlane", () => {
 
   it("spreads 5 nodes over 3 zones round robin", () => {
     expect(synthControlPlane({ count: 5 }).resources("aws_autoscaling_group")).toHaveLength(5);
+  });
+
+  it("leaves the cluster-wide services to ClusterServices: node-artifacts bucket, log groups, alarm topic, dashboard, add-on specification, termination queue", () => {
+    const pathsOf = (type: string) => synth.resources(type).map((r) => r.path);
+    const shared = [
+      ...pathsOf("aws_s3_bucket").filter((p) => p.includes("node-artifacts")),
+      ...pathsOf("aws_cloudwatch_log_group").filter((p) => !p.startsWith("test/network/")),
+      ...pathsOf("aws_sns_topic"),
+      ...pathsOf("aws_cloudwatch_dashboard"),
+      ...pathsOf("aws_sqs_queue"),
+      addonSpecObject(synth).path,
+    ];
+    expect(shared).toHaveLength(9);
+    expect(shared.filter((p) => !p.startsWith("test/services/"))).toEqual([]);
+    // What stays: the nodes, their endpoint and their secrets.
+    expect(bundleObject(synth).path).toBe("test/control-plane/bundle");
+    expect(synth.resources("aws_secretsmanager_secret").every((r) => r.path.startsWith("test/control-plane/"))).toBe(true);
+  });
+
+  it("refuses the services of another cluster, and a second control plane on the same services", () => {
+    const compose = (servicesOf: string, controlPlanes: string[]) =>
+      synthStack((stack) => {
+        const key = new ClusterKey(stack, "key", { clusterName: "prod" });
+        const network = new ClusterNetwork(stack, "network", { clusterName: "prod", availabilityZones: ZONES, encryptionKey: key });
+        const services = new ClusterServices(stack, "services", { clusterName: servicesOf, encryptionKey: key });
+        for (const id of controlPlanes) new ControlPlane(stack, id, { clusterName: "prod", network, services });
+      });
+    expect(() => compose("staging", ["control-plane"])).toThrow('services: belong to cluster "staging", not "prod"');
+    expect(() => compose("prod", ["control-plane", "another"])).toThrow(
+      "services: the cluster services of prod already serve a control plane; create one ClusterServices per cluster",
+    );
   });
 
   it("rejects an even count at synth", () => {
@@ -289,8 +316,8 @@ describe("who may read the cluster's secrets", () => {
     };
     expect(writers(synthControlPlane())).toEqual(DEPLOYER);
     const team = "arn:aws:iam::111122223333:role/team-data/deployer";
-    expect(writers(synthControlPlane({ nodeArtifactWriterArns: [team] }))).toEqual([...DEPLOYER, team]);
-    expect(() => synthControlPlane({ nodeArtifactWriterArns: ["team-data"] })).toThrow('nodeArtifactWriterArns: "team-data" is not an IAM role or user ARN');
+    expect(writers(synthControlPlane({}, { nodeArtifactWriterArns: [team] }))).toEqual([...DEPLOYER, team]);
+    expect(() => synthControlPlane({}, { nodeArtifactWriterArns: ["team-data"] })).toThrow('nodeArtifactWriterArns: "team-data" is not an IAM role or user ARN');
   });
 
   it("keeps the control-plane role's inline policies under IAM's limit by making add-on permissions managed policies: the cloud controller's, and the other controllers' without workload identity", () => {

@@ -1,4 +1,5 @@
 import { resolveControlPlaneSettings } from "../../lib/control-plane/settings";
+import { resolveObservabilitySettings } from "../../lib/observability/settings";
 import { parseInstanceType } from "../../lib/instance-types";
 import { resolveKubernetesVersion } from "../../lib/versions";
 import { parseAllDocuments } from "yaml";
@@ -62,7 +63,6 @@ describe("resolveControlPlaneSettings", () => {
     [{ adminAccess: { principalArns: [] } }, "adminAccess.principalArns: must name at least one IAM role or user ARN"],
     [{ adminAccess: { principalArns: ["arn:aws:sts::111122223333:assumed-role/admin/me"] } }, 'adminAccess.principalArns: "arn:aws:sts::111122223333:assumed-role/admin/me" is not an IAM role or user ARN'],
     [{ etcd: { extraArgs: { "quota-backend-bytes": "8589934592" } } }, 'etcd.extraArgs["quota-backend-bytes"]: "8589934592" is not allowed with backups on; use a number of bytes up to 5368709120'],
-    [{ nodeArtifactWriterArns: ["team-data"] }, 'nodeArtifactWriterArns: "team-data" is not an IAM role or user ARN'],
     [{ joinTokenTtlMinutes: 5 }, "joinTokenTtlMinutes: 5 is not allowed; use a whole number from 6 to 1440"],
     [{ joinTokenTtlMinutes: 2880 }, "joinTokenTtlMinutes: 2880 is not allowed; use a whole number from 6 to 1440"],
     [{ certificateRenewalDaysBeforeExpiry: 1 }, "certificateRenewalDaysBeforeExpiry: 1 is not allowed; use a whole number from 2 to 180"],
@@ -76,7 +76,9 @@ describe("resolveControlPlaneSettings", () => {
       "certificateRenewalDaysBeforeExpiry: 30 lets the last of 5 control-plane nodes renew at 26 days left, but observability.alarms.certificateDaysThreshold (26) fires first",
     ],
   ])("rejects %j", (options, message) => {
-    expect(() => resolveControlPlaneSettings(options as any, "10.0.0.0/16")).toThrow(message);
+    // observability: the cluster services' settings, which the renewal day is checked against.
+    const { observability, ...controlPlane } = options as any;
+    expect(() => resolveControlPlaneSettings(controlPlane, "10.0.0.0/16", resolveObservabilitySettings(observability ?? {}))).toThrow(message);
   });
 
   it("lets etcd grow past 5 GiB only with backups off", () => {

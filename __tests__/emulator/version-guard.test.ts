@@ -21,6 +21,7 @@ const REGION = "eu-west-1";
 const CLUSTER = "guard";
 const VERSION_PARAMETER = `/k8s/${CLUSTER}/join/kubernetes-version`;
 const TOKEN_PARAMETER = `/k8s/${CLUSTER}/join/token`;
+const CONTROL_PLANE_VERSION_PARAMETER = `/k8s/${CLUSTER}/join/control-plane-version`;
 const TOKEN = "abcdef.0123456789abcdef";
 
 function synthesize(kubernetesVersion: string): string {
@@ -58,6 +59,7 @@ describe("a change of the Kubernetes minor on a running cluster", () => {
       `import boto3`,
       `ssm = boto3.client("ssm", endpoint_url="${moto.url}", region_name="${REGION}", aws_access_key_id="x", aws_secret_access_key="x")`,
       `ssm.put_parameter(Name="${VERSION_PARAMETER}", Value="v1.35.4", Type="String", Overwrite=True)`,
+      `ssm.put_parameter(Name="${CONTROL_PLANE_VERSION_PARAMETER}", Value="v1.35.4", Type="String", Overwrite=True)`,
       `ssm.put_parameter(Name="${TOKEN_PARAMETER}", Value="${TOKEN}", Type="SecureString", Overwrite=True)`,
     ].join("\n");
     workDir = tempDir("version-guard");
@@ -66,7 +68,7 @@ describe("a change of the Kubernetes minor on a running cluster", () => {
     const init = await stack.terraform("init", "-input=false");
     if (init.code !== 0) throw new Error(tail(init));
     // A deployed cluster, as far as the guard reads it: Terraform created the parameter, then the first node wrote it.
-    const targets = [VERSION_PARAMETER, TOKEN_PARAMETER].map((p) => `-target=${parameterAddress(stackDir, p)}`);
+    const targets = [VERSION_PARAMETER, TOKEN_PARAMETER, CONTROL_PLANE_VERSION_PARAMETER].map((p) => `-target=${parameterAddress(stackDir, p)}`);
     const created = await stack.terraform("apply", "-auto-approve", "-input=false", ...targets);
     if (created.code !== 0) throw new Error(tail(created));
     execFileSync(pythonTool("python"), ["-c", putVersion]);
@@ -82,20 +84,29 @@ describe("a change of the Kubernetes minor on a running cluster", () => {
 
   const plan = (kubernetesVersion: string) => emulatedStack(synthesize(kubernetesVersion), workDir, moto.url).terraform("plan", "-input=false", "-lock=false");
 
-  /** What the plan says, unwrapped (Terraform wraps messages at 80 columns), with the version the nodes recorded set first. */
-  async function refusal(recorded: string, kubernetesVersion: string): Promise<string> {
-    const record = [
-      `import boto3`,
-      `ssm = boto3.client("ssm", endpoint_url="${moto.url}", region_name="${REGION}", aws_access_key_id="x", aws_secret_access_key="x")`,
-      `ssm.put_parameter(Name="${VERSION_PARAMETER}", Value="${recorded}", Type="String", Overwrite=True)`,
-    ].join("\n");
-    execFileSync(pythonTool("python"), ["-c", record]);
+  /** Writes SSM parameters as the nodes do. */
+  const record = (values: Record<string, string>) =>
+    execFileSync(pythonTool("python"), [
+      "-c",
+      [
+        `import boto3`,
+        `ssm = boto3.client("ssm", endpoint_url="${moto.url}", region_name="${REGION}", aws_access_key_id="x", aws_secret_access_key="x")`,
+        ...Object.entries(values).map(([name, value]) => `ssm.put_parameter(Name="${name}", Value="${value}", Type="String", Overwrite=True)`),
+      ].join("\n"),
+    ]);
+
+  /**
+   * What the plan says, unwrapped (Terraform wraps messages at 80 columns), with the versions the nodes recorded set
+   * first: the cluster's, and the control plane's (the stored configuration's, ahead during a minor upgrade).
+   */
+  async function refusal(recorded: string, kubernetesVersion: string, controlPlaneVersion = recorded): Promise<string> {
+    record({ [VERSION_PARAMETER]: recorded, [CONTROL_PLANE_VERSION_PARAMETER]: controlPlaneVersion });
     try {
       const result = await plan(kubernetesVersion);
       expect(result.code).toBe(1);
       return `${result.stdout}${result.stderr}`.replace(/\s+/g, " ");
     } finally {
-      execFileSync(pythonTool("python"), ["-c", record.replace(`Value="${recorded}"`, 'Value="v1.35.4"')]);
+      record({ [VERSION_PARAMETER]: "v1.35.4", [CONTROL_PLANE_VERSION_PARAMETER]: "v1.35.4" });
     }
   }
 
@@ -125,5 +136,19 @@ describe("a change of the Kubernetes minor on a running cluster", () => {
     const skip = await refusal("v1.34.2", "1.36");
     expect(skip).toContain('and 1.36 skips a minor; upgrade one minor at a time; allowed: "1.34" or a patch of it, or the next minor "1.35".');
     expect(skip).not.toMatch(/downgrade/);
+  }, 240_000);
+
+  it("fails the plan for a return to the old minor while the control plane moves to the next, and plans the next again", async () => {
+    const back = await refusal("v1.35.4", "1.35", "v1.36.3");
+    expect(back).toContain("the control plane is being upgraded to v1.36.3 (SSM /k8s/guard/join/control-plane-version) from v1.35.4");
+    expect(back).toContain('and 1.35 would return to the old minor half-way, leaving the new nodes waiting; a minor is not rolled back in place. allowed: "1.36" or a patch of it');
+    expect(back).not.toMatch(/downgrade|skips a minor/);
+    record({ [CONTROL_PLANE_VERSION_PARAMETER]: "v1.36.3" });
+    try {
+      const onward = await plan("1.36");
+      expect({ code: onward.code, output: onward.code ? tail(onward) : "" }).toEqual({ code: 0, output: "" });
+    } finally {
+      record({ [CONTROL_PLANE_VERSION_PARAMETER]: "v1.35.4" });
+    }
   }, 240_000);
 });

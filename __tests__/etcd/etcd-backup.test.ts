@@ -1,18 +1,9 @@
-import { TerraformStack } from "cdktf";
-import { ClusterKey } from "../../lib/cluster-key";
-import { ControlPlane } from "../../lib/control-plane/control-plane";
-import { ControlPlaneOptions, resolveControlPlaneSettings } from "../../lib/control-plane/settings";
-import { ClusterNetwork } from "../../lib/network/cluster-network";
+import { resolveControlPlaneSettings } from "../../lib/control-plane/settings";
 import { OBJECT_WRITES } from "../../lib/private-bucket";
-import { DEPLOYER, Synthesized, policyStatements, synthStack } from "../helpers/synth";
+import { synthControlPlane } from "../helpers/control-plane-stack";
+import { DEPLOYER, Synthesized, policyStatements } from "../helpers/synth";
 
-function synth(options: ControlPlaneOptions = {}): Synthesized {
-  return synthStack((stack: TerraformStack) => {
-    const key = new ClusterKey(stack, "key", { clusterName: "prod" });
-    const network = new ClusterNetwork(stack, "network", { clusterName: "prod", availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], encryptionKey: key });
-    new ControlPlane(stack, "control-plane", { ...options, clusterName: "prod", network, encryptionKey: key });
-  });
-}
+const synth = synthControlPlane;
 
 const backupAlarm = (s: Synthesized) => s.resources("aws_cloudwatch_metric_alarm").find((a) => a.values.alarm_name === "prod-etcd-backup-stale")!;
 const backupBucket = (s: Synthesized) => s.resources("aws_s3_bucket").find((b) => b.values.bucket.includes("-etcd-"))!;

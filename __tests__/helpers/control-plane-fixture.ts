@@ -9,15 +9,20 @@ import { renderBundle, renderUserData } from "../../lib/bootstrap/user-data";
 import { ADDON_SPEC_KEY, ControlPlaneBootstrap, controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
 import { addonSpecChecksumParameter } from "../../lib/naming";
 import { ControlPlaneOptions, resolveControlPlaneSettings } from "../../lib/control-plane/settings";
+import { ObservabilityOptions, resolveObservabilitySettings } from "../../lib/observability/settings";
 import { CALICO } from "../../lib/versions";
 import { NodeImage } from "./sandbox";
 
-/** The bootstrap inputs a ControlPlane named "prod" in eu-west-1 renders its node from. */
-export function controlPlaneBootstrap(options: ControlPlaneOptions = {}, publicLoadBalancerName?: string): ControlPlaneBootstrap {
+/**
+ * The bootstrap inputs a ControlPlane named "prod" in eu-west-1 renders its node from; `observability` is the
+ * cluster services' (ClusterServices), which the nodes follow.
+ */
+export function controlPlaneBootstrap(options: ControlPlaneOptions & { observability?: ObservabilityOptions } = {}, publicLoadBalancerName?: string): ControlPlaneBootstrap {
+  const { observability, ...controlPlane } = options;
   return {
     clusterName: "prod",
     region: "eu-west-1",
-    settings: resolveControlPlaneSettings(options, "10.0.0.0/16"),
+    settings: resolveControlPlaneSettings(controlPlane, "10.0.0.0/16", resolveObservabilitySettings(observability ?? {})),
     endpointHost: "api.prod.k8s.internal",
     endpoint: "api.prod.k8s.internal:6443",
     kmsKeyAlias: "alias/k8s/prod",

@@ -1,25 +1,15 @@
-import { TerraformStack } from "cdktf";
-import { ClusterKey } from "../../lib/cluster-key";
-import { ControlPlane } from "../../lib/control-plane/control-plane";
 import { controlPlaneNode } from "../../lib/control-plane/control-plane-user-data";
 import { ControlPlaneOptions, resolveControlPlaneSettings } from "../../lib/control-plane/settings";
 import { ConfigError } from "../../lib/errors";
-import { ClusterNetwork } from "../../lib/network/cluster-network";
 import { controlPlaneBootstrap, controlPlaneImage } from "../helpers/control-plane-fixture";
 import { Sandbox } from "../helpers/sandbox";
-import { DEPLOYER, Synthesized, policyStatements, synthStack } from "../helpers/synth";
+import { synthControlPlane } from "../helpers/control-plane-stack";
+import { DEPLOYER, Synthesized, policyStatements } from "../helpers/synth";
 
 const ISSUER = "https://prod-oidc-111122223333-eu-west-1.s3.eu-west-1.amazonaws.com";
 const BUCKET_ARN = "arn:aws:s3:::prod-oidc-111122223333-eu-west-1";
 const DOCUMENTS = [`${BUCKET_ARN}/.well-known/openid-configuration`, `${BUCKET_ARN}/openid/v1/jwks`];
 
-function synthControlPlane(options: ControlPlaneOptions = {}): Synthesized {
-  return synthStack((stack: TerraformStack) => {
-    const key = new ClusterKey(stack, "key", { clusterName: "prod" });
-    const network = new ClusterNetwork(stack, "network", { clusterName: "prod", availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], encryptionKey: key });
-    new ControlPlane(stack, "control-plane", { ...options, clusterName: "prod", network, encryptionKey: key });
-  });
-}
 
 describe("the service-account issuer AWS IAM trusts (workloadIdentity)", () => {
   const synth = synthControlPlane();

@@ -2,9 +2,9 @@ import { TerraformStack } from "cdktf";
 import { KubernetesCluster } from "../../lib/cluster";
 import { renderDashboard } from "../../lib/observability/dashboard";
 import { renderLogShipperConfig } from "../../lib/observability/logs";
-import { ObservabilityOptions } from "../../lib/observability/settings";
-import { resolveControlPlaneSettings } from "../../lib/control-plane/settings";
-import { Synthesized, synthStack } from "../helpers/synth";
+import { ObservabilityOptions, resolveObservabilitySettings } from "../../lib/observability/settings";
+import { ClusterServices } from "../../lib/cluster-services";
+import { Synthesized, synthStack, testStack } from "../helpers/synth";
 import { untarGz, userDataFiles } from "../helpers/bundle";
 
 function synthCluster(observability?: ObservabilityOptions, etcdExtraArgs?: Record<string, string>): Synthesized {
@@ -151,6 +151,7 @@ describe("observability renderers", () => {
     [{ alarms: { emails: ["oncall"] } }, 'observability.alarms.emails: "oncall" is not an e-mail address'],
     [{ alarms: { certificateDaysThreshold: 0 } }, "observability.alarms.certificateDaysThreshold: 0 is not allowed"],
   ])("rejects %j", (observability, message) => {
-    expect(() => resolveControlPlaneSettings({ observability } as any, "10.0.0.0/16")).toThrow(message);
+    expect(() => resolveObservabilitySettings(observability as ObservabilityOptions)).toThrow(message);
+    expect(() => new ClusterServices(testStack(), "services", { clusterName: "prod", encryptionKey: { keyArn: "k", aliasName: "alias/k8s/prod" } as any, observability: observability as ObservabilityOptions })).toThrow(message);
   });
 });

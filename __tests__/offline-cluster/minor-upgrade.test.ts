@@ -41,6 +41,20 @@ describe("offline cluster drill: a minor upgrade replaces the control plane's no
 
   /** The image Terraform would render for each minor; the add-on specification's Calico checksum is the stand-in's. */
   const imageOf = (minor: string) => controlPlaneImage({ kubernetesVersion: minor, count: 1 }, { calicoSha256: sha256(CALICO_STAND_IN) });
+  /**
+   * Inside the fresh-machine test (the lab nested in an overlay of /), etcdctl in a running etcd container cannot open
+   * files written under their host path after the container started (cause not established; see
+   * ETCD_HOST_TOOLS_IF_NESTED in __tests__/kubernetes/cluster-suite.ts), such as the client certificate a node signs
+   * to check the members' health or remove its own. There, and only there, the node's scripts run the host's etcdctl
+   * against its member (the timers read node.env at each run).
+   */
+  async function useHostEtcdctlIfNested(node: OfflineNode): Promise<void> {
+    if (process.env.KUBEADM_AWS_FRESH_MACHINE !== "inner") return;
+    const env = (await node.exec(["cat", "/etc/kubeadm-aws/node.env"])).output;
+    const tls = "--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
+    await node.node.write("/etc/kubeadm-aws/node.env", `${env.trimEnd()}\nETCD_EXEC='local'\nETCD_ENDPOINTS='https://127.0.0.1:2379'\nETCD_TLS_ARGS='${tls}'\n`, "0644");
+  }
+
   /** kubectl against the node's own apiserver: through the load balancer, any node's may answer. */
   const kubectlAt = (node: OfflineNode, args: string[]) => node.kubectl([`--server=https://${node.node.ip}:6443`, ...args]);
   const serverVersion = async (node: OfflineNode) => JSON.parse((await kubectlAt(node, ["version", "-o", "json"])).output).serverVersion.gitVersion as string;
@@ -49,15 +63,7 @@ describe("offline cluster drill: a minor upgrade replaces the control plane's no
     cluster = await OfflineCluster.create(FROM, [OLD_IP, SUCCESSOR_IP]);
     old = await cluster.launch("cp1", 0, imageOf(FROM), "control-plane");
     await old.bootstrapped(8 * 60_000);
-    if (process.env.KUBEADM_AWS_FRESH_MACHINE === "inner") {
-      // Inside the fresh-machine test (the lab nested in an overlay of /), etcdctl in a running etcd container cannot
-      // open files written under their host path after the container started (cause not established; see
-      // ETCD_HOST_TOOLS_IF_NESTED in __tests__/kubernetes/cluster-suite.ts), such as the client certificate the old
-      // node signs to remove its member. There, and only there, its scripts run the host's etcdctl against its member.
-      const env = (await old.exec(["cat", "/etc/kubeadm-aws/node.env"])).output;
-      const tls = "--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key";
-      await old.node.write("/etc/kubeadm-aws/node.env", `${env.trimEnd()}\nETCD_EXEC='local'\nETCD_ENDPOINTS='https://127.0.0.1:2379'\nETCD_TLS_ARGS='${tls}'\n`, "0644");
-    }
+    await useHostEtcdctlIfNested(old);
     await cluster.initializeNode(old, old);
     cluster.aws.setGroup(old, GROUP);
     // Something the cluster holds, which must outlive its only etcd member.
@@ -92,6 +98,7 @@ describe("offline cluster drill: a minor upgrade replaces the control plane's no
     successor = await cluster.launch("cp2", 1, next, "control-plane", TO);
     cluster.aws.setGroup(successor, GROUP);
     await successor.bootstrapped(8 * 60_000);
+    await useHostEtcdctlIfNested(successor);
     // Pods (kubeadm's upgrade health check among them) schedule on it once the cloud controller has initialized it.
     await cluster.initializeNode(successor, successor);
     const manifest = (await successor.exec(["cat", "/etc/kubernetes/manifests/kube-apiserver.yaml"])).output;

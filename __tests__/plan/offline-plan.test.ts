@@ -251,12 +251,12 @@ describe("offline plan of the default app (main.ts)", () => {
     const spec = ofType("aws_s3_object").find((o) => o.values.key === "addons/spec.json")!.values.content;
     const bundle = ofType("aws_s3_object").find((o) => /^control-plane\/[0-9a-f]{64}\.tar\.gz$/.test(o.values.key))!.values;
     expect(ofType("aws_ssm_parameter").map((p) => [p.values.name, p.values.value ?? null, p.values.insecure_value ?? null])).toEqual([
-      ["/k8s/kubeadm/control-plane/addon-spec-sha256", createHash("sha256").update(spec).digest("hex"), null],
       ["/k8s/kubeadm/join/ca-cert-hash", null, null],
       ["/k8s/kubeadm/join/control-plane-version", null, UNSET_PARAMETER_VALUE],
       ["/k8s/kubeadm/join/kubernetes-version", null, UNSET_PARAMETER_VALUE],
       ["/k8s/kubeadm/join/token", null, null],
       ["/k8s/kubeadm/control-plane/rollout/bundle", null, `${bundle.key} ${createHash("sha256").update(Buffer.from(bundle.content_base64, "base64")).digest("hex")}`],
+      ["/k8s/kubeadm/control-plane/addon-spec-sha256", createHash("sha256").update(spec).digest("hex"), null],
     ]);
   });
 

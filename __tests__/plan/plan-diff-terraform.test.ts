@@ -126,6 +126,46 @@ describe("npm run plan -- --base: the working tree planned against the base's st
   });
 });
 
+/**
+ * The base as the release before the cluster-wide services left ControlPlane laid it out: the working tree's
+ * configuration with every moved block undone (its resource back at the `from` address, references renamed).
+ * state-moves.test.ts checks those `from` addresses against the ones that release synthesized.
+ */
+function undoMoves(headOut: string, baseOut: string, stack: string): number {
+  const head = JSON.parse(readFileSync(join(headOut, "stacks", stack, "cdk.tf.json"), "utf8"));
+  const moves: Array<{ from: string; to: string }> = head.moved ?? [];
+  let text = JSON.stringify({ ...head, moved: undefined });
+  // Logical ids end in a hash of the construct path, so a plain replacement touches only that resource's name.
+  for (const { from, to } of moves) text = text.split(to.split(".")[1]).join(from.split(".")[1]);
+  mkdirSync(join(baseOut, "stacks", stack), { recursive: true });
+  writeFileSync(join(baseOut, "stacks", stack, "cdk.tf.json"), text);
+  return moves.length;
+}
+
+describe("a state of the release before the cluster-wide services left ControlPlane, planned with the working tree", () => {
+  let diff: StackDiff;
+  let moves: number;
+
+  beforeAll(async () => {
+    const dir = tempDir("plan-moves");
+    synthesize(join(dir, "head"), BASE);
+    moves = undoMoves(join(dir, "head"), join(dir, "base"), "prod");
+    [diff] = await compareSynthesized(join(dir, "base"), join(dir, "head"), join(dir, "work"), { checkov: false });
+  }, 600_000);
+
+  it("only renames the moved resources in the state: nothing is created, changed or destroyed", () => {
+    expect(moves).toBeGreaterThan(20);
+    expect(diff.actions).toEqual({ move: moves });
+    expect(diff.resources.every((r) => r.action === "move" && r.movedFrom!.includes("_control-plane_") && r.construct.startsWith("cluster/services"))).toBe(true);
+  });
+
+  it("says so in the pull-request comment", () => {
+    const markdown = renderDiffMarkdown([diff], "v0.1.0");
+    expect(markdown).toContain(`${moves} moved in the state.`);
+    expect(markdown).toMatch(/\| -> move \| `aws_s3_bucket\.cluster_services_node-artifacts_bucket_[0-9A-F]{8}` \(from `aws_s3_bucket\.cluster_control-plane_node-artifacts_bucket_[0-9A-F]{8}`\) \|/);
+  });
+});
+
 describe("the base's checkout", () => {
   const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], { cwd, encoding: "utf8" }).trim();
 

@@ -8,6 +8,9 @@
 #
 #   fresh-machine.sh PROJECT_DIR WORK_DIR
 #
+# FRESH_MACHINE_JEST_ARGS="<jest arguments>", for debugging by hand: provision, then only those tests, instead of
+# `npm test` (the fresh-machine test never sets it).
+#
 # Caches of built Kubernetes binaries, the Python tools and npm stay visible
 # (they are caches, not machine setup); the inner test run knows it is inner
 # (KUBEADM_AWS_FRESH_MACHINE=inner) and does not start another one.
@@ -45,8 +48,13 @@ echo "fresh-machine: purged" \$purged
 cd /tmp/project
 echo "+ npm ci && npm run synth"
 npm ci && npm run synth
-echo "+ npm test"
-npm test
+if [[ -n "${FRESH_MACHINE_JEST_ARGS:-}" ]]; then
+  echo "+ bash __tests__/provision/provision.sh && npx jest --ci ${FRESH_MACHINE_JEST_ARGS:-}"
+  bash __tests__/provision/provision.sh && npx jest --ci ${FRESH_MACHINE_JEST_ARGS:-}
+else
+  echo "+ npm test"
+  npm test
+fi
 EOF
 
 # A private PID namespace too: when this script dies, everything the inner run

@@ -24,9 +24,14 @@ if (process.env.KUBEADM_AWS_FRESH_MACHINE === "inner") {
     try {
       const result = await run(["bash", join(__dirname, "fresh-machine.sh"), PROJECT, work], { env: { ...process.env, PATH: path }, timeoutMs: 45 * 60_000 });
       const summary = /^Tests: .*$/m.exec(result.output)?.[0];
-      expect({ code: result.code, summary, tail: result.code ? result.output.split("\n").slice(-80).join("\n") : "" }).toEqual({
+      // On failure, the inner run's failing suites and tests first, each test with the start of its error (a CI report
+      // may keep only the start), then the run's tail.
+      const lines = result.output.split("\n");
+      const failing = lines.flatMap((line, i) => (/^FAIL /.test(line) ? [line] : /^\s*● (?!Console)/.test(line) ? lines.slice(i, i + 30) : []));
+      expect({ code: result.code, summary, failing, tail: result.code ? result.output.split("\n").slice(-80).join("\n") : "" }).toEqual({
         code: 0,
         summary: expect.stringMatching(/^Tests: +\d+ passed, \d+ total$/),
+        failing: [],
         tail: "",
       });
       // It started from a machine without the packages, and the test command installed them.

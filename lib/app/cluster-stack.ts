@@ -25,6 +25,7 @@ export class ClusterStack extends TerraformStack {
       clusterName: config.clusterName,
       network: config.network,
       controlPlane: config.controlPlane,
+      observability: config.observability,
       nodeGroups: config.nodeGroups,
     });
 

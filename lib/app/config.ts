@@ -5,6 +5,7 @@ import { INTERFACE_ENDPOINT_SERVICES } from "../network/endpoints";
 import { ClusterNetworkOptions } from "../network/network-settings";
 import { ControlPlaneOptions } from "../control-plane/settings";
 import { NodeGroupOptions } from "../node-group/settings";
+import { ObservabilityOptions } from "../observability/settings";
 
 /** What `main.ts` deploys; every field has a production-shaped default. */
 export interface AppConfig {
@@ -14,6 +15,7 @@ export interface AppConfig {
   readonly accountId?: string;
   readonly network: ClusterNetworkOptions;
   readonly controlPlane: ControlPlaneOptions;
+  readonly observability?: ObservabilityOptions;
   readonly nodeGroups: NodeGroupOptions[];
   /** @default - local state file terraform.<cluster>.tfstate */
   readonly stateBackend?: { readonly bucket: string; readonly key: string; readonly region: string };
@@ -92,9 +94,9 @@ export function configFromEnv(env: Env): AppConfig {
       adminAccess: list("CLUSTER_ADMIN_PRINCIPALS") ? { principalArns: list("CLUSTER_ADMIN_PRINCIPALS") } : undefined,
       etcd: read("CLUSTER_ETCD_RESTORE_FROM") ? { restoreFrom: read("CLUSTER_ETCD_RESTORE_FROM") } : undefined,
       addons: read("CLUSTER_CNI") ? { cni: read("CLUSTER_CNI") as Cni } : undefined,
-      observability: list("CLUSTER_ALARM_EMAILS") ? { alarms: { emails: list("CLUSTER_ALARM_EMAILS") } } : undefined,
       workloadIdentity: workloadIdentity === undefined ? undefined : workloadIdentity === "true",
     },
+    observability: list("CLUSTER_ALARM_EMAILS") ? { alarms: { emails: list("CLUSTER_ALARM_EMAILS") } } : undefined,
     nodeGroups: [
       {
         ...DEFAULT_NODE_GROUPS[0],

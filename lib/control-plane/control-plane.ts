@@ -1,37 +1,35 @@
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { addonControllers, cniNodePorts, renderAddons } from "../addons";
 import { renderAddonSpec } from "../addons/addon";
-import { TerminationQueue } from "../addons/node-termination-handler";
 import { AwsEnvironment } from "../aws-environment";
 import { ROLE_TAG_KEY } from "../bootstrap/node-roles";
 import { encodeUserData, renderBundle, renderUserData } from "../bootstrap/user-data";
-import { INodeArtifacts, NodeArtifacts, bundleReadStatements, storeBundle, storeNodeArtifact } from "../node-artifacts";
-import { ClusterKey, IClusterKey } from "../cluster-key";
+import { bundleReadStatements, storeBundle } from "../node-artifacts";
+import { IClusterKey } from "../cluster-key";
+import type { ClusterServices } from "../cluster-services";
 import { PolicyStatement } from "../iam";
 import { Architecture } from "../instance-types";
-import { addonSpecChecksumParameter, iamRoleName, resourceName, rolloutParameters, validateClusterName } from "../naming";
+import { iamRoleName, resourceName, rolloutParameters, validateClusterName } from "../naming";
 import { IClusterNetwork } from "../network/cluster-network";
 import { egressDependencies } from "../network/egress";
 import { clusterTags, stackDefaultTags } from "../tags";
 import { ApiEndpoint } from "./api-endpoint";
 import { ClusterSecrets } from "./cluster-secrets";
-import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
 import { ETCD_METRIC_NAMESPACE, EtcdBackup } from "../etcd-backup/etcd-backup";
-import { AlarmTopic, ETCD_DEFAULT_QUOTA_BYTES, GROUP_METRICS, autoScalingGroupAlarms, controlPlaneAlarms } from "../observability/alarms";
-import { renderDashboard } from "../observability/dashboard";
-import { ClusterLogGroups, logWriteStatements } from "../observability/logs";
+import { ETCD_DEFAULT_QUOTA_BYTES, GROUP_METRICS, autoScalingGroupAlarms, controlPlaneAlarms } from "../observability/alarms";
+import { logWriteStatements } from "../observability/logs";
 import { CONTROL_PLANE_METRIC_NAMESPACE } from "../observability/settings";
 import { NodeRole } from "../node-role";
 import { cloudControllerManagerStatements } from "../node-permissions";
 import { controlPlanePolicies } from "./control-plane-policies";
-import { ADDON_SPEC_KEY, ADDON_SPEC_PREFIX, controlPlaneNode } from "./control-plane-user-data";
+import { ADDON_SPEC_PREFIX, controlPlaneNode } from "./control-plane-user-data";
 import { JoinParameters, versionGuard } from "./join-parameters";
 import { IServiceAccountIssuer, ServiceAccountIssuer } from "../identity/service-account-issuer";
 import { ServiceAccountRole } from "../identity/service-account-role";
+import { ConfigError } from "../errors";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ControlPlaneOptions, ControlPlaneSettings, resolveControlPlaneSettings } from "./settings";
 
@@ -46,12 +44,6 @@ export interface IControlPlane {
   readonly kubernetesVersion: string;
   readonly clusterDomain: string;
   readonly serviceCidr: string;
-  /** The bucket node groups store their bundles in. */
-  readonly nodeArtifacts: INodeArtifacts;
-  /** Whether nodes ship logs, and the topic alarms notify (when alarms are on). */
-  readonly observability: { readonly logsEnabled: boolean; readonly alarmTopicArn?: string };
-  /** Whether node groups get a terminating lifecycle hook that the node termination handler completes. */
-  readonly terminationHandling: boolean;
   /** The issuer that IAM roles for service accounts trust, unless workload identity is off. */
   readonly serviceAccountIssuer?: IServiceAccountIssuer;
 }
@@ -61,7 +53,13 @@ export interface ControlPlaneProps extends ControlPlaneOptions {
   readonly clusterName: string;
   /** The network the nodes and the API load balancer live in. */
   readonly network: IClusterNetwork;
-  /** The KMS key that encrypts volumes, secrets, logs and buckets. @default - a new ClusterKey */
+  /**
+   * The cluster's shared services: the node-artifacts bucket the nodes boot from, log groups and alarm topic. The
+   * control plane adds its add-on specification, its dashboard and (with the node termination handler) the
+   * termination queue to them.
+   */
+  readonly services: ClusterServices;
+  /** The KMS key that encrypts volumes and secrets. @default - the services' key */
   readonly encryptionKey?: IClusterKey;
 }
 
@@ -89,10 +87,12 @@ export function ubuntuAmiParameter(architecture: Architecture): string {
 }
 
 /**
- * A highly available kubeadm control plane: one Auto Scaling group of one
- * instance per node, spread over the zones, behind the API load balancers.
- * Nodes elect the one that runs `kubeadm init`; the others join with CA
- * material from Secrets Manager. No secret passes through Terraform.
+ * A highly available kubeadm control plane: the nodes, their endpoint and
+ * their secrets. One Auto Scaling group of one instance per node, spread over
+ * the zones, behind the API load balancers. Nodes elect the one that runs
+ * `kubeadm init`; the others join with CA material from Secrets Manager. No
+ * secret passes through Terraform. What the whole cluster shares lives in
+ * `ClusterServices`.
  */
 export class ControlPlane extends Construct implements IControlPlane {
   readonly clusterName: string;
@@ -110,12 +110,6 @@ export class ControlPlane extends Construct implements IControlPlane {
   readonly addonRoles: ServiceAccountRole[];
   /** The etcd backup bucket and alarm, unless backups are off. */
   readonly etcdBackup?: EtcdBackup;
-  readonly nodeArtifacts: NodeArtifacts;
-  readonly observability: { readonly logsEnabled: boolean; readonly alarmTopicArn?: string };
-  readonly logGroups?: ClusterLogGroups;
-  readonly terminationHandling: boolean;
-  /** The node-termination queue and its EventBridge rules, when the handler is on. */
-  readonly terminationQueue?: TerminationQueue;
   readonly joinParameters: { readonly token: string; readonly caCertHash: string; readonly kubernetesVersion: string };
   readonly kubernetesVersion: string;
   readonly clusterDomain: string;
@@ -130,9 +124,13 @@ export class ControlPlane extends Construct implements IControlPlane {
     super(scope, id);
     validateClusterName(props.clusterName);
     const cluster = props.clusterName;
-    const settings = resolveControlPlaneSettings(props, props.network.vpcCidr);
+    const services = props.services;
+    if (services.clusterName !== cluster) {
+      throw new ConfigError("services", `belong to cluster ${JSON.stringify(services.clusterName)}, not ${JSON.stringify(cluster)}`);
+    }
+    const settings = resolveControlPlaneSettings(props, props.network.vpcCidr, services.observabilitySettings);
     const env = AwsEnvironment.of(this);
-    const key = props.encryptionKey ?? new ClusterKey(this, "key", { clusterName: cluster });
+    const key = props.encryptionKey ?? services.encryptionKey;
     this.clusterName = cluster;
     this.settings = settings;
 
@@ -154,17 +152,9 @@ export class ControlPlane extends Construct implements IControlPlane {
     this.secrets = new ClusterSecrets(this, "secrets", { clusterName: cluster, encryptionKey: key, recoveryWindowDays: settings.secretsRecoveryWindowDays });
     const joinParameters = new JoinParameters(this, "join-parameters", { clusterName: cluster, encryptionKey: key });
     const groupPrefix = resourceName(cluster, "control-plane");
-    this.nodeArtifacts = new NodeArtifacts(this, "node-artifacts", { clusterName: cluster, encryptionKey: key, additionalWriters: settings.nodeArtifactWriterArns });
     const observability = settings.observability;
-    if (observability.logs) {
-      this.logGroups = new ClusterLogGroups(this, "logs", { clusterName: cluster, encryptionKey: key, ...observability.logs });
-    }
-    const alarmTopic = observability.alarms && new AlarmTopic(this, "alarms", { clusterName: cluster, encryptionKey: key, emails: observability.alarms.emails });
-    this.observability = { logsEnabled: observability.logs !== undefined, alarmTopicArn: alarmTopic?.topicArn };
-    if (settings.addons.nodeTerminationHandler) {
-      this.terminationQueue = new TerminationQueue(this, "termination-queue", { clusterName: cluster, encryptionKey: key });
-    }
-    this.terminationHandling = this.terminationQueue !== undefined;
+    const alarmTopic = services.alarmTopic;
+    const terminationQueue = settings.addons.nodeTerminationHandler ? services.enableTerminationHandling() : undefined;
     if (settings.etcd.backup) {
       this.etcdBackup = new EtcdBackup(this, "etcd-backup", {
         clusterName: cluster,
@@ -185,7 +175,7 @@ export class ControlPlane extends Construct implements IControlPlane {
     }
     // With workload identity, the add-on controllers that call AWS take roles of their own through their service
     // accounts, and the control-plane role keeps only the cloud controller manager's statements.
-    const controllers = addonControllers(settings.addons, env, cluster, key.keyArn, this.terminationQueue);
+    const controllers = addonControllers(settings.addons, env, cluster, key.keyArn, terminationQueue);
     const issuer = this.serviceAccountIssuer;
     this.addonRoles = issuer
       ? controllers.map(
@@ -208,7 +198,7 @@ export class ControlPlane extends Construct implements IControlPlane {
           secretArns: [this.secrets.pkiSecretArn, this.secrets.adminKubeconfigSecretArn],
           autoScalingGroupPrefix: groupPrefix,
         }),
-        "node-bundle": bundleReadStatements(env, this.nodeArtifacts, [BUNDLE_PREFIX, ADDON_SPEC_PREFIX], key.keyArn),
+        "node-bundle": bundleReadStatements(env, services.nodeArtifacts, [BUNDLE_PREFIX, ADDON_SPEC_PREFIX], key.keyArn),
         ...(this.etcdBackup ? { "etcd-backup": this.etcdBackup.nodeStatements(env, key.keyArn) } : {}),
         ...(this.serviceAccountIssuer ? { "service-account-issuer": this.serviceAccountIssuer.publisherStatements() } : {}),
         ...(observability.logs ? { "ship-logs": logWriteStatements(env, cluster, "control-plane") } : {}),
@@ -245,7 +235,7 @@ export class ControlPlane extends Construct implements IControlPlane {
       publicLoadBalancerName: this.apiEndpoint.publicLoadBalancerName,
     });
     const bundle = renderBundle(node, BUNDLE_PREFIX);
-    const bundleObject = storeBundle(this, "bundle", this.nodeArtifacts, bundle);
+    const bundleObject = storeBundle(this, "bundle", services.nodeArtifacts, bundle);
     // Running control-plane nodes take this bundle, one at a time (roll-control-plane.sh); written after the object exists.
     new SsmParameter(this, "rollout-bundle", {
       name: rolloutParameters(cluster).bundle,
@@ -255,7 +245,7 @@ export class ControlPlane extends Construct implements IControlPlane {
       insecureValue: `${bundle.key} ${bundle.sha256}`,
       dependsOn: [bundleObject],
     });
-    // The add-on specification: readable in the plan; the control plane applies it whenever it changes.
+    // The add-on specification, in the cluster's services: readable in the plan; the control plane applies it whenever it changes.
     const addons = renderAddons(
       settings.addons,
       {
@@ -265,26 +255,17 @@ export class ControlPlane extends Construct implements IControlPlane {
         podCidr: settings.podCidr,
         encryptionKeyAliasArn: env.arn("kms", key.aliasName),
         controlPlaneArchitecture: settings.architecture,
-        terminationQueueUrl: this.terminationQueue?.queueUrl,
+        terminationQueueUrl: terminationQueue?.queueUrl,
         // By name: known at plan, so the plan shows the whole specification.
         controllerRoleArns: Object.fromEntries(this.addonRoles.map((r) => [r.serviceAccountName, env.arn("iam", `role/${r.roleName}`, { region: "" })])),
       },
       settings.version.release,
     );
-    const addonSpec = storeNodeArtifact(this, "addon-spec", this.nodeArtifacts, {
-      key: ADDON_SPEC_KEY,
-      content: renderAddonSpec(addons, settings.version.minor),
-      contentType: "application/json",
+    const addonSpecChecksum = services.storeAddonSpecification(
+      renderAddonSpec(addons, settings.version.minor),
       // Handlers start polling the queue, and controllers assume their roles, as soon as nodes apply the specification.
-      dependsOn: [...(this.terminationQueue ? [this.terminationQueue.queue] : []), ...this.addonRoles.flatMap((r) => r.dependables)],
-    });
-    // Written after the object (it reads the object's content): a node that reads the new checksum finds the new specification.
-    const addonSpecChecksum = new SsmParameter(this, "addon-spec-sha256", {
-      name: addonSpecChecksumParameter(cluster),
-      description: `Kubernetes cluster ${cluster}: sha256 of s3://${this.nodeArtifacts.bucketName}/${ADDON_SPEC_KEY}, the only add-on specification control-plane nodes apply`,
-      type: "String",
-      value: Fn.sha256(addonSpec.content),
-    });
+      [...(terminationQueue ? [terminationQueue.queue] : []), ...this.addonRoles.flatMap((r) => r.dependables)],
+    );
     const tags = { ...stackDefaultTags(cluster), ...clusterTags(cluster), [ROLE_TAG_KEY]: "control-plane", Name: groupPrefix };
     const launchTemplate = new LaunchTemplate(this, "launch-template", {
       name: groupPrefix,
@@ -362,18 +343,11 @@ export class ControlPlane extends Construct implements IControlPlane {
         etcdQuotaUsedPercent: observability.alarms.etcdQuotaUsedPercent,
       });
     }
-    if (observability.dashboard) {
-      new CloudwatchDashboard(this, "dashboard", {
-        dashboardName: cluster,
-        dashboardBody: renderDashboard({
-          clusterName: cluster,
-          region: env.region,
-          loadBalancerArnSuffix: internal.loadBalancerArnSuffix,
-          targetGroupArnSuffix: internal.targetGroupArnSuffix,
-          controlPlaneGroups: this.autoScalingGroupNames,
-        }),
-      });
-    }
+    services.addDashboard({
+      loadBalancerArnSuffix: internal.loadBalancerArnSuffix,
+      targetGroupArnSuffix: internal.targetGroupArnSuffix,
+      controlPlaneGroups: this.autoScalingGroupNames,
+    });
 
     this.endpoint = this.apiEndpoint.endpoint;
     this.endpointHost = this.apiEndpoint.host;

@@ -45,6 +45,8 @@ export class JoinParameters extends Construct {
   readonly parameters: SsmParameter[];
   /** The version the first control-plane node recorded, as refreshed at plan time; UNSET_PARAMETER_VALUE before. */
   readonly recordedVersion: string;
+  /** The version the stored ClusterConfiguration names (ahead of `recordedVersion` during a minor upgrade), as refreshed at plan time. */
+  readonly recordedControlPlaneVersion: string;
 
   constructor(scope: Construct, id: string, props: JoinParametersProps) {
     super(scope, id);
@@ -81,6 +83,7 @@ export class JoinParameters extends Construct {
     this.parameters = [token, caCertHash, version, controlPlaneVersion];
     // Null only for a parameter imported into the state (import fills `value`): then the guard has nothing to compare.
     this.recordedVersion = Fn.coalesce([version.insecureValue, UNSET_PARAMETER_VALUE]);
+    this.recordedControlPlaneVersion = Fn.coalesce([controlPlaneVersion.insecureValue, UNSET_PARAMETER_VALUE]);
   }
 }
 
@@ -90,8 +93,10 @@ export class JoinParameters extends Construct {
  * version while it plans, so the plan fails with one of these messages before
  * anything is replaced. Patches of the running minor and the next minor pass
  * (nodes roll to them: roll-control-plane.sh); so does a cluster not created
- * yet. Each rule has its own message: a downgrade of the minor, and a skip of
- * a minor.
+ * yet. Each rule has its own message: a downgrade of the minor, a skip of a
+ * minor, and, while a minor upgrade runs (the control plane's version ahead of
+ * the cluster's), a return to the old minor, which would leave the new nodes
+ * waiting and roll the old ones back.
  */
 export function versionGuard(parameters: JoinParameters, version: ResolvedKubernetesVersion): Precondition[] {
   const recorded = parameters.recordedVersion;
@@ -99,7 +104,10 @@ export function versionGuard(parameters: JoinParameters, version: ResolvedKubern
   // The running minor as a number, -1 before the first node recorded one. Terraform 1.11's || does not
   // short-circuit, so the parse must not fail on the placeholder: try() turns that into -1.
   const [major, minor] = version.minor.split(".").map(Number);
-  const running = Fn.try([Fn.tonumber(Fn.element(Fn.regex(`^v?${major}[.]([0-9]+)[.]`, recorded), 0)), -1]);
+  const minorOf = (recordedVersion: string) => Fn.try([Fn.tonumber(Fn.element(Fn.regex(`^v?${major}[.]([0-9]+)[.]`, recordedVersion), 0)), -1]);
+  const running = minorOf(recorded);
+  const upgrading = parameters.recordedControlPlaneVersion;
+  const target = minorOf(upgrading);
   const allowed = `allowed: "${major}.${running}" or a patch of it, or the next minor "${major}.${Token.asString(Op.add(running, 1))}"`;
   return [
     {
@@ -109,6 +117,14 @@ export function versionGuard(parameters: JoinParameters, version: ResolvedKubern
     {
       condition: Op.or(Op.eq(running, -1), Op.gte(running, minor - 1)),
       errorMessage: `kubernetesVersion: ${where}, and ${version.minor} skips a minor; upgrade one minor at a time; ${allowed}.`,
+    },
+    {
+      // No upgrade running (the two versions agree, or the control plane's is unset), or the configured minor is its target.
+      condition: Op.or(Op.lte(target, running), Op.lte(target, minor)),
+      errorMessage:
+        `kubernetesVersion: the control plane is being upgraded to ${upgrading} (SSM ${parameters.names.controlPlaneVersion}) from ${recorded}, ` +
+        `and ${version.minor} would return to the old minor half-way, leaving the new nodes waiting; a minor is not rolled back in place. ` +
+        `allowed: "${major}.${Token.asString(target)}" or a patch of it, to let the upgrade go on (README, "Upgrading the minor").`,
     },
   ];
 }

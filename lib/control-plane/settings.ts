@@ -1,9 +1,10 @@
 import { Token } from "cdktf";
 import { ConfigError } from "../errors";
+import { validatePrincipalArns } from "../iam";
 import { Architecture, validateControlPlaneInstanceType } from "../instance-types";
 import { cidrsOverlap, parseCidr } from "../network/cidr";
 import { AddonsOptions, AddonsSettings, resolveAddonsSettings } from "../addons";
-import { ObservabilityOptions, ObservabilitySettings, resolveObservabilitySettings } from "../observability/settings";
+import { ObservabilitySettings, resolveObservabilitySettings } from "../observability/settings";
 import { EtcdBackupOptions, EtcdBackupSettings, resolveEtcdBackupSettings, validateRestoreSource } from "../etcd-backup/settings";
 import { ANONYMOUS_PATHS, POD_SECURITY_LEVELS, PodSecurityDefaults, PodSecurityLevel } from "../bootstrap/apiserver-config";
 import { DEFAULT_KUBERNETES_VERSION, ResolvedKubernetesVersion, resolveKubernetesVersion } from "../versions";
@@ -115,8 +116,6 @@ export interface ControlPlaneOptions {
   readonly secretsRecoveryWindowDays?: number;
   /** The CNI and the add-ons the control plane applies. @default - Calico and every add-on */
   readonly addons?: AddonsOptions;
-  /** Logs, alarms and the dashboard; each can be turned off. @default - all on */
-  readonly observability?: ObservabilityOptions;
   /** Who may read the admin kubeconfig. @default - the deploying principal */
   readonly adminAccess?: AdminAccessOptions;
   /**
@@ -136,13 +135,6 @@ export interface ControlPlaneOptions {
    * @default 30
    */
   readonly certificateRenewalDaysBeforeExpiry?: number;
-  /**
-   * IAM role or user ARNs, besides the deploying principal, that may write the node-artifacts bucket: the
-   * principals that deploy node groups in stacks of their own (wildcards allowed in the path). Nodes run what
-   * this bucket holds, so everyone else is denied, whatever their IAM policies say.
-   * @default - none
-   */
-  readonly nodeArtifactWriterArns?: string[];
   /**
    * IAM roles for service accounts: kube-apiserver signs service-account tokens as an issuer that AWS IAM trusts
    * (an S3 bucket serving the issuer's discovery document and public keys, and an IAM OpenID Connect provider),
@@ -187,7 +179,6 @@ export interface ControlPlaneSettings {
   };
   /** Principals allowed to read the admin kubeconfig; undefined means the deploying principal. */
   readonly adminPrincipalArns?: string[];
-  readonly nodeArtifactWriterArns: string[];
   readonly workloadIdentity: boolean;
   readonly joinTokenTtlMinutes: number;
   readonly certificateRenewalDaysBeforeExpiry: number;
@@ -203,9 +194,16 @@ const FLAG_NAME = /^[a-z0-9][a-z0-9-]*$/;
 const CONTROLLER = /^-?([a-z0-9][a-z0-9-]*|\*)$/;
 const IPV4 = /^(\d{1,3}\.){3}\d{1,3}$/;
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const IAM_PRINCIPAL_ARN = /^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)\/[\w+=,.@\/*-]+$/;
 
-export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCidr: string): ControlPlaneSettings {
+/**
+ * `observability`: the cluster services' settings (`ClusterServices`), which the nodes follow (log shipping, metrics)
+ * and the certificate renewal is checked against.
+ */
+export function resolveControlPlaneSettings(
+  options: ControlPlaneOptions,
+  vpcCidr: string,
+  observability: ObservabilitySettings = resolveObservabilitySettings({}),
+): ControlPlaneSettings {
   const count = options.count ?? 3;
   if (!CONTROL_PLANE_COUNTS.includes(count)) {
     throw new ConfigError("count", `${count} is not allowed; use 1, 3 or 5 (an odd count keeps etcd's quorum)`);
@@ -224,7 +222,6 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
   const rootVolumeSizeGiB = wholeNumber(options.rootVolumeSizeGiB ?? 50, "rootVolumeSizeGiB", 20, 16384);
   const secretsRecoveryWindowDays = options.secretsRecoveryWindowDays ?? 7;
   if (secretsRecoveryWindowDays !== 0) wholeNumber(secretsRecoveryWindowDays, "secretsRecoveryWindowDays", 7, 30);
-  const observability = resolveObservabilitySettings(options.observability ?? {});
   const certificateRenewalDaysBeforeExpiry = resolveCertificateRenewal(options.certificateRenewalDaysBeforeExpiry ?? 30, count, observability);
 
   const apiServer = options.apiServer ?? {};
@@ -250,7 +247,6 @@ export function resolveControlPlaneSettings(options: ControlPlaneOptions, vpcCid
     observability,
     addons: resolveAddonsSettings(options.addons ?? {}, options.workloadIdentity ?? true),
     adminPrincipalArns: options.adminAccess?.principalArns === undefined ? undefined : validatePrincipalArns(options.adminAccess.principalArns, "adminAccess.principalArns"),
-    nodeArtifactWriterArns: options.nodeArtifactWriterArns?.length ? validatePrincipalArns(options.nodeArtifactWriterArns, "nodeArtifactWriterArns") : [],
     workloadIdentity: options.workloadIdentity ?? true,
     joinTokenTtlMinutes: wholeNumber(options.joinTokenTtlMinutes ?? 24 * 60, "joinTokenTtlMinutes", 6, 24 * 60),
     certificateRenewalDaysBeforeExpiry,
@@ -377,14 +373,6 @@ function etcdExtraArgs(etcd: EtcdOptions): Record<string, string> {
   return args;
 }
 
-function validatePrincipalArns(arns: string[], property: string): string[] {
-  if (arns.length === 0) throw new ConfigError(property, "must name at least one IAM role or user ARN; nobody could read the admin kubeconfig");
-  const bad = arns.find((arn) => !IAM_PRINCIPAL_ARN.test(arn));
-  if (bad !== undefined) {
-    throw new ConfigError(property, `${JSON.stringify(bad)} is not an IAM role or user ARN such as "arn:aws:iam::111122223333:role/platform-admin"`);
-  }
-  return arns;
-}
 
 function validateControllers(controllers: string[]): void {
   const bad = controllers.find((c) => !CONTROLLER.test(c));

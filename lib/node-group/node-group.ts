@@ -62,7 +62,7 @@ export class NodeGroup extends Construct {
     const version = resolveKubernetesVersion(cluster.controlPlane.kubernetesVersion, "controlPlane.kubernetesVersion");
     const joinParameters = cluster.controlPlane.joinParameters;
     const bundlePrefix = `node-groups/${settings.name}`;
-    const observability = cluster.controlPlane.observability;
+    const observability = cluster.services.observability;
     const role = new NodeRole(this, "role", {
       name: iamRoleName(clusterName, `nodes-${settings.name}`),
       description: `Kubernetes worker nodes of ${clusterName}, group ${settings.name}`,
@@ -73,7 +73,7 @@ export class NodeGroup extends Construct {
           autoScalingGroupName: groupName,
           ecrRepositories: settings.ecrRepositories,
         }),
-        "node-bundle": bundleReadStatements(env, cluster.controlPlane.nodeArtifacts, [bundlePrefix], cluster.encryptionKey.keyArn),
+        "node-bundle": bundleReadStatements(env, cluster.services.nodeArtifacts, [bundlePrefix], cluster.encryptionKey.keyArn),
         ...(observability.logsEnabled ? { "ship-logs": logWriteStatements(env, clusterName, "worker") } : {}),
       },
     });
@@ -89,8 +89,8 @@ export class NodeGroup extends Construct {
       logShipping: observability.logsEnabled,
     });
     const bundle = renderBundle(node, bundlePrefix);
-    const bundleObject = storeBundle(this, "bundle", cluster.controlPlane.nodeArtifacts, bundle);
-    const terminationHandling = cluster.controlPlane.terminationHandling;
+    const bundleObject = storeBundle(this, "bundle", cluster.services.nodeArtifacts, bundle);
+    const terminationHandling = cluster.services.terminationHandling;
     const instanceTags = {
       ...stackDefaultTags(clusterName),
       ...clusterTags(clusterName),

@@ -13,6 +13,8 @@ import { SynthJson, actionName, constructOf, describeActions, rolloutOf } from "
 export interface ComparedPlan {
   readonly resource_changes?: Array<{
     readonly address: string;
+    /** The address in the base's state, when a moved block renames the resource. */
+    readonly previous_address?: string;
     readonly mode: string;
     readonly type: string;
     readonly name: string;
@@ -43,7 +45,10 @@ export interface ResourceDiff {
   readonly type: string;
   /** The construct that holds it (its path without the stack and the resource's own id). */
   readonly construct: string;
-  readonly action: "create" | "delete" | "update" | "replace";
+  /** "move": only renamed in the state, by a moved block. */
+  readonly action: "create" | "delete" | "update" | "replace" | "move";
+  /** Its address in the base's state, when a moved block renames it. */
+  readonly movedFrom?: string;
   readonly attributes: AttributeChange[];
 }
 
@@ -93,14 +98,16 @@ export function diffStack(
   const resources: ResourceDiff[] = [];
   for (const change of plan.resource_changes ?? []) {
     if (change.mode !== "managed") continue;
-    const action = actionName(change.change.actions);
+    const planned = actionName(change.change.actions);
+    const movedFrom = change.previous_address;
+    const action = planned === "no-op" && movedFrom ? "move" : planned;
     if (action === "no-op" || action === "read") continue;
     actions[action] = (actions[action] ?? 0) + 1;
     const construct = constructOf(stack, (action === "delete" ? synth.base : synth.head) ?? {}, change.type, change.name);
     const attributes = action === "update" || action === "replace" ? attributeChanges(change.change, change.replace_paths ?? [], names) : [];
-    resources.push({ address: change.address, type: change.type, construct, action: action as ResourceDiff["action"], attributes });
+    resources.push({ address: change.address, type: change.type, construct, action: action as ResourceDiff["action"], ...(movedFrom ? { movedFrom } : {}), attributes });
   }
-  const order = ["replace", "delete", "update", "create"];
+  const order = ["replace", "delete", "update", "create", "move"];
   resources.sort((a, b) => order.indexOf(a.action) - order.indexOf(b.action) || a.address.localeCompare(b.address));
   return { stack, status, actions, resources, rollout: status === "compared" ? rolloutOf(plan as Parameters<typeof rolloutOf>[0]) : [] };
 }
@@ -222,7 +229,7 @@ export function renderDiffText(diffs: StackDiff[], base: string): string {
     if (diff.rollout.length) lines.push("  What rolls, in this order:", ...diff.rollout.map((note, i) => `    ${i + 1}. ${note}`));
     lines.push(...policyLines(diff).map((line) => `  ${line}`));
     for (const resource of diff.resources) {
-      lines.push(`  ${symbol(diff, resource)} ${resource.address} (${resource.construct})`);
+      lines.push(`  ${symbol(diff, resource)} ${resource.address}${resource.movedFrom ? ` (moved from ${resource.movedFrom})` : ""} (${resource.construct})`);
       const { shown, hidden, assigned } = attributeRows(resource);
       for (const a of shown) lines.push(`      ${a.path}: ${a.before} -> ${a.after}${a.forcesReplacement ? "  # forces replacement" : ""}`);
       if (hidden) lines.push(`      ... and ${hidden} more`);
@@ -250,7 +257,10 @@ export function renderDiffMarkdown(diffs: StackDiff[], base: string): string {
     const lines = brief(diff);
     if (diff.resources.length) {
       lines.push("| | resource | construct |", "| --- | --- | --- |");
-      for (const r of diff.resources) lines.push(`| ${symbol(diff, r)} ${diff.status === "removed" ? "left in AWS" : r.action} | ${code(r.address)} | ${code(r.construct)} |`);
+      for (const r of diff.resources) {
+        const address = r.movedFrom ? `${code(r.address)} (from ${code(r.movedFrom)})` : code(r.address);
+        lines.push(`| ${symbol(diff, r)} ${diff.status === "removed" ? "left in AWS" : r.action} | ${address} | ${code(r.construct)} |`);
+      }
       lines.push("");
     }
     for (const r of diff.resources.filter((resource) => resource.attributes.length)) {
@@ -290,7 +300,7 @@ export function renderDiffMarkdown(diffs: StackDiff[], base: string): string {
   return markdown;
 }
 
-const SYMBOLS: Record<ResourceDiff["action"], string> = { create: "+", delete: "-", update: "~", replace: "-/+" };
+const SYMBOLS: Record<ResourceDiff["action"], string> = { create: "+", delete: "-", update: "~", replace: "-/+", move: "->" };
 
 function symbol(diff: StackDiff, resource: ResourceDiff): string {
   return diff.status === "removed" ? "!" : SYMBOLS[resource.action];

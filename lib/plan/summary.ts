@@ -194,7 +194,7 @@ export function renderSummaryMarkdown(summary: PlanSummary): string {
 }
 
 export function describeActions(actions: Record<string, number>): string {
-  const order = ["create", "update", "replace", "delete"];
-  const parts = order.filter((a) => actions[a]).map((a) => `${actions[a]} to ${a}`);
+  const order = ["create", "update", "replace", "delete", "move"];
+  const parts = order.filter((a) => actions[a]).map((a) => (a === "move" ? `${actions[a]} moved in the state` : `${actions[a]} to ${a}`));
   return parts.length ? `${parts.join(", ")}.` : "no changes.";
 }
