@@ -57,7 +57,6 @@ export class ClusterServices extends Construct implements IClusterServices {
   readonly alarmTopic?: AlarmTopic;
   readonly observability: { readonly logsEnabled: boolean; readonly alarmTopicArn?: string };
   private queue?: TerminationQueue;
-  private addonSpecWritten = false;
 
   constructor(scope: Construct, id: string, props: ClusterServicesProps) {
     super(scope, id);
@@ -98,8 +97,9 @@ export class ClusterServices extends Construct implements IClusterServices {
    * control-plane nodes must wait for. One control plane per cluster, so one specification.
    */
   storeAddonSpecification(content: string, dependsOn: ITerraformDependable[]): SsmParameter {
-    if (this.addonSpecWritten) throw new ConfigError("services", `the cluster services of ${this.clusterName} already serve a control plane; create one ClusterServices per cluster`);
-    this.addonSpecWritten = true;
+    if (this.node.tryFindChild("addon-spec")) {
+      throw new ConfigError("services", `the cluster services of ${this.clusterName} already serve a control plane; create one ClusterServices per cluster`);
+    }
     const spec = storeNodeArtifact(this, "addon-spec", this.nodeArtifacts, { key: ADDON_SPEC_KEY, content, contentType: "application/json", dependsOn });
     return new SsmParameter(this, "addon-spec-sha256", {
       name: addonSpecChecksumParameter(this.clusterName),
